@@ -1,0 +1,41 @@
+// The `rollcall` command. Each subcommand lives in ./commands and registers itself here.
+import { Command, CommanderError } from 'commander';
+import { ROLLCALL_VERSION } from '../threads/index.js';
+import { EXIT_FINDING, EXIT_USAGE, FindingExit, UsageError } from './errors.js';
+
+export function buildProgram(): Command {
+  const program = new Command('rollcall')
+    .description(
+      'Coordinated distributed systems: global barriers that stay fast at any cluster size,\nand the tools to prove — or predict — a distributed deadlock.',
+    )
+    .version(ROLLCALL_VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  program.configureHelp({ sortSubcommands: false });
+  // Commands register here, in the order --help lists them.
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  program.commands.forEach(function exitOverrideAll(c: Command): void {
+    c.exitOverride();
+    c.commands.forEach(exitOverrideAll);
+  });
+  try {
+    await program.parseAsync(argv);
+    return process.exitCode === undefined ? 0 : Number(process.exitCode);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here with exit code 0.
+      return err.exitCode === 0 ? 0 : EXIT_USAGE;
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`rollcall: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
+    if (err instanceof FindingExit) return EXIT_FINDING;
+    process.stderr.write(`rollcall: ${(err as Error).stack ?? String(err)}\n`);
+    return EXIT_USAGE;
+  }
+}

@@ -1,0 +1,242 @@
+// Bookkeeping shared by the parsers: the dumps found so far, every line's fate (parsed or not),
+// errors, and the mutable thread records they fill in.
+import { defaultFrameTable, defaultStrings, stackKeyOf, type FrameTable, type StringInterner } from './frames.js';
+import {
+  DEFAULT_MAX_UNPARSED_LISTED,
+  MAX_ERRORS_LISTED,
+  MAX_FRAMES_PER_THREAD,
+  MAX_LOCKS_PER_THREAD,
+  MAX_THREADS_PER_DUMP,
+  type DumpFormat,
+  type Frame,
+  type LockLine,
+  type NormalizedState,
+  type OwnableSynchronizer,
+  type ParseErrorInfo,
+  type ParseResult,
+  type ProcessDump,
+  type RollcallThreadInfo,
+  type ThreadDump,
+  type UnparsedLine,
+} from './model.js';
+
+export interface ParseOptions {
+  /** Node name for the dumps (a bundle's node); rollcall dumps otherwise name their own node. */
+  node?: string;
+  /** Keep the text of unparsed lines (for --show-unparsed), up to maxUnparsedListed. */
+  keepUnparsed?: boolean;
+  maxUnparsedListed?: number;
+  /** Where frames are interned; pass one table for all dumps whose stack keys you compare. */
+  frames?: FrameTable;
+  strings?: StringInterner;
+  /** Skip detection. */
+  format?: DumpFormat;
+}
+
+/** A thread under construction; also the final ThreadDump (fields are fixed so V8 keeps one shape). */
+export class ThreadRecord implements ThreadDump {
+  name: string;
+  javaId: number | undefined = undefined;
+  tid: string | undefined = undefined;
+  nid: number | string | undefined = undefined;
+  osThreadId: number | undefined = undefined;
+  daemon = false;
+  priority: number | undefined = undefined;
+  osPriority: number | undefined = undefined;
+  state: NormalizedState = 'UNKNOWN';
+  stateDetail = '';
+  cpuMs: number | undefined = undefined;
+  elapsedMs: number | undefined = undefined;
+  allocatedBytes: number | undefined = undefined;
+  definedClasses: number | undefined = undefined;
+  blockedCount: number | undefined = undefined;
+  blockedTimeMs: number | undefined = undefined;
+  waitedCount: number | undefined = undefined;
+  waitedTimeMs: number | undefined = undefined;
+  frames: Frame[] = [];
+  stackKey = '';
+  locks: LockLine[] = [];
+  ownableSynchronizers: OwnableSynchronizer[] = [];
+  carryingVirtualThread: number | undefined = undefined;
+  virtual: boolean | undefined = undefined;
+  container: string | undefined = undefined;
+  waitingOnText: string | undefined = undefined;
+  blockedByText: string | undefined = undefined;
+  truncated: boolean | undefined = undefined;
+  rollcall: RollcallThreadInfo | undefined = undefined;
+
+  constructor(
+    name: string,
+    readonly line: number,
+  ) {
+    this.name = name;
+  }
+
+  addFrame(frame: Frame): void {
+    if (this.frames.length < MAX_FRAMES_PER_THREAD) this.frames.push(frame);
+    else this.truncated = true;
+  }
+
+  addLock(lock: LockLine): void {
+    if (this.locks.length < MAX_LOCKS_PER_THREAD) this.locks.push(lock);
+  }
+
+  addSynchronizer(s: OwnableSynchronizer): void {
+    if (this.ownableSynchronizers.length < MAX_LOCKS_PER_THREAD) this.ownableSynchronizers.push(s);
+  }
+
+  finish(): void {
+    this.stackKey = stackKeyOf(this.frames);
+  }
+}
+
+export class ParseContext {
+  readonly dumps: ProcessDump[] = [];
+  current: ProcessDump | undefined;
+  unparsedCount = 0;
+  readonly unparsed: UnparsedLine[] = [];
+  readonly errors: ParseErrorInfo[] = [];
+  totalLines = 0;
+  readonly frames: FrameTable;
+  readonly strings: StringInterner;
+  readonly keepUnparsed: boolean;
+  readonly maxUnparsedListed: number;
+  readonly node: string | undefined;
+
+  constructor(
+    readonly text: string,
+    options: ParseOptions,
+  ) {
+    this.frames = options.frames ?? defaultFrameTable;
+    this.strings = options.strings ?? defaultStrings;
+    this.keepUnparsed = options.keepUnparsed ?? false;
+    this.maxUnparsedListed = options.maxUnparsedListed ?? DEFAULT_MAX_UNPARSED_LISTED;
+    this.node = options.node;
+  }
+
+  /** Counts input line lineNo (text[start, end)) as not understood. */
+  unparsedLine(lineNo: number, start: number, end: number): void {
+    this.unparsedCount++;
+    const d = this.current;
+    if (d !== undefined) d.unparsedLines++;
+    if (this.keepUnparsed) {
+      const entry = { line: lineNo, text: this.text.slice(start, Math.min(end, start + 1000)) };
+      if (this.unparsed.length < this.maxUnparsedListed) this.unparsed.push(entry);
+      if (d !== undefined && d.unparsed !== undefined && d.unparsed.length < this.maxUnparsedListed)
+        d.unparsed.push(entry);
+    }
+  }
+
+  error(line: number, message: string): void {
+    const e = { line, message };
+    if (this.errors.length < MAX_ERRORS_LISTED) this.errors.push(e);
+    const d = this.current;
+    if (d !== undefined && d.errors.length < MAX_ERRORS_LISTED) d.errors.push(e);
+  }
+
+  startDump(format: DumpFormat, startLine: number): ProcessDump {
+    const d: ProcessDump = {
+      node: this.node ?? '',
+      format,
+      pid: undefined,
+      jvmVersion: undefined,
+      capturedAtMs: undefined,
+      role: undefined,
+      monotonicMs: undefined,
+      threads: [],
+      deadlocks: [],
+      pools: undefined,
+      jniGlobalRefs: undefined,
+      startLine,
+      endLine: startLine,
+      unparsedLines: 0,
+      unparsed: this.keepUnparsed ? [] : undefined,
+      errors: [],
+    };
+    this.dumps.push(d);
+    this.current = d;
+    return d;
+  }
+
+  /** Adds a finished thread to the current dump (starting one if the input had no header). */
+  addThread(t: ThreadRecord, format: DumpFormat): void {
+    t.finish();
+    const d = this.current ?? this.startDump(format, t.line);
+    if (d.threads.length < MAX_THREADS_PER_DUMP) d.threads.push(t);
+    else this.error(t.line, `more than ${MAX_THREADS_PER_DUMP} threads in one dump; thread '${t.name}' dropped`);
+  }
+
+  result(format: DumpFormat | 'unknown', bytes: number): ParseResult {
+    for (const d of this.dumps) {
+      // Optional fields left undefined would show up as keys; drop them for clean JSON and equality.
+      for (const k of Object.keys(d) as (keyof ProcessDump)[]) if (d[k] === undefined) delete d[k];
+    }
+    return {
+      format,
+      dumps: this.dumps,
+      totalLines: this.totalLines,
+      parsedLines: this.totalLines - this.unparsedCount,
+      unparsedLines: this.unparsedCount,
+      unparsed: this.unparsed,
+      errors: this.errors,
+      bytes,
+    };
+  }
+}
+
+/** Number of lines as the parsers count them: a final line without '\n' counts. */
+export function countLines(text: string): number {
+  let n = 0;
+  let pos = 0;
+  for (;;) {
+    const nl = text.indexOf('\n', pos);
+    if (nl < 0) break;
+    n++;
+    pos = nl + 1;
+  }
+  return pos < text.length ? n + 1 : n;
+}
+
+export function normalizeState(word: string): NormalizedState {
+  switch (word) {
+    case 'RUNNABLE':
+    case 'BLOCKED':
+    case 'WAITING':
+    case 'TIMED_WAITING':
+    case 'NEW':
+    case 'TERMINATED':
+      return word;
+    default:
+      return 'UNKNOWN';
+  }
+}
+
+/** State implied by jstack's status words when there is no `java.lang.Thread.State:` line. */
+export function stateFromStatus(status: string): NormalizedState {
+  if (status.startsWith('runnable')) return 'RUNNABLE';
+  if (status.startsWith('waiting for monitor entry')) return 'BLOCKED';
+  if (status.startsWith('sleeping')) return 'TIMED_WAITING';
+  if (status.startsWith('in Object.wait()') || status.startsWith('waiting on condition')) return 'WAITING';
+  return 'UNKNOWN';
+}
+
+/** `1124.82`, `0,55` (decimal comma locales) → number; NaN when not a number. */
+export function parseDecimal(s: string): number {
+  if (s.length === 0) return NaN;
+  return Number(s.indexOf(',') >= 0 ? s.replace(',', '.') : s);
+}
+
+/** `103M`, `48B`, `120K`, `2G` (binary units, as HotSpot prints them) → bytes. */
+export function parseByteSize(s: string): number {
+  const unit = s.charCodeAt(s.length - 1);
+  const mult = unit === 66 ? 1 : unit === 75 ? 1024 : unit === 77 ? 1024 ** 2 : unit === 71 ? 1024 ** 3 : NaN;
+  if (Number.isNaN(mult)) return parseDecimal(s);
+  return parseDecimal(s.slice(0, -1)) * mult;
+}
+
+/** `2024-01-01 12:00:00` (the JVM prints local time; read as UTC since the zone is not printed). */
+export function parseTimestampLine(s: string): number | undefined {
+  if (s.length !== 19 || s.charCodeAt(4) !== 45 || s.charCodeAt(10) !== 32 || s.charCodeAt(13) !== 58) return undefined;
+  const ms = Date.parse(s.slice(0, 10) + 'T' + s.slice(11) + 'Z');
+  return Number.isNaN(ms) ? undefined : ms;
+}

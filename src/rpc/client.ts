@@ -1,0 +1,233 @@
+// An RPC client: one connection per peer, per-call deadlines, bounded retries with pause.
+// The calling logical thread is parked on the call (a WAITING thread in dumps, linked to the
+// serving handler by node + thread id + call id). At the deadline the caller stops waiting; the
+// server-side handler is not interrupted, as in HBase.
+import type { Address, Connection, Substrate } from '../substrate/types.js';
+import { NetworkError, formatAddress } from '../substrate/types.js';
+import type { LogicalThread } from '../threads/index.js';
+import { assert } from '../util/assert.js';
+import type { Authenticator } from './auth.js';
+import { CallTimeoutError, RpcError, fromWireError } from './errors.js';
+import { decode, encode, type ResponseMessage } from './messages.js';
+
+export interface Peer {
+  /** Node name, shown in wait descriptors and dumps. */
+  node: string;
+  addr: Address;
+}
+
+export interface CallOptions {
+  /** The logical thread making the call; it is parked for the call's duration. */
+  thread: LogicalThread;
+  /** Per-attempt deadline. */
+  timeoutMs?: number;
+  /** Attempts after the first, for retryable errors. */
+  retries?: number;
+  retryPauseMs?: number;
+  /** Bound on all attempts and pauses together. */
+  operationTimeoutMs?: number;
+}
+
+export interface RpcClientOptions {
+  node: string;
+  substrate: Substrate;
+  timeoutMs?: number;
+  retries?: number;
+  retryPauseMs?: number;
+  operationTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  auth?: Authenticator;
+  /** Bound on calls in flight from this client. */
+  maxInFlight?: number;
+}
+
+export const DEFAULT_RPC_TIMEOUT_MS = 60_000;
+export const DEFAULT_MAX_IN_FLIGHT = 100_000;
+export const MAX_RETRIES = 100;
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (err: Error) => void;
+}
+
+class PeerConnection {
+  readonly pending = new Map<number, Pending>();
+  constructor(
+    readonly conn: Connection,
+    readonly remoteNode: string,
+  ) {}
+}
+
+export class RpcClient {
+  private readonly peers = new Map<string, Promise<PeerConnection>>();
+  /** Established connections, so the common case skips a connect wait. */
+  private readonly ready = new Map<string, PeerConnection>();
+  private nextCallId = 1;
+  private inFlight = 0;
+  private closed = false;
+
+  constructor(private readonly options: RpcClientOptions) {}
+
+  get node(): string {
+    return this.options.node;
+  }
+
+  async call<T = unknown>(peer: Peer, method: string, args: unknown, opts: CallOptions): Promise<T> {
+    const clock = this.options.substrate.clock;
+    const timeoutMs = opts.timeoutMs ?? this.options.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;
+    const retries = Math.min(opts.retries ?? this.options.retries ?? 0, MAX_RETRIES);
+    const pauseMs = opts.retryPauseMs ?? this.options.retryPauseMs ?? 100;
+    const operationTimeoutMs = opts.operationTimeoutMs ?? this.options.operationTimeoutMs ?? Infinity;
+    const operationDeadline = clock.nowMs() + operationTimeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      const remaining = operationDeadline - clock.nowMs();
+      try {
+        return (await this.attempt(peer, method, args, opts.thread, Math.min(timeoutMs, remaining))) as T;
+      } catch (err) {
+        const retryable = err instanceof RpcError ? err.retryable : err instanceof NetworkError;
+        if (!retryable || attempt >= retries || clock.nowMs() + pauseMs >= operationDeadline || this.closed) throw err;
+        await opts.thread.waitOn(
+          { kind: 'timer', untilMs: clock.nowMs() + pauseMs, reason: 'rpc-retry-pause' },
+          new Promise<void>((r) => clock.setTimer(pauseMs, r)),
+        );
+      }
+    }
+  }
+
+  /** Closes every connection; calls in flight fail with ConnectionClosed. */
+  close(): void {
+    this.closed = true;
+    for (const p of this.peers.values())
+      p.then(
+        (pc) => pc.conn.close(),
+        () => {},
+      );
+    this.peers.clear();
+    this.ready.clear();
+  }
+
+  private async attempt(
+    peer: Peer,
+    method: string,
+    args: unknown,
+    thread: LogicalThread,
+    timeoutMs: number,
+  ): Promise<unknown> {
+    if (this.closed) throw new RpcError('ConnectionClosed', 'client closed', false);
+    assert(
+      this.inFlight < (this.options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT),
+      `${this.options.node}: too many calls in flight`,
+    );
+    const clock = this.options.substrate.clock;
+    const pc =
+      this.ready.get(formatAddress(peer.addr)) ??
+      (await thread.waitOn({ kind: 'io', what: `connect ${peer.node}` }, this.connection(peer)));
+    const callId = this.nextCallId++;
+    const deadlineMs = clock.nowMs() + timeoutMs;
+    this.inFlight++;
+    const result = new Promise<unknown>((resolve, reject) => {
+      const timer = clock.setTimer(Math.max(0, timeoutMs), () => {
+        if (pc.pending.delete(callId)) {
+          reject(
+            new CallTimeoutError(
+              `Call to ${peer.node} (${formatAddress(peer.addr)}) method ${method} id=${callId} timed out after ${Math.round(timeoutMs)} ms`,
+            ),
+          );
+        }
+      });
+      pc.pending.set(callId, {
+        resolve: (v) => {
+          timer.cancel();
+          resolve(v);
+        },
+        reject: (e) => {
+          timer.cancel();
+          reject(e);
+        },
+      });
+      const sent = pc.conn.send(
+        encode({ t: 'req', id: callId, m: method, a: args, cn: this.options.node, ct: thread.id }),
+      );
+      if (!sent) {
+        pc.pending.delete(callId);
+        timer.cancel();
+        reject(new RpcError('ConnectionClosed', `connection to ${peer.node} is closed`, true));
+      }
+    });
+    try {
+      return await thread.waitOn(
+        { kind: 'rpc', target: peer.node, targetAddr: formatAddress(peer.addr), method, callId, deadlineMs },
+        result,
+      );
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private connection(peer: Peer): Promise<PeerConnection> {
+    const key = formatAddress(peer.addr);
+    let p = this.peers.get(key);
+    if (!p) {
+      p = this.open(peer);
+      this.peers.set(key, p);
+      // A failed connect must not poison later calls.
+      p.catch(() => {
+        if (this.peers.get(key) === p) this.peers.delete(key);
+      });
+    }
+    return p;
+  }
+
+  private async open(peer: Peer): Promise<PeerConnection> {
+    const key = formatAddress(peer.addr);
+    const conn = await this.options.substrate.network.connect(peer.addr, {
+      timeoutMs: this.options.connectTimeoutMs ?? 10_000,
+    });
+    const pc = new PeerConnection(conn, peer.node);
+    return new Promise<PeerConnection>((resolve, reject) => {
+      let welcomed = false;
+      conn.onClose((error) => {
+        if (this.ready.get(key) === pc) this.ready.delete(key);
+        if (this.peers.get(key) !== undefined) {
+          void this.peers.get(key)!.then(
+            (cur) => {
+              if (cur === pc) this.peers.delete(key);
+            },
+            () => {},
+          );
+        }
+        const cause = error ? `: ${error.message}` : '';
+        const closedErr = new RpcError('ConnectionClosed', `connection to ${peer.node} (${key}) closed${cause}`, true);
+        for (const p of pc.pending.values()) p.reject(closedErr);
+        pc.pending.clear();
+        if (!welcomed)
+          reject(new NetworkError(`connection to ${peer.node} (${key}) closed during handshake${cause}`, 'ECONNRESET'));
+      });
+      conn.onFrame((frame) => {
+        const msg = decode(frame);
+        if (msg.t === 'challenge') {
+          const proof = this.options.auth?.prove(msg.nonce, this.options.node);
+          conn.send(encode({ t: 'hello', node: this.options.node, ...(proof ? { proof } : {}) }));
+        } else if (msg.t === 'welcome') {
+          welcomed = true;
+          this.ready.set(key, pc);
+          resolve(pc);
+        } else if (msg.t === 'res') {
+          if (!welcomed && msg.e?.type === 'Auth') {
+            reject(new RpcError('Auth', `${peer.node} (${key}) rejected this node: ${msg.e.message}`, false));
+            return;
+          }
+          this.onResponse(pc, msg, peer);
+        }
+      });
+    });
+  }
+
+  private onResponse(pc: PeerConnection, msg: ResponseMessage, peer: Peer): void {
+    const p = pc.pending.get(msg.id);
+    if (!p) return; // the caller already gave up (deadline): drop the late answer.
+    pc.pending.delete(msg.id);
+    if (msg.e) p.reject(fromWireError(msg.e, peer.node));
+    else p.resolve(msg.r);
+  }
+}

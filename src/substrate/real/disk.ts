@@ -1,0 +1,82 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { AppendFile, Disk } from '../types.js';
+
+class RealAppendFile implements AppendFile {
+  constructor(
+    readonly path: string,
+    private readonly handle: fs.FileHandle,
+    public size: number,
+  ) {}
+  async append(data: Uint8Array): Promise<void> {
+    this.size += data.byteLength;
+    await this.handle.write(data);
+  }
+  async sync(): Promise<void> {
+    await this.handle.datasync();
+  }
+  async close(): Promise<void> {
+    await this.handle.close();
+  }
+}
+
+export class RealDisk implements Disk {
+  async mkdirp(p: string): Promise<void> {
+    await fs.mkdir(p, { recursive: true });
+  }
+  async openAppend(p: string): Promise<AppendFile> {
+    const handle = await fs.open(p, 'a');
+    const st = await handle.stat();
+    return new RealAppendFile(p, handle, st.size);
+  }
+  async readFile(p: string): Promise<Uint8Array> {
+    return fs.readFile(p);
+  }
+  async writeFile(p: string, data: Uint8Array): Promise<void> {
+    const h = await fs.open(p, 'w');
+    try {
+      await h.write(data);
+      await h.datasync();
+    } finally {
+      await h.close();
+    }
+  }
+  async list(dir: string): Promise<string[]> {
+    try {
+      return (await fs.readdir(dir)).sort();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+  }
+  async rename(from: string, to: string): Promise<void> {
+    await fs.rename(from, to);
+    // Make the rename itself durable.
+    const d = await fs.open(path.dirname(to), 'r');
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
+  }
+  async remove(p: string): Promise<void> {
+    await fs.rm(p, { force: true, recursive: true });
+  }
+  async truncate(p: string, size: number): Promise<void> {
+    const h = await fs.open(p, 'r+');
+    try {
+      await h.truncate(size);
+      await h.datasync();
+    } finally {
+      await h.close();
+    }
+  }
+  async size(p: string): Promise<number | undefined> {
+    try {
+      return (await fs.stat(p)).size;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+}

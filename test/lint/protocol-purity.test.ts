@@ -1,0 +1,39 @@
+// Protocol code must take its clock, network and disk from the injected substrate. ESLint enforces
+// it; this test proves the rule bites (a rule that silently stopped matching would pass any code).
+import { ESLint } from 'eslint';
+import { describe, expect, it } from 'vitest';
+
+const eslint = new ESLint({ cwd: process.cwd() });
+
+async function problems(file: string, code: string): Promise<string[]> {
+  const [result] = await eslint.lintText(code, { filePath: file });
+  return (result?.messages ?? []).map((m) => `${m.ruleId}: ${m.message}`);
+}
+
+describe('protocol purity lint', () => {
+  const offenders: [string, string][] = [
+    ['setTimeout', 'export const x = () => setTimeout(() => {}, 1);\n'],
+    ['Date.now', 'export const x = () => Date.now();\n'],
+    ['Math.random', 'export const x = () => Math.random();\n'],
+    ['new Date()', 'export const x = () => new Date();\n'],
+    ['node:net', "import net from 'node:net';\nexport const x = net;\n"],
+    ['fs', "import fs from 'fs';\nexport const x = fs;\n"],
+    [
+      'real substrate',
+      "import { realSubstrate } from '../substrate/real/index.js';\nexport const x = realSubstrate;\n",
+    ],
+  ];
+  for (const folder of ['rpc', 'threads', 'cluster', 'barrier', 'waitgraph']) {
+    for (const [what, code] of offenders) {
+      it(`rejects ${what} in src/${folder}`, async () => {
+        expect(await problems(`src/${folder}/probe.ts`, code)).not.toEqual([]);
+      });
+    }
+  }
+
+  it('allows the same code in the real substrate', async () => {
+    expect(await problems('src/substrate/real/probe.ts', 'export const x = () => setTimeout(() => {}, 1);\n')).toEqual(
+      [],
+    );
+  });
+});
