@@ -5,6 +5,7 @@ import tseslint from 'typescript-eslint';
 
 const PROTOCOL_FOLDERS = [
   'src/waitgraph/**',
+  'src/detect/**',
   'src/threads/**',
   'src/rpc/**',
   'src/barrier/**',

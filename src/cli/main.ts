@@ -2,6 +2,13 @@
 import { Command, CommanderError } from 'commander';
 import { ROLLCALL_VERSION } from '../threads/index.js';
 import { EXIT_FINDING, EXIT_USAGE, FindingExit, UsageError } from './errors.js';
+import { registerCapture } from './commands/capture.js';
+import { registerParse } from './commands/parse.js';
+import { registerAnalyze } from './commands/analyze.js';
+import { registerRolllog } from './commands/rolllog.js';
+import { registerCluster } from './commands/cluster.js';
+import { registerNode } from './commands/node.js';
+import { registerSimulate } from './commands/simulate.js';
 
 export function buildProgram(): Command {
   const program = new Command('rollcall')
@@ -13,6 +20,13 @@ export function buildProgram(): Command {
     .exitOverride();
   program.configureHelp({ sortSubcommands: false });
   // Commands register here, in the order --help lists them.
+  registerRolllog(program);
+  registerCluster(program);
+  registerNode(program);
+  registerSimulate(program);
+  registerCapture(program);
+  registerParse(program);
+  registerAnalyze(program);
   return program;
 }
 

@@ -9,7 +9,9 @@ import {
   MAX_THREADS_PER_DUMP,
   type DumpFormat,
   type Frame,
+  type LockKind,
   type LockLine,
+  type MountedVirtualThread,
   type NormalizedState,
   type OwnableSynchronizer,
   type ParseErrorInfo,
@@ -58,6 +60,7 @@ export class ThreadRecord implements ThreadDump {
   locks: LockLine[] = [];
   ownableSynchronizers: OwnableSynchronizer[] = [];
   carryingVirtualThread: number | undefined = undefined;
+  mountedVirtualThread: MountedVirtualThread | undefined = undefined;
   virtual: boolean | undefined = undefined;
   container: string | undefined = undefined;
   waitingOnText: string | undefined = undefined;
@@ -73,12 +76,23 @@ export class ThreadRecord implements ThreadDump {
   }
 
   addFrame(frame: Frame): void {
-    if (this.frames.length < MAX_FRAMES_PER_THREAD) this.frames.push(frame);
+    const frames = this.mountedVirtualThread?.frames ?? this.frames;
+    if (frames.length < MAX_FRAMES_PER_THREAD) frames.push(frame);
     else this.truncated = true;
   }
 
-  addLock(lock: LockLine): void {
-    if (this.locks.length < MAX_LOCKS_PER_THREAD) this.locks.push(lock);
+  /** Lock lines attach to the frame printed last (frame index of the carrier or mounted stack). */
+  addLock(kind: LockKind, address: string, className: string): void {
+    const m = this.mountedVirtualThread;
+    const locks = m?.locks ?? this.locks;
+    const frames = m?.frames ?? this.frames;
+    if (locks.length < MAX_LOCKS_PER_THREAD)
+      locks.push({ frame: Math.max(0, frames.length - 1), kind, address, className });
+  }
+
+  /** Frames and lock lines from here on belong to the mounted virtual thread #javaId. */
+  mount(javaId: number): void {
+    this.mountedVirtualThread = { javaId, frames: [], stackKey: '', locks: [] };
   }
 
   addSynchronizer(s: OwnableSynchronizer): void {
@@ -87,6 +101,8 @@ export class ThreadRecord implements ThreadDump {
 
   finish(): void {
     this.stackKey = stackKeyOf(this.frames);
+    const m = this.mountedVirtualThread;
+    if (m !== undefined) m.stackKey = stackKeyOf(m.frames);
   }
 }
 

@@ -80,6 +80,13 @@ export interface RollcallThreadInfo {
   serving?: Serving;
 }
 
+export interface MountedVirtualThread {
+  javaId: number;
+  frames: Frame[];
+  stackKey: string;
+  locks: LockLine[];
+}
+
 export interface ThreadDump {
   name: string;
   /** Java thread id, `#N` in jstack, `id=N` in JMX, `Thread N` in /stacks, `tid` in jcmd JSON. */
@@ -116,6 +123,11 @@ export interface ThreadDump {
   ownableSynchronizers: OwnableSynchronizer[];
   /** `Carrying virtual thread #N` (JDK 21+): the carrier's state line is replaced by this. */
   carryingVirtualThread?: number;
+  /**
+   * JDK 25 prints the mounted virtual thread's own stack after the carrier's, under
+   * `Mounted virtual thread #N`; its frames and lock lines are kept here, not in the carrier's.
+   */
+  mountedVirtualThread?: MountedVirtualThread;
   virtual?: boolean;
   /** Thread container in jcmd JSON dumps (`<root>`, `java.util.concurrent.ThreadPoolExecutor@…`). */
   container?: string;

@@ -6,6 +6,7 @@
 const SCAN_LINES = 2000;
 const SCAN_CHARS = 512 * 1024;
 const MAX_PREFIX_CHARS = 200;
+const ENOUGH_UNPREFIXED = 20;
 const LEVELS = '(?:TRACE|DEBUG|INFO|WARN|WARNING|ERROR|FATAL|SEVERE|FINE|FINER|FINEST|CONFIG|NOTICE)';
 const LEVEL_WORD = /^(?:TRACE|DEBUG|INFO|WARN|WARNING|ERROR|FATAL|SEVERE|FINE|FINER|FINEST|CONFIG|NOTICE)$/;
 
@@ -13,13 +14,19 @@ const LEVEL_WORD = /^(?:TRACE|DEBUG|INFO|WARN|WARNING|ERROR|FATAL|SEVERE|FINE|FI
 export function detectLogPrefix(text: string): RegExp | undefined {
   const limit = Math.min(text.length, SCAN_CHARS);
   let pos = 0;
+  let unprefixed = 0;
   for (let n = 0; n < SCAN_LINES && pos < limit; n++) {
     let nl = text.indexOf('\n', pos);
     if (nl < 0) nl = text.length;
     const line = text.slice(pos, Math.min(nl, pos + 4096));
     pos = nl + 1;
     const at = markerAt(line);
-    if (at === undefined || at === 0) continue;
+    if (at === undefined) continue;
+    // Dump markers at column 0: the input has no prefix (checked a few times, not on every line).
+    if (at === 0) {
+      if (++unprefixed >= ENOUGH_UNPREFIXED) return undefined;
+      continue;
+    }
     const prefix = line.slice(0, at);
     if (prefix.trim().length === 0 || prefix.length > MAX_PREFIX_CHARS) continue;
     const re = patternFor(prefix);

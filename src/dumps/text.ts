@@ -11,7 +11,14 @@ import {
   ThreadRecord,
   type ParseContext,
 } from './context.js';
-import { MAX_LINE_CHARS, type DumpFormat, type JvmDeadlock, type LockKind, type ProcessDump } from './model.js';
+import {
+  MAX_LINE_CHARS,
+  type DumpFormat,
+  type Frame,
+  type JvmDeadlock,
+  type LockKind,
+  type ProcessDump,
+} from './model.js';
 import { detectLogPrefix } from './prefix.js';
 
 const enum Mode {
@@ -36,6 +43,9 @@ const CH_QUOTE = 34;
 const CH_DASH = 45;
 const CH_a = 97;
 
+/** Bound on the per-input frame guess cache. */
+const MAX_RECENT_FRAMES = 65_536;
+
 const JMX_HEADER = /^"(.*?)" (daemon )?(?:prio=(\d+) )?[Ii]d=(\d+) (?:in )?([A-Z_]+)(.*)$/;
 
 export function parseTextDumps(ctx: ParseContext): void {
@@ -46,6 +56,8 @@ class TextParser {
   private readonly text: string;
   private mode = Mode.None;
   private thread: ThreadRecord | undefined;
+  private previousFrames: readonly Frame[] = [];
+  private readonly recentFrames = new Map<number, Frame>();
   private threadFormat: DumpFormat = 'jstack';
   private deadlock: JvmDeadlock | undefined;
   /** Facts seen before `Full thread dump` that belong to the dump it starts. */
@@ -105,7 +117,7 @@ class TextParser {
       if (inThread) {
         const t = this.thread!;
         if (this.mode === Mode.Ownable) this.mode = Mode.Thread;
-        t.addFrame(this.ctx.frames.intern(text.slice(p + 3, end)));
+        t.addFrame(this.frameAt(t, p + 3, end));
         return;
       }
       if (this.mode === Mode.DeadlockStacks) return;
@@ -122,7 +134,7 @@ class TextParser {
     if (c === CH_QUOTE && (!indented || !inThread)) {
       if (text.charCodeAt(end - 1) === 58 && text.charCodeAt(end - 2) === CH_QUOTE) {
         // `"name":` opens an entry in a deadlock report, or a stack in its second half.
-        if (this.mode === Mode.Deadlock) return this.deadlockThread(lineNo, text.slice(p + 1, end - 2));
+        if (this.mode === Mode.Deadlock) return this.deadlockThread(text.slice(p + 1, end - 2));
         if (this.mode === Mode.DeadlockStacks) return;
       }
       return this.header(lineNo, start, p, end);
@@ -146,7 +158,9 @@ class TextParser {
     const line = this.text.slice(p, end);
     const close = line.lastIndexOf('"');
     const rest = close > 0 ? line.slice(close + 1) : '';
-    if (close > 0 && / (?:daemon |prio=\d+ )*[Ii]d=\d+ /.test(rest + ' ') && !/ [tn]id=/.test(rest)) {
+    const jmxLike =
+      (rest.includes(' Id=') || rest.includes(' id=')) && !rest.includes(' tid=') && !rest.includes(' nid=');
+    if (close > 0 && jmxLike && / (?:daemon |prio=\d+ )*[Ii]d=\d+ /.test(rest + ' ')) {
       const m = JMX_HEADER.exec(line);
       if (m !== null) return this.jmxHeader(lineNo, m);
     }
@@ -273,6 +287,31 @@ class TextParser {
     if (t === undefined) return;
     this.thread = undefined;
     this.ctx.addThread(t, this.threadFormat);
+    if (t.frames.length > 0) this.previousFrames = t.frames;
+  }
+
+  /**
+   * The frame text[start, end). Frames repeat endlessly within a dump, so before interning (which
+   * slices and hashes the whole line) two cheap guesses are compared in place: the frame at the
+   * same depth in the previous thread (idle pools print the same stack again and again), then the
+   * last frame seen with the same length and a few same characters.
+   */
+  private frameAt(t: ThreadRecord, start: number, end: number): Frame {
+    const text = this.text;
+    const len = end - start;
+    const guess = this.previousFrames[t.frames.length];
+    if (guess !== undefined && guess.text.length === len && text.startsWith(guess.text, start)) return guess;
+    const key =
+      (len * 65599 +
+        text.charCodeAt(end - 2) * 257 +
+        text.charCodeAt(end - 5) * 31 +
+        text.charCodeAt(start + (len >> 1))) |
+      0;
+    const seen = this.recentFrames.get(key);
+    if (seen !== undefined && seen.text.length === len && text.startsWith(seen.text, start)) return seen;
+    const frame = this.ctx.frames.intern(text.slice(start, end));
+    if (this.recentFrames.size < MAX_RECENT_FRAMES) this.recentFrames.set(key, frame);
+    return frame;
   }
 
   /** `- locked <0x…> (a X)` and friends; `text` from just after `- `. */
@@ -317,7 +356,7 @@ class TextParser {
     while (q < end && text.charCodeAt(q) === CH_SPACE) q++;
     const target = this.parseLockTarget(q, end);
     if (target === undefined) return false;
-    t.addLock({ frame: Math.max(0, t.frames.length - 1), kind, address: target.address, className: target.className });
+    t.addLock(kind, target.address, target.className);
     return true;
   }
 
@@ -373,6 +412,12 @@ class TextParser {
         t.state = 'RUNNABLE';
         t.stateDetail = this.ctx.strings.get(text.slice(p, end).trim());
       }
+      return true;
+    }
+    if (text.startsWith('Mounted virtual thread #', p)) {
+      const n = Number(text.slice(p + 24, end).trim());
+      if (!Number.isInteger(n)) return false;
+      t.mount(n);
       return true;
     }
     if (text.startsWith('No compile task', p) || text.startsWith('Compiling:', p)) return true;
@@ -647,14 +692,13 @@ class TextParser {
     this.mode = Mode.None;
   }
 
-  private deadlockThread(lineNo: number, name: string): void {
+  private deadlockThread(name: string): void {
     this.deadlock?.entries.push({
       thread: this.ctx.strings.get(name),
       waitingToLock: '',
       lockKind: 'other',
       heldBy: '',
     });
-    void lineNo;
   }
 
   private deadlockDetail(p: number, end: number): boolean {

@@ -119,14 +119,19 @@ export class RpcClient {
       `${this.options.node}: too many calls in flight`,
     );
     const clock = this.options.substrate.clock;
+    // The call's deadline covers connecting too: a 1 s call must not wait out a 10 s connect.
+    const deadlineMs = clock.nowMs() + timeoutMs;
     const pc =
       this.ready.get(formatAddress(peer.addr)) ??
-      (await thread.waitOn({ kind: 'io', what: `connect ${peer.node}` }, this.connection(peer)));
+      (await thread.waitOn(
+        { kind: 'io', what: `connect ${peer.node}` },
+        this.withDeadline(this.connection(peer), peer, method, timeoutMs),
+      ));
     const callId = this.nextCallId++;
-    const deadlineMs = clock.nowMs() + timeoutMs;
+    const remainingMs = Math.max(0, deadlineMs - clock.nowMs());
     this.inFlight++;
     const result = new Promise<unknown>((resolve, reject) => {
-      const timer = clock.setTimer(Math.max(0, timeoutMs), () => {
+      const timer = clock.setTimer(remainingMs, () => {
         if (pc.pending.delete(callId)) {
           reject(
             new CallTimeoutError(
@@ -164,6 +169,33 @@ export class RpcClient {
     }
   }
 
+  private withDeadline(
+    p: Promise<PeerConnection>,
+    peer: Peer,
+    method: string,
+    timeoutMs: number,
+  ): Promise<PeerConnection> {
+    return new Promise<PeerConnection>((resolve, reject) => {
+      const timer = this.options.substrate.clock.setTimer(timeoutMs, () =>
+        reject(
+          new CallTimeoutError(
+            `Call to ${peer.node} (${formatAddress(peer.addr)}) method ${method} timed out after ${Math.round(timeoutMs)} ms while connecting`,
+          ),
+        ),
+      );
+      p.then(
+        (v) => {
+          timer.cancel();
+          resolve(v);
+        },
+        (e: unknown) => {
+          timer.cancel();
+          reject(e instanceof Error ? e : new Error(String(e)));
+        },
+      );
+    });
+  }
+
   private connection(peer: Peer): Promise<PeerConnection> {
     const key = formatAddress(peer.addr);
     let p = this.peers.get(key);
@@ -180,13 +212,22 @@ export class RpcClient {
 
   private async open(peer: Peer): Promise<PeerConnection> {
     const key = formatAddress(peer.addr);
-    const conn = await this.options.substrate.network.connect(peer.addr, {
-      timeoutMs: this.options.connectTimeoutMs ?? 10_000,
-    });
+    const connectTimeoutMs = this.options.connectTimeoutMs ?? 10_000;
+    const conn = await this.options.substrate.network.connect(peer.addr, { timeoutMs: connectTimeoutMs });
     const pc = new PeerConnection(conn, peer.node);
     return new Promise<PeerConnection>((resolve, reject) => {
       let welcomed = false;
+      // The handshake is bounded like the connect: a peer that accepts but never answers (or a
+      // lost handshake frame) must not park every caller of this peer forever.
+      const handshakeTimer = this.options.substrate.clock.setTimer(connectTimeoutMs, () => {
+        if (welcomed) return;
+        reject(
+          new NetworkError(`handshake with ${peer.node} (${key}) timed out after ${connectTimeoutMs} ms`, 'ETIMEDOUT'),
+        );
+        conn.close();
+      });
       conn.onClose((error) => {
+        handshakeTimer.cancel();
         if (this.ready.get(key) === pc) this.ready.delete(key);
         if (this.peers.get(key) !== undefined) {
           void this.peers.get(key)!.then(
@@ -210,6 +251,7 @@ export class RpcClient {
           conn.send(encode({ t: 'hello', node: this.options.node, ...(proof ? { proof } : {}) }));
         } else if (msg.t === 'welcome') {
           welcomed = true;
+          handshakeTimer.cancel();
           this.ready.set(key, pc);
           resolve(pc);
         } else if (msg.t === 'res') {

@@ -93,6 +93,15 @@ export class RpcServer {
     return this.boundPort;
   }
 
+  /** Which pool serves each method, and pool sizes: the predictor's routing table. */
+  routes(): { method: string; pool: string }[] {
+    return [...this.methods].map(([method, e]) => ({ method, pool: e.pool }));
+  }
+
+  poolConfigs(): readonly PoolConfig[] {
+    return this.options.pools;
+  }
+
   metrics(): PoolSnapshot[] {
     return [...this.pools.values()].map((p) => p.snapshot());
   }

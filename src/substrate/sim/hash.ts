@@ -66,8 +66,9 @@ export class TraceHash {
 
   /** 16 hex digits; does not change the state, so it can be read mid-run. */
   hex(): string {
+    // Cross the lanes at the end so a difference in either one changes all 64 bits.
     const a = fmix32((this.h1 ^ this.words) >>> 0);
-    const b = fmix32((this.h2 ^ Math.imul(this.words, 0x9e3779b9)) >>> 0);
+    const b = fmix32((this.h2 ^ a) >>> 0);
     return a.toString(16).padStart(8, '0') + b.toString(16).padStart(8, '0');
   }
 }

@@ -1,0 +1,186 @@
+// The client side of rolllog (HBase's BackupAdmin / Admin.execProcedure): starts the procedure on
+// the master and reports the outcome. Legacy mode makes one blocking call that holds a master
+// handler for the whole barrier; fixed mode gets a procedure id back and polls with a short,
+// growing pause, so no handler is parked.
+import { isTimeout } from '../barrier/index.js';
+import { RemoteError, type Peer, type RpcClient } from '../rpc/index.js';
+import type { Clock } from '../substrate/types.js';
+import type { LogicalThread } from '../threads/index.js';
+import { ROLLLOG_NAME, ROLLLOG_SIGNATURE, type RolllogMode } from './config.js';
+import { sleep } from './io.js';
+import {
+  MASTER_METHODS,
+  type ClusterStatus,
+  type ExecProcedureResponse,
+  type GetProcedureResultRequest,
+  type ProcedureResult,
+} from './messages.js';
+
+export type RolllogOutcome = 'ok' | 'timeout' | 'failed';
+
+export interface RolllogRequest {
+  mode: RolllogMode;
+  backupRoot?: string;
+  /** Per-call deadline of the client's calls. */
+  rpcTimeoutMs: number;
+  /** The procedure timer; the fixed-mode client gives up polling a little after it. */
+  procedureTimeoutMs: number;
+  pollInitialMs?: number;
+  pollMaxMs?: number;
+}
+
+export interface RolllogRunResult {
+  outcome: RolllogOutcome;
+  durationMs: number;
+  error?: string;
+  procId?: number;
+  /** The master's summary of the procedure, when it answered with one. */
+  result?: ProcedureResult;
+}
+
+export const POLL_DEFAULTS = {
+  initialMs: 1,
+  maxMs: 5,
+  factor: 1.5,
+} as const;
+
+const FRAMES = {
+  rolllog: 'rollcall.backup.impl.BackupAdminImpl.rollWALs',
+  execProcedure: 'rollcall.client.HBaseAdmin.execProcedure',
+  poll: 'rollcall.client.HBaseAdmin$ProcedureFuture.waitProcedureResult',
+  waitIdle: 'rollcall.client.HBaseAdmin.waitForProcedureEnd',
+} as const;
+
+export class BackupAdminClient {
+  constructor(
+    private readonly client: RpcClient,
+    private readonly master: Peer,
+    private readonly clock: Clock,
+    private readonly thread: LogicalThread,
+  ) {}
+
+  async rolllog(req: RolllogRequest): Promise<RolllogRunResult> {
+    const t0 = this.clock.nowMs();
+    const t = this.thread;
+    const elapsed = (): number => this.clock.nowMs() - t0;
+    try {
+      return await t.run(FRAMES.rolllog, async () => {
+        const exec = await t.run(FRAMES.execProcedure, () =>
+          this.client.call<ExecProcedureResponse>(
+            this.master,
+            MASTER_METHODS.execProcedure,
+            {
+              signature: ROLLLOG_SIGNATURE,
+              name: ROLLLOG_NAME,
+              mode: req.mode,
+              ...(req.backupRoot ? { backupRoot: req.backupRoot } : {}),
+            },
+            { thread: t, timeoutMs: req.rpcTimeoutMs },
+          ),
+        );
+        if (req.mode === 'legacy') {
+          return {
+            outcome: 'ok',
+            durationMs: elapsed(),
+            procId: exec.procId,
+            ...(exec.result ? { result: exec.result } : {}),
+          };
+        }
+        const result = await t.run(FRAMES.poll, () => this.poll(exec.procId, req, t0));
+        return fromResult(result, elapsed());
+      });
+    } catch (err) {
+      return {
+        outcome: isClientTimeout(err) ? 'timeout' : 'failed',
+        durationMs: elapsed(),
+        error: (err as Error).message,
+      };
+    }
+  }
+
+  /**
+   * Waits until no procedure of that name runs (after a failed run, so the next one is not
+   * rejected as a duplicate). Polls with short calls: the default pool may still be stuck.
+   */
+  async waitForProcedureEnd(name: string, timeoutMs: number): Promise<boolean> {
+    const t = this.thread;
+    const deadline = this.clock.nowMs() + timeoutMs;
+    return t.run(FRAMES.waitIdle, async () => {
+      while (this.clock.nowMs() < deadline) {
+        try {
+          const r = await this.getProcedureResult({ name }, Math.min(2000, Math.max(1, deadline - this.clock.nowMs())));
+          if (r.state !== 'running') return true;
+        } catch {
+          // A stuck default pool times the poll out; try again until the deadline.
+        }
+        await sleep(t, this.clock, 50, 'wait-for-procedure-end');
+      }
+      return false;
+    });
+  }
+
+  getProcedureResult(req: GetProcedureResultRequest, timeoutMs: number): Promise<ProcedureResult> {
+    return this.client.call<ProcedureResult>(this.master, MASTER_METHODS.getProcedureResult, req, {
+      thread: this.thread,
+      timeoutMs,
+    });
+  }
+
+  clusterStatus(timeoutMs = 10_000): Promise<ClusterStatus> {
+    return this.client.call<ClusterStatus>(
+      this.master,
+      MASTER_METHODS.getClusterStatus,
+      {},
+      { thread: this.thread, timeoutMs },
+    );
+  }
+
+  async abortProcedure(name: string, reason: string, source: string, timeoutMs = 10_000): Promise<boolean> {
+    const r = await this.client.call<{ aborted: boolean }>(
+      this.master,
+      MASTER_METHODS.abortProcedure,
+      { name, reason, source },
+      { thread: this.thread, timeoutMs },
+    );
+    return r.aborted;
+  }
+
+  private async poll(procId: number, req: RolllogRequest, t0: number): Promise<ProcedureResult> {
+    const t = this.thread;
+    // The procedure ends by its own timer; allow one call's timeout beyond it before giving up.
+    const deadline = t0 + req.procedureTimeoutMs + req.rpcTimeoutMs;
+    let pauseMs = req.pollInitialMs ?? POLL_DEFAULTS.initialMs;
+    const maxMs = req.pollMaxMs ?? POLL_DEFAULTS.maxMs;
+    for (;;) {
+      await sleep(t, this.clock, pauseMs, 'procedure-result-poll');
+      pauseMs = Math.min(maxMs, pauseMs * POLL_DEFAULTS.factor);
+      const r = await this.getProcedureResult({ procId }, req.rpcTimeoutMs);
+      if (r.state === 'finished') return r;
+      if (r.state === 'not-found') throw new Error(`procedure ${procId} is unknown to the master (did it restart?)`);
+      if (this.clock.nowMs() > deadline) {
+        const e = new Error(
+          `procedure ${procId} still running ${Math.round(this.clock.nowMs() - t0)} ms after it started`,
+        );
+        e.name = 'TimeoutException';
+        throw e;
+      }
+    }
+  }
+}
+
+function fromResult(r: ProcedureResult, durationMs: number): RolllogRunResult {
+  if (r.ok) return { outcome: 'ok', durationMs, procId: r.procId, result: r };
+  const e = r.error;
+  return {
+    outcome: e?.timeout ? 'timeout' : 'failed',
+    durationMs,
+    error: e ? `${e.source}: ${e.message}` : 'procedure failed',
+    procId: r.procId,
+    result: r,
+  };
+}
+
+function isClientTimeout(err: unknown): boolean {
+  if (err instanceof RemoteError) return err.remoteType === 'TimeoutException';
+  return isTimeout(err);
+}

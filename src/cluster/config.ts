@@ -1,0 +1,136 @@
+// Node configuration. Defaults follow HBase (DESIGN §1); every field is a CLI flag somewhere.
+import type { ProcedureCoordinatorRpcs, ProcedureMemberRpcs } from '../barrier/index.js';
+import type { RpcClient, RpcServer, Authenticator, Peer } from '../rpc/index.js';
+import type { Address } from '../substrate/types.js';
+import type { ThreadRegistry } from '../threads/index.js';
+
+export type RolllogMode = 'legacy' | 'fixed';
+export const ROLLLOG_MODES: readonly RolllogMode[] = ['fixed', 'legacy'];
+
+/** What a coordinator transport factory gets from the master (the ZooKeeper transport plugs in here). */
+export interface CoordinatorTransportContext {
+  node: string;
+  server: RpcServer;
+  client: RpcClient;
+  threads: ThreadRegistry;
+  resolveMember: (member: string) => Address | undefined;
+}
+
+export interface MemberTransportContext {
+  node: string;
+  server: RpcServer;
+  client: RpcClient;
+  threads: ThreadRegistry;
+  coordinator: () => Peer;
+}
+
+export interface MasterConfig {
+  name: string;
+  listen: Address;
+  /** Address others use to reach this node (default: the bound listen address). */
+  advertise?: Address;
+  /** This node's admin listener, reported in cluster status (real runtime only). */
+  adminUrl?: string;
+  dataDir: string;
+  /** Default pool (client calls, the legacy sanity check and its nested call). */
+  handlers: number;
+  queues: number;
+  /** Priority pool (worker reports, registration, status, abort). */
+  priorityHandlers: number;
+  priorityQueues: number;
+  /** Per-queue limit as a multiple of the pool's handlers (HBase: 10). */
+  queueLengthPerHandler: number;
+  coordinatorThreads: number;
+  dispatcherThreads: number;
+  rpcTimeoutMs: number;
+  procedureTimeoutMs: number;
+  wakeIntervalMs: number;
+  /** Work the master does for each legacy sanity check before its nested call. */
+  checkCostMs: number;
+  /** A worker not heard from for this long is left out of new procedures. */
+  memberExpiryMs: number;
+  defaultMode: RolllogMode;
+  auth?: Authenticator;
+  log?: (message: string) => void;
+  coordinatorTransport?: (ctx: CoordinatorTransportContext) => ProcedureCoordinatorRpcs;
+}
+
+export interface WorkerConfig {
+  name: string;
+  listen: Address;
+  advertise?: Address;
+  adminUrl?: string;
+  /** The master's RPC address. */
+  master: Address;
+  masterName: string;
+  dataDir: string;
+  handlers: number;
+  priorityHandlers: number;
+  queueLengthPerHandler: number;
+  memberThreads: number;
+  rpcTimeoutMs: number;
+  /** The member timer: a subprocedure running longer aborts itself. */
+  memberTimeoutMs: number;
+  wakeIntervalMs: number;
+  /** WAL entries per second from the load generator (0: none). */
+  writeRate: number;
+  /** Future WAL segment files kept preallocated (see wal.ts); 0 creates each when needed. */
+  walPreallocate: number;
+  /** Idle time after a roll before preallocated WAL segments are topped up. */
+  walRefillDelayMs: number;
+  /** Bound on the worker's attempts to register with the master. */
+  registerTimeoutMs: number;
+  /** Period of the worker's report to the master (re-registers it after a master restart); 0: none. */
+  reportIntervalMs: number;
+  auth?: Authenticator;
+  log?: (message: string) => void;
+  memberTransport?: (ctx: MemberTransportContext) => ProcedureMemberRpcs;
+}
+
+export const MASTER_DEFAULTS = {
+  name: 'master',
+  handlers: 30,
+  queues: 3,
+  priorityHandlers: 20,
+  priorityQueues: 2,
+  queueLengthPerHandler: 10,
+  coordinatorThreads: 8,
+  dispatcherThreads: 128,
+  rpcTimeoutMs: 60_000,
+  procedureTimeoutMs: 60_000,
+  wakeIntervalMs: 500,
+  checkCostMs: 20,
+  memberExpiryMs: 60_000,
+  defaultMode: 'fixed',
+} as const satisfies Partial<MasterConfig>;
+
+export const WORKER_DEFAULTS = {
+  handlers: 4,
+  priorityHandlers: 4,
+  queueLengthPerHandler: 10,
+  memberThreads: 10,
+  rpcTimeoutMs: 60_000,
+  memberTimeoutMs: 60_000,
+  wakeIntervalMs: 500,
+  writeRate: 0,
+  // Protocol default: no preallocation (the simulator's disk has no file-creation cost); the real
+  // runtime sets REAL_WAL_PREALLOCATE.
+  walPreallocate: 0,
+  walRefillDelayMs: 1000,
+  registerTimeoutMs: 30_000,
+  // HBase's hbase.regionserver.msginterval.
+  reportIntervalMs: 3_000,
+} as const satisfies Partial<WorkerConfig>;
+
+/** WAL segments a worker on a real disk keeps preallocated: covers bursts of back-to-back rolls. */
+export const REAL_WAL_PREALLOCATE = 24;
+
+/** HBase's names for the log-roll procedure. */
+export const ROLLLOG_SIGNATURE = 'rolllog-proc';
+export const ROLLLOG_NAME = 'rolllog';
+export const DEFAULT_BACKUP_ROOT = 'backup://default';
+
+/** Queue count for a pool: HBase's default of one queue per ten handlers, at least one. */
+export function queuesFor(handlers: number, explicit?: number): number {
+  return Math.max(1, Math.min(handlers, explicit ?? Math.ceil(handlers / 10)));
+}

@@ -1,0 +1,273 @@
+// A worker node (HBase: a region server): its own RPC server (a small default pool and a priority
+// pool for barrier messages), an RPC client to the master, the procedure member with its
+// subprocedure pool, a WAL and an optional load generator. Protocol code: substrate I/O only.
+import { ProcedureMember, RpcProcedureMemberRpcs, type ProcedureMemberRpcs } from '../barrier/index.js';
+import { RpcClient, RpcError, RpcServer, type Peer } from '../rpc/index.js';
+import type { Address, Substrate, TimerHandle } from '../substrate/types.js';
+import { joinPath } from '../substrate/types.js';
+import { ThreadRegistry, type LogicalThread } from '../threads/index.js';
+import { assert } from '../util/assert.js';
+import { MASTER_DEFAULTS, WORKER_DEFAULTS, queuesFor, type WorkerConfig } from './config.js';
+import { sleep } from './io.js';
+import { WalLoadGenerator } from './loadgen.js';
+import { LogRollBackupSubprocedure, parseLogRollArgs, type LogRollHost } from './logroll.js';
+import { MASTER_METHODS, WORKER_METHODS, type SanityCheckRequest, type WalStatus } from './messages.js';
+import { Wal } from './wal.js';
+
+const FRAMES = {
+  reportForDuty: 'rollcall.regionserver.HRegionServer.reportForDuty',
+  report: 'rollcall.regionserver.HRegionServer.tryRegionServerReport',
+  getWalStatus: 'rollcall.regionserver.RSRpcServices.getWalStatus',
+  open: 'rollcall.regionserver.HRegionServer.setupWALAndReplication',
+} as const;
+
+const REGISTER_PAUSE_MS = 100;
+const REGISTER_MAX_PAUSE_MS = 2000;
+
+export type WorkerSettings = Partial<WorkerConfig> & Pick<WorkerConfig, 'name' | 'listen' | 'dataDir' | 'master'>;
+
+export function workerConfig(c: WorkerSettings): WorkerConfig {
+  return { ...WORKER_DEFAULTS, masterName: MASTER_DEFAULTS.name, ...c };
+}
+
+export class Worker {
+  readonly config: WorkerConfig;
+  readonly threads: ThreadRegistry;
+  readonly server: RpcServer;
+  readonly client: RpcClient;
+  readonly member: ProcedureMember;
+  private walValue: Wal | undefined;
+  private loadgen: WalLoadGenerator | undefined;
+  private reportTimer: TimerHandle | undefined;
+  private reportWake: (() => void) | undefined;
+  private reportLoop: Promise<void> | undefined;
+  private advertised: Address | undefined;
+  private state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
+  private readonly log: (message: string) => void;
+
+  constructor(
+    config: WorkerSettings,
+    readonly substrate: Substrate,
+  ) {
+    this.config = workerConfig(config);
+    const c = this.config;
+    this.log = c.log ?? (() => {});
+    this.threads = new ThreadRegistry(c.name, 'worker', substrate.pid, substrate.clock);
+    this.server = new RpcServer({
+      node: c.name,
+      substrate,
+      threads: this.threads,
+      listen: c.listen,
+      pools: [
+        {
+          name: 'default',
+          handlers: c.handlers,
+          queues: queuesFor(c.handlers),
+          maxQueueLength: c.queueLengthPerHandler * c.handlers,
+        },
+        {
+          name: 'priority',
+          handlers: c.priorityHandlers,
+          queues: queuesFor(c.priorityHandlers),
+          maxQueueLength: c.queueLengthPerHandler * c.priorityHandlers,
+        },
+      ],
+      ...(c.auth ? { auth: c.auth } : {}),
+      log: this.log,
+    });
+    this.client = new RpcClient({
+      node: c.name,
+      substrate,
+      timeoutMs: c.rpcTimeoutMs,
+      ...(c.auth ? { auth: c.auth } : {}),
+    });
+    const ctx = {
+      node: c.name,
+      server: this.server,
+      client: this.client,
+      threads: this.threads,
+      coordinator: () => this.masterPeer,
+    };
+    const transport: ProcedureMemberRpcs = c.memberTransport
+      ? c.memberTransport(ctx)
+      : new RpcProcedureMemberRpcs({
+          member: c.name,
+          server: this.server,
+          pool: 'priority',
+          client: this.client,
+          coordinator: ctx.coordinator,
+          callTimeoutMs: c.rpcTimeoutMs,
+        });
+    const host: LogRollHost = {
+      wal: () => this.wal,
+      sanityCheck: (thread, req) => this.sanityCheck(thread, req),
+    };
+    this.member = new ProcedureMember({
+      node: c.name,
+      rpcs: transport,
+      threads: this.threads,
+      clock: substrate.clock,
+      poolThreads: c.memberThreads,
+      timeoutMs: c.memberTimeoutMs,
+      wakeIntervalMs: c.wakeIntervalMs,
+      log: this.log,
+      factory: (sctx, ref, args) => new LogRollBackupSubprocedure(sctx, ref, parseLogRollArgs(args), host),
+    });
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  get address(): Address {
+    assert(this.advertised, `worker ${this.name} not started`);
+    return this.advertised;
+  }
+
+  get wal(): Wal {
+    assert(this.walValue, `worker ${this.name} has no open WAL`);
+    return this.walValue;
+  }
+
+  /** Entries the load generator appended (0 without one). */
+  get written(): number {
+    return this.loadgen?.written ?? 0;
+  }
+
+  /** Sets the admin URL this worker registers with (call before start). */
+  advertiseAdmin(url: string): void {
+    this.config.adminUrl = url;
+  }
+
+  get masterPeer(): Peer {
+    return { node: this.config.masterName, addr: this.config.master };
+  }
+
+  /** Opens (recovering) the WAL, starts serving, and registers with the master. */
+  async start(): Promise<Address> {
+    assert(this.state === 'new', `worker ${this.name} already started`);
+    this.state = 'starting';
+    const c = this.config;
+    this.walValue = await this.threads.withThread(`${c.name}.main`, FRAMES.open, (t) =>
+      Wal.open(
+        {
+          disk: this.substrate.disk,
+          dir: joinPath(c.dataDir, 'wal'),
+          clock: this.substrate.clock,
+          log: this.log,
+          preallocate: c.walPreallocate,
+          refillDelayMs: c.walRefillDelayMs,
+        },
+        t,
+      ),
+    );
+    this.server.register(
+      WORKER_METHODS.getWalStatus,
+      'default',
+      async (): Promise<WalStatus> => ({
+        name: c.name,
+        currentSegment: this.wal.currentSegment,
+        highestClosed: this.wal.highestClosed,
+        appended: this.wal.appended,
+      }),
+      FRAMES.getWalStatus,
+    );
+    await this.member.start();
+    const bound = await this.server.start();
+    this.advertised = c.advertise ?? bound;
+    await this.threads.withThread(`${c.name}.main`, FRAMES.reportForDuty, (t) => this.reportForDuty(t));
+    if (c.reportIntervalMs > 0) {
+      this.reportLoop = this.threads.withThread(`${c.name}.regionServerReport`, FRAMES.report, (t) =>
+        this.reportPeriodically(t),
+      );
+    }
+    if (c.writeRate > 0) {
+      this.loadgen = new WalLoadGenerator(() => this.wal, this.threads, this.substrate.clock, c.writeRate, c.name);
+      this.loadgen.start();
+    }
+    this.state = 'running';
+    return this.advertised;
+  }
+
+  /** Stops serving, drains the load generator and seals the WAL. */
+  async stop(): Promise<void> {
+    if (this.state === 'stopped') return;
+    this.state = 'stopped';
+    this.reportTimer?.cancel();
+    this.reportWake?.();
+    await this.loadgen?.stop();
+    await this.member.close();
+    // Closing the client fails a report in flight, so the report loop ends at once.
+    this.client.close();
+    await this.reportLoop;
+    await this.server.stop();
+    await this.walValue?.close();
+  }
+
+  /** Registers with the master, retrying while it is unreachable, until registerTimeoutMs. */
+  private async reportForDuty(thread: LogicalThread): Promise<void> {
+    const clock = this.substrate.clock;
+    const deadline = clock.nowMs() + this.config.registerTimeoutMs;
+    let pauseMs = REGISTER_PAUSE_MS;
+    for (;;) {
+      try {
+        await this.client.call(this.masterPeer, MASTER_METHODS.regionServerStartup, this.registration(), {
+          thread,
+          timeoutMs: Math.min(this.config.rpcTimeoutMs, 10_000),
+        });
+        return;
+      } catch (err) {
+        const retryable = !(err instanceof RpcError) || err.retryable;
+        if (!retryable || clock.nowMs() + pauseMs > deadline) {
+          throw new Error(`worker ${this.name} cannot register with the master: ${(err as Error).message}`);
+        }
+        await sleep(thread, clock, pauseMs, 'report-for-duty-retry');
+        pauseMs = Math.min(REGISTER_MAX_PAUSE_MS, pauseMs * 2);
+      }
+    }
+  }
+
+  private isStopped(): boolean {
+    return this.state === 'stopped';
+  }
+
+  /** Reports every reportIntervalMs, so a restarted master learns about this worker again. */
+  private async reportPeriodically(thread: LogicalThread): Promise<void> {
+    const clock = this.substrate.clock;
+    const every = this.config.reportIntervalMs;
+    while (!this.isStopped()) {
+      await thread.waitOn(
+        { kind: 'timer', untilMs: clock.nowMs() + every, reason: 'region-server-report-interval' },
+        new Promise<void>((resolve) => {
+          this.reportWake = resolve;
+          this.reportTimer = clock.setTimer(every, resolve);
+        }),
+      );
+      if (this.isStopped()) return;
+      try {
+        await this.client.call(this.masterPeer, MASTER_METHODS.regionServerStartup, this.registration(), {
+          thread,
+          timeoutMs: Math.min(this.config.rpcTimeoutMs, every),
+        });
+      } catch (err) {
+        this.log(`${this.name}: report to the master failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  private registration(): Record<string, unknown> {
+    return {
+      name: this.name,
+      host: this.address.host,
+      port: this.address.port,
+      ...(this.config.adminUrl ? { adminUrl: this.config.adminUrl } : {}),
+    };
+  }
+
+  private async sanityCheck(thread: LogicalThread, req: SanityCheckRequest): Promise<void> {
+    await this.client.call(this.masterPeer, MASTER_METHODS.sanityCheckLogRoll, req, {
+      thread,
+      timeoutMs: this.config.rpcTimeoutMs,
+    });
+  }
+}

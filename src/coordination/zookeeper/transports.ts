@@ -1,0 +1,280 @@
+// Transport factories for real nodes: what a master's `coordinatorTransport` and a worker's
+// `memberTransport` hooks take when a node runs with --coordination zookeeper://…
+//
+// Node construction is synchronous and a ZooKeeper session is not, so each transport opens its
+// node's own session in start() (one session per node: liveness is per session) and closes it in
+// close(). The master's transport also runs the election before it reports itself started: a
+// standby blocks there until it leads; any other master fails fast when another one is active,
+// instead of two masters coordinating the same znodes.
+import type { ForeignException } from '../../barrier/errors.js';
+import type {
+  CoordinatorCallbacks,
+  MemberCallbacks,
+  ProcedureCoordinatorRpcs,
+  ProcedureMemberRpcs,
+  ProcedureRef,
+} from '../../barrier/transport.js';
+import { RealClock } from '../../substrate/real/clock.js';
+import type { LogicalThread, ThreadRegistry } from '../../threads/index.js';
+import { parseZkUrl, ZkStartupError, type ZkConnectionSpec } from './connection.js';
+import { ZkCoordinatorRpcs } from './coordinator-rpcs.js';
+import { LeaderElection } from './election.js';
+import { ZkMasterRole } from './master.js';
+import { ZkMemberRpcs } from './member-rpcs.js';
+import type { RecoveredRun, ResumePolicy } from './recovery.js';
+import { ZkSession } from './session.js';
+
+export interface ZkTransportOptions {
+  /** zookeeper://HOST:PORT[,HOST:PORT]/CHROOT[?sessionTimeoutMs=N], or its parsed form. */
+  url: string | ZkConnectionSpec;
+  /** Overrides the URL's session timeout. */
+  sessionTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  log?: (message: string) => void;
+}
+
+export interface ZkCoordinatorTransportOptions extends ZkTransportOptions {
+  /** The master's procedure timer, recorded with each run for a standby that resumes it. */
+  procedureTimeoutMs: number;
+  /** Wait as a standby until elected (rollcall node --role master --standby). */
+  standby?: boolean;
+  /** The master's RPC address, published in masters/active (may be '' when not known yet). */
+  rpcAddress?: string;
+  adminAddress?: string;
+  /**
+   * What to do with runs a previous master left (default: abort them cleanly, since their
+   * after-barrier work, e.g. fixed-mode rolllog's backup-table write, lives with the master that
+   * started them; pass a policy that supplies it to resume them to completion instead).
+   */
+  policy?: ResumePolicy;
+  wakeIntervalMs?: number;
+  onActive?: (recovered: RecoveredRun[]) => void;
+  onStandby?: (reason: string) => void;
+}
+
+/** What the factories need from the node; the cluster's transport contexts have these fields. */
+export interface ZkNodeContext {
+  node: string;
+  threads: ThreadRegistry;
+}
+
+/** The nodes' default: a leftover run is aborted (members released, znodes removed), never half-resumed. */
+export const abortLeftoverRuns: ResumePolicy = (state) => ({
+  abort: `it was started by ${state.coordinator}, which held its after-barrier work; run it again`,
+});
+
+/** A master that is not a standby waits this long past one session timeout for the election. */
+const ELECTION_GRACE_MS = 3_000;
+
+export function zkCoordinatorTransport(
+  options: ZkCoordinatorTransportOptions,
+): (ctx: ZkNodeContext) => ZkMasterTransport {
+  const spec = typeof options.url === 'string' ? parseZkUrl(options.url) : options.url;
+  return (ctx) => new ZkMasterTransport(spec, options, ctx);
+}
+
+export function zkMemberTransport(options: ZkTransportOptions): (ctx: ZkNodeContext) => ZkWorkerTransport {
+  const spec = typeof options.url === 'string' ? parseZkUrl(options.url) : options.url;
+  return (ctx) => new ZkWorkerTransport(spec, options, ctx);
+}
+
+function openSession(spec: ZkConnectionSpec, options: ZkTransportOptions, owner: string): Promise<ZkSession> {
+  return ZkSession.open(spec, {
+    owner,
+    ...(options.sessionTimeoutMs !== undefined ? { sessionTimeoutMs: options.sessionTimeoutMs } : {}),
+    ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
+    ...(options.log ? { log: options.log } : {}),
+  });
+}
+
+/** The master's transport: its session, the barrier over it, and its place in the election. */
+export class ZkMasterTransport implements ProcedureCoordinatorRpcs {
+  private session: ZkSession | undefined;
+  private inner: ZkCoordinatorRpcs | undefined;
+  private role: ZkMasterRole | undefined;
+
+  constructor(
+    private readonly spec: ZkConnectionSpec,
+    private readonly options: ZkCoordinatorTransportOptions,
+    private readonly ctx: ZkNodeContext,
+  ) {}
+
+  /** The master's election role (after start). */
+  get masterRole(): ZkMasterRole | undefined {
+    return this.role;
+  }
+
+  get rpcs(): ZkCoordinatorRpcs | undefined {
+    return this.inner;
+  }
+
+  async start(coordinator: CoordinatorCallbacks): Promise<void> {
+    const o = this.options;
+    const clock = new RealClock();
+    this.session = await openSession(this.spec, o, this.ctx.node);
+    this.inner = new ZkCoordinatorRpcs({
+      session: this.session,
+      node: this.ctx.node,
+      clock,
+      procedureTimeoutMs: o.procedureTimeoutMs,
+      ...(o.log ? { log: o.log } : {}),
+    });
+    await this.inner.start(coordinator);
+    this.role = new ZkMasterRole({
+      rpcs: this.inner,
+      info: {
+        format: 'rollcall-zk-master/1',
+        name: this.ctx.node,
+        rpcAddress: o.rpcAddress ?? '',
+        adminAddress: o.adminAddress ?? '',
+        pid: process.pid,
+      },
+      clock,
+      threads: this.ctx.threads,
+      policy: o.policy ?? abortLeftoverRuns,
+      ...(o.wakeIntervalMs ? { wakeIntervalMs: o.wakeIntervalMs } : {}),
+      ...(o.log ? { log: o.log } : {}),
+      ...(o.onActive ? { onActive: o.onActive } : {}),
+      ...(o.onStandby ? { onStandby: o.onStandby } : {}),
+    });
+    const active = this.role.becomeActive();
+    if (o.standby) {
+      o.log?.(`${this.ctx.node}: standby master; waiting to win the election under ${this.spec.url}`);
+      await active;
+      return;
+    }
+    const limitMs = this.session.sessionTimeoutMs + ELECTION_GRACE_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const lost = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), limitMs);
+      timer.unref();
+    });
+    const won = await Promise.race([active.then(() => 'won' as const), lost]);
+    clearTimeout(timer);
+    if (won === 'timeout') {
+      active.catch(() => {});
+      const other = await LeaderElection.activeMaster(this.session).catch(() => null);
+      const who = other
+        ? `${other.name}${other.rpcAddress ? ` at ${other.rpcAddress}` : ''} (pid ${other.pid})`
+        : 'another master';
+      throw new ZkStartupError(
+        `${who} is the active master under ${this.spec.url}; start this one with --standby, or use another chroot`,
+      );
+    }
+  }
+
+  sendGlobalBarrierAcquire(
+    t: LogicalThread,
+    ref: ProcedureRef,
+    args: unknown,
+    members: readonly string[],
+  ): Promise<void> {
+    return this.ready().sendGlobalBarrierAcquire(t, ref, args, members);
+  }
+
+  sendGlobalBarrierReached(t: LogicalThread, ref: ProcedureRef, members: readonly string[]): Promise<void> {
+    return this.ready().sendGlobalBarrierReached(t, ref, members);
+  }
+
+  sendAbortToMembers(
+    t: LogicalThread,
+    ref: ProcedureRef,
+    e: ForeignException,
+    members: readonly string[],
+  ): Promise<void> {
+    return this.ready().sendAbortToMembers(t, ref, e, members);
+  }
+
+  resetMembers(t: LogicalThread, ref: ProcedureRef, members: readonly string[]): Promise<void> {
+    return this.ready().resetMembers(t, ref, members);
+  }
+
+  liveMembers(): readonly string[] | undefined {
+    return this.inner?.liveMembers();
+  }
+
+  async close(): Promise<void> {
+    await this.inner?.close();
+    await this.role?.stop();
+    await this.session?.close();
+  }
+
+  private ready(): ZkCoordinatorRpcs {
+    if (!this.inner) throw new Error(`${this.ctx.node}: ZooKeeper transport used before start()`);
+    return this.inner;
+  }
+}
+
+/** A worker's transport: its session (its liveness) and the member side of the barrier. */
+export class ZkWorkerTransport implements ProcedureMemberRpcs {
+  readonly memberName: string;
+  private session: ZkSession | undefined;
+  private inner: ZkMemberRpcs | undefined;
+
+  constructor(
+    private readonly spec: ZkConnectionSpec,
+    private readonly options: ZkTransportOptions,
+    ctx: ZkNodeContext,
+  ) {
+    this.memberName = ctx.node;
+  }
+
+  /** The worker's session (after start), e.g. for crash() in tests. */
+  get zkSession(): ZkSession | undefined {
+    return this.session;
+  }
+
+  async start(member: MemberCallbacks): Promise<void> {
+    this.session = await openSession(this.spec, this.options, this.memberName);
+    this.inner = new ZkMemberRpcs({
+      session: this.session,
+      member: this.memberName,
+      pid: process.pid,
+      ...(this.options.log ? { log: this.options.log } : {}),
+    });
+    await this.inner.start(member);
+  }
+
+  sendMemberAcquired(t: LogicalThread, ref: ProcedureRef): Promise<void> {
+    return this.ready().sendMemberAcquired(t, ref);
+  }
+
+  sendMemberCompleted(t: LogicalThread, ref: ProcedureRef, data: unknown): Promise<void> {
+    return this.ready().sendMemberCompleted(t, ref, data);
+  }
+
+  sendMemberAborted(t: LogicalThread, ref: ProcedureRef, e: ForeignException): Promise<void> {
+    return this.ready().sendMemberAborted(t, ref, e);
+  }
+
+  async close(): Promise<void> {
+    await this.inner?.close();
+    await this.session?.close();
+  }
+
+  private ready(): ZkMemberRpcs {
+    if (!this.inner) throw new Error(`${this.memberName}: ZooKeeper transport used before start()`);
+    return this.inner;
+  }
+}
+
+/** The master and worker settings that put a whole cluster's barrier on ZooKeeper. */
+export function zkClusterSettings(
+  url: string | ZkConnectionSpec,
+  options: Omit<ZkCoordinatorTransportOptions, 'url'>,
+): {
+  master: { coordinatorTransport: (ctx: ZkNodeContext) => ZkMasterTransport };
+  worker: { memberTransport: (ctx: ZkNodeContext) => ZkWorkerTransport };
+} {
+  const spec = typeof url === 'string' ? parseZkUrl(url) : url;
+  const common: ZkTransportOptions = {
+    url: spec,
+    ...(options.sessionTimeoutMs !== undefined ? { sessionTimeoutMs: options.sessionTimeoutMs } : {}),
+    ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
+    ...(options.log ? { log: options.log } : {}),
+  };
+  return {
+    master: { coordinatorTransport: zkCoordinatorTransport({ ...options, ...common }) },
+    worker: { memberTransport: zkMemberTransport(common) },
+  };
+}

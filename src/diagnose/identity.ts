@@ -1,0 +1,30 @@
+// Following a thread through the samples of one process: by Java id (`#N`, `id=N`, `Thread N`),
+// else the JVM thread pointer (tid), else the native id (nid), else the name. Names are not unique
+// (two "DeadlockThread-A" in one JVM), so a key seen twice in one dump gets an occurrence suffix;
+// the same position among equal keys then maps to the same track in the next sample.
+import type { ThreadDump } from '../dumps/model.js';
+
+export function identityKey(t: ThreadDump): string {
+  if (t.javaId !== undefined) return `#${t.javaId}`;
+  if (t.tid !== undefined && t.tid.length > 0 && !/^0x0+$/.test(t.tid)) return `t${t.tid}`;
+  if (t.nid !== undefined && t.nid !== '') return `n${t.nid}`;
+  return `"${t.name}`;
+}
+
+/** Keys for every thread of one dump, unique within it. */
+export function identityKeys(threads: readonly ThreadDump[]): string[] {
+  const keys = new Array<string>(threads.length);
+  let seen: Map<string, number> | undefined;
+  const first = new Set<string>();
+  for (let i = 0; i < threads.length; i++) {
+    let key = identityKey(threads[i]!);
+    if (first.has(key)) {
+      seen ??= new Map();
+      const n = (seen.get(key) ?? 1) + 1;
+      seen.set(key, n);
+      key = `${key}~${n}`;
+    } else first.add(key);
+    keys[i] = key;
+  }
+  return keys;
+}

@@ -1,0 +1,274 @@
+// A bundle is a plain directory a user can zip and attach to a ticket:
+//   DIR/manifest.json          targets, rounds (with skew) and one record per capture
+//   DIR/<node>/<round>.txt     the raw bytes each capture returned
+// This module owns the manifest's shape, its atomic writing, and reading a bundle back.
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+
+export const BUNDLE_VERSION = 'rollcall-bundle/1';
+export const MANIFEST_FILE = 'manifest.json';
+/** Longest folder name made from a node name. */
+export const MAX_NODE_DIR_CHARS = 100;
+/** Bound on the manifest read back (a bundle of 1000 nodes × 1000 rounds is ~200 MB; refuse more). */
+export const MAX_MANIFEST_BYTES = 256 * 1024 * 1024;
+
+export type TargetKind = 'url' | 'jvm' | 'cmd';
+
+export interface BundleTarget {
+  name: string;
+  kind: TargetKind;
+  /** The URL, the pid, or the shell command. */
+  spec: string;
+  /** host:port for URL targets. */
+  addr?: string;
+  /** Folder (relative to the bundle) holding this target's captures: the sanitized name. */
+  dir: string;
+}
+
+export interface BundleRound {
+  round: number;
+  /** Epoch ms at which every capture of the round was scheduled to start. */
+  scheduledAt: number;
+  /** max(startedAt) − min(startedAt) over the round's started captures. */
+  skewMs: number;
+}
+
+export interface CaptureRecord {
+  node: string;
+  round: number;
+  scheduledAt: number;
+  /**
+   * Epoch ms (fractional, from the capturing process's monotonic clock anchored to the wall clock
+   * at its start, so that differences are exact) when the capture was released; absent when skipped.
+   */
+  startedAt?: number;
+  finishedAt?: number;
+  /** Path relative to the bundle, `<dir>/<round>.txt`; absent when nothing was written. */
+  file?: string;
+  bytes?: number;
+  /** Why the capture failed (it may still have written partial output to file). */
+  error?: string;
+  /** Exit code of jcmd/jstack/command, or HTTP status. */
+  status?: number;
+}
+
+export interface BundleManifest {
+  version: typeof BUNDLE_VERSION;
+  /** Epoch ms when capture began. */
+  createdAt: number;
+  intervalMs: number;
+  count: number;
+  timeoutMs: number;
+  maxBytes: number;
+  targets: BundleTarget[];
+  rounds: BundleRound[];
+  captures: CaptureRecord[];
+  /** Set once every round has finished; a bundle without it was interrupted. */
+  completedAt?: number;
+}
+
+const manifestSchema = z.object({
+  version: z.literal(BUNDLE_VERSION),
+  createdAt: z.number(),
+  intervalMs: z.number(),
+  count: z.number().int(),
+  timeoutMs: z.number(),
+  maxBytes: z.number(),
+  targets: z.array(
+    z.object({
+      name: z.string(),
+      kind: z.enum(['url', 'jvm', 'cmd']),
+      spec: z.string(),
+      addr: z.string().optional(),
+      dir: z.string(),
+    }),
+  ),
+  rounds: z.array(z.object({ round: z.number().int(), scheduledAt: z.number(), skewMs: z.number() })),
+  captures: z.array(
+    z.object({
+      node: z.string(),
+      round: z.number().int(),
+      scheduledAt: z.number(),
+      startedAt: z.number().optional(),
+      finishedAt: z.number().optional(),
+      file: z.string().optional(),
+      bytes: z.number().optional(),
+      error: z.string().optional(),
+      status: z.number().optional(),
+    }),
+  ),
+  completedAt: z.number().optional(),
+});
+
+/**
+ * A folder name for a node: letters, digits, '.', '_' and '-' only, never '.' or '..', bounded;
+ * `taken` (lower-cased names already used) makes it unique on case-insensitive file systems too.
+ */
+export function sanitizeNodeDir(name: string, taken: Set<string> = new Set()): string {
+  let base = name.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, MAX_NODE_DIR_CHARS);
+  if (base.length === 0 || /^\.+$/.test(base)) base = `node_${base.length}`;
+  let dir = base;
+  for (let i = 2; taken.has(dir.toLowerCase()) || dir.toLowerCase() === MANIFEST_FILE; i++) {
+    dir = `${base.slice(0, MAX_NODE_DIR_CHARS - 6)}-${i}`;
+  }
+  taken.add(dir.toLowerCase());
+  return dir;
+}
+
+export function captureFileName(round: number): string {
+  return `${round}.txt`;
+}
+
+/** Thrown when a bundle directory already holds data and overwriting was not asked for. */
+export class BundleExistsError extends Error {
+  override name = 'BundleExistsError';
+}
+
+/**
+ * Prepares DIR for a new bundle: creates it, or refuses when it is not empty (unless force, which
+ * removes only what a bundle of these targets would write: manifest.json and the node folders).
+ */
+export async function prepareBundleDir(dir: string, targets: BundleTarget[], force: boolean): Promise<void> {
+  let entries: string[] = [];
+  try {
+    entries = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  if (entries.length > 0) {
+    if (!force) {
+      throw new BundleExistsError(`${dir} is not empty; refusing to overwrite (use --force, or another --out)`);
+    }
+    await rm(join(dir, MANIFEST_FILE), { force: true });
+    for (const t of targets) await rm(join(dir, t.dir), { recursive: true, force: true });
+  }
+  await mkdir(dir, { recursive: true });
+  for (const t of targets) await mkdir(join(dir, t.dir), { recursive: true });
+}
+
+/** Writes the manifest atomically (temp file + rename), so readers never see half of it. */
+export async function writeManifest(dir: string, manifest: BundleManifest): Promise<void> {
+  const tmp = join(dir, `.${MANIFEST_FILE}.tmp`);
+  await writeFile(tmp, JSON.stringify(manifest, null, 2) + '\n');
+  await rename(tmp, join(dir, MANIFEST_FILE));
+}
+
+export async function readManifest(dir: string): Promise<BundleManifest> {
+  const path = join(dir, MANIFEST_FILE);
+  const st = await stat(path);
+  if (st.size > MAX_MANIFEST_BYTES) throw new Error(`${path}: manifest over ${MAX_MANIFEST_BYTES} bytes`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`${path}: not JSON (${(err as Error).message})`);
+  }
+  const parsed = manifestSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`${path}: not a ${BUNDLE_VERSION} manifest (${issue?.path.join('.')}: ${issue?.message})`);
+  }
+  return parsed.data as BundleManifest;
+}
+
+export interface BundleSample {
+  node: string;
+  round: number;
+  /** Absolute path of the captured bytes; undefined when the capture wrote nothing. */
+  file?: string;
+  scheduledAt: number;
+  startedAt?: number;
+  finishedAt?: number;
+  bytes?: number;
+  error?: string;
+}
+
+export interface BundleNode {
+  name: string;
+  kind: TargetKind | 'file';
+  spec: string;
+  addr?: string;
+  /** In round order. */
+  samples: BundleSample[];
+}
+
+export interface Bundle {
+  dir: string;
+  /** Absent for a plain folder of dumps without manifest.json. */
+  manifest?: BundleManifest;
+  nodes: BundleNode[];
+  rounds: BundleRound[];
+}
+
+/**
+ * Reads a bundle: with manifest.json, every capture record per node in round order; without one,
+ * a plain folder of dumps is accepted too: each subfolder is a node, its files (sorted by their
+ * leading number, then name) are its samples.
+ */
+export async function readBundle(dir: string): Promise<Bundle> {
+  const abs = resolve(dir);
+  let manifest: BundleManifest | undefined;
+  try {
+    manifest = await readManifest(abs);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  if (manifest === undefined) return readPlainFolder(abs);
+  const nodes = new Map<string, BundleNode>();
+  for (const t of manifest.targets) {
+    nodes.set(t.name, { name: t.name, kind: t.kind, spec: t.spec, ...(t.addr ? { addr: t.addr } : {}), samples: [] });
+  }
+  for (const c of manifest.captures) {
+    let n = nodes.get(c.node);
+    if (n === undefined) {
+      n = { name: c.node, kind: 'file', spec: '', samples: [] };
+      nodes.set(c.node, n);
+    }
+    n.samples.push({
+      node: c.node,
+      round: c.round,
+      ...(c.file !== undefined ? { file: join(abs, c.file) } : {}),
+      scheduledAt: c.scheduledAt,
+      ...(c.startedAt !== undefined ? { startedAt: c.startedAt } : {}),
+      ...(c.finishedAt !== undefined ? { finishedAt: c.finishedAt } : {}),
+      ...(c.bytes !== undefined ? { bytes: c.bytes } : {}),
+      ...(c.error !== undefined ? { error: c.error } : {}),
+    });
+  }
+  for (const n of nodes.values()) n.samples.sort((a, b) => a.round - b.round);
+  return { dir: abs, manifest, nodes: [...nodes.values()], rounds: manifest.rounds };
+}
+
+async function readPlainFolder(abs: string): Promise<Bundle> {
+  const entries = await readdir(abs, { withFileTypes: true });
+  const nodes: BundleNode[] = [];
+  for (const e of entries.filter((x) => x.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
+    const files = (await readdir(join(abs, e.name), { withFileTypes: true }))
+      .filter((f) => f.isFile() && !f.name.startsWith('.'))
+      .map((f) => f.name)
+      .sort(byLeadingNumber);
+    if (files.length === 0) continue;
+    nodes.push({
+      name: e.name,
+      kind: 'file',
+      spec: join(abs, e.name),
+      samples: files.map((f, i) => ({ node: e.name, round: i, file: join(abs, e.name, f), scheduledAt: NaN })),
+    });
+  }
+  if (nodes.length === 0)
+    throw new Error(`${abs}: neither a bundle (no ${MANIFEST_FILE}) nor a folder of node folders`);
+  const rounds = Math.max(...nodes.map((n) => n.samples.length));
+  return {
+    dir: abs,
+    nodes,
+    rounds: Array.from({ length: rounds }, (_, round) => ({ round, scheduledAt: NaN, skewMs: NaN })),
+  };
+}
+
+function byLeadingNumber(a: string, b: string): number {
+  const na = parseInt(a, 10);
+  const nb = parseInt(b, 10);
+  if (!Number.isNaN(na) && !Number.isNaN(nb) && na !== nb) return na - nb;
+  return a.localeCompare(b);
+}

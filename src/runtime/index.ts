@@ -1,0 +1,19 @@
+export { startLocalCluster, type LocalCluster, type LocalClusterOptions, type NodeEndpoint } from './inprocess.js';
+export { startProcessCluster, defaultCliPath, type ProcessCluster, type ProcessClusterOptions } from './processes.js';
+export { startNode, type NodeOptions, type RunningNode } from './node.js';
+export {
+  runRolllog,
+  RolllogInterrupted,
+  summarize,
+  percentile,
+  MAX_RUNS,
+  type RolllogOptions,
+  type RolllogReport,
+  type RolllogContext,
+  type RolllogHooks,
+  type RolllogSummary,
+  type RunOutcome,
+  type RunReport,
+} from './rolllog.js';
+export { NodeConfigError, checkListenPolicy, isLoopbackHost, loadAuthenticator, writeSecretFile } from './secrets.js';
+export { stderrLog } from './log.js';

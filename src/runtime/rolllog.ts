@@ -1,0 +1,237 @@
+// `rollcall rolllog` as a function: start an in-process cluster (or connect to one), run rolllog
+// K times, report each run and a summary. The demo and later flags (--detect, --predict,
+// --coordination) plug in through RolllogHooks instead of forking this loop.
+import {
+  BackupAdminClient,
+  MASTER_DEFAULTS,
+  ROLLLOG_NAME,
+  WORKER_DEFAULTS,
+  type ClusterStatus,
+  type RolllogMode,
+  type RolllogRunResult,
+} from '../cluster/index.js';
+import { zkClusterSettings } from '../coordination/zookeeper/index.js';
+import { RpcClient } from '../rpc/index.js';
+import { realSubstrate } from '../substrate/real/index.js';
+import { parseAddress } from '../substrate/types.js';
+import { ThreadRegistry } from '../threads/index.js';
+import { startLocalCluster, type LocalCluster, type LocalClusterOptions } from './inprocess.js';
+import { loadAuthenticator } from './secrets.js';
+
+export type RunOutcome = 'ok' | 'timeout' | 'failed' | 'deadlock-detected';
+
+export interface RunReport {
+  outcome: RunOutcome;
+  durationMs: number;
+  error?: string;
+  /** Online detection (--detect): when the deadlock was proven, and its cycle. */
+  detectedAfterMs?: number;
+  cycle?: unknown;
+}
+
+export interface RolllogSummary {
+  ok: number;
+  failed: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+export interface RolllogReport {
+  mode: RolllogMode;
+  nodes: number;
+  handlers: number;
+  runs: RunReport[];
+  summary: RolllogSummary;
+  /** Latent-deadlock predictions (--predict). */
+  predictions?: unknown[];
+}
+
+export interface RolllogOptions {
+  /** Workers of the in-process cluster (ignored with `master`). */
+  nodes: number;
+  mode: RolllogMode;
+  runs: number;
+  handlers?: number;
+  priorityHandlers?: number;
+  memberPool?: number;
+  coordinatorPool?: number;
+  rpcTimeoutMs?: number;
+  procedureTimeoutMs?: number;
+  memberTimeoutMs?: number;
+  wakeIntervalMs?: number;
+  checkCostMs?: number;
+  writeRate?: number;
+  backupRoot?: string;
+  /** HOST:PORT of an existing cluster's master: run there instead of starting one. */
+  master?: string;
+  secretFile?: string;
+  /** zookeeper://HOST:PORT/CHROOT: the in-process cluster's barrier runs through ZooKeeper. */
+  coordination?: string;
+  /** Called after each run, e.g. for progress on a terminal. */
+  onRun?: (index: number, run: RunReport, total: number) => void;
+  hooks?: RolllogHooks;
+  /** Extra settings for the in-process nodes (e.g. a coordination transport from --coordination). */
+  masterSettings?: LocalClusterOptions['master'];
+  workerSettings?: LocalClusterOptions['worker'];
+  /** Extra admin endpoints per in-process node (e.g. /waits for the online detector). */
+  adminRoutes?: LocalClusterOptions['adminRoutes'];
+  log?: (message: string) => void;
+  /** Aborting stops the cluster at once (removing its data) and rejects with RolllogInterrupted. */
+  signal?: AbortSignal;
+}
+
+export class RolllogInterrupted extends Error {
+  override name = 'RolllogInterrupted';
+}
+
+/** What hooks see: the cluster (when in-process), a client, and the cluster's status. */
+export interface RolllogContext {
+  options: RolllogOptions;
+  local?: LocalCluster;
+  client: BackupAdminClient;
+  status: ClusterStatus;
+}
+
+export interface RolllogHooks {
+  start?(ctx: RolllogContext): Promise<void> | void;
+  /** Before run i starts (e.g. arm a detector). */
+  beforeRun?(ctx: RolllogContext, index: number): Promise<void> | void;
+  /** After run i; may rewrite the run (e.g. outcome 'deadlock-detected'). */
+  afterRun?(ctx: RolllogContext, index: number, run: RunReport): Promise<void> | void;
+  /** Before the report is returned; may add fields (e.g. predictions). */
+  finish?(ctx: RolllogContext, report: RolllogReport): Promise<void> | void;
+}
+
+export const MAX_RUNS = 100_000;
+
+export async function runRolllog(options: RolllogOptions): Promise<RolllogReport> {
+  const rpcTimeoutMs = options.rpcTimeoutMs ?? MASTER_DEFAULTS.rpcTimeoutMs;
+  const procedureTimeoutMs = options.procedureTimeoutMs ?? MASTER_DEFAULTS.procedureTimeoutMs;
+  const handlers = options.handlers ?? MASTER_DEFAULTS.handlers;
+  const auth = options.secretFile ? loadAuthenticator(options.secretFile) : undefined;
+  let local: LocalCluster | undefined;
+  let remote: { rpc: RpcClient; client: BackupAdminClient } | undefined;
+  // Stopping the cluster fails the call in flight, so the loop below ends promptly.
+  const onAbort = (): void => {
+    remote?.rpc.close();
+    void local?.stop();
+  };
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  const checkAborted = (): void => {
+    if (options.signal?.aborted) throw new RolllogInterrupted('rolllog interrupted');
+  };
+  try {
+    let client: BackupAdminClient;
+    if (options.master) {
+      const substrate = realSubstrate(options.log ? { log: options.log } : {});
+      const threads = new ThreadRegistry('client', 'client', substrate.pid, substrate.clock);
+      const rpc = new RpcClient({ node: 'client', substrate, ...(auth ? { auth } : {}) });
+      client = new BackupAdminClient(
+        rpc,
+        { node: 'master', addr: parseAddress(options.master) },
+        substrate.clock,
+        threads.spawn('main', { daemon: false }),
+      );
+      remote = { rpc, client };
+    } else {
+      const zk = options.coordination
+        ? zkClusterSettings(options.coordination, { procedureTimeoutMs, ...(options.log ? { log: options.log } : {}) })
+        : undefined;
+      local = await startLocalCluster({
+        workers: options.nodes,
+        master: {
+          handlers,
+          ...(options.priorityHandlers !== undefined ? { priorityHandlers: options.priorityHandlers } : {}),
+          ...(options.coordinatorPool !== undefined ? { coordinatorThreads: options.coordinatorPool } : {}),
+          rpcTimeoutMs,
+          procedureTimeoutMs,
+          wakeIntervalMs: options.wakeIntervalMs ?? MASTER_DEFAULTS.wakeIntervalMs,
+          checkCostMs: options.checkCostMs ?? MASTER_DEFAULTS.checkCostMs,
+          defaultMode: options.mode,
+          ...zk?.master,
+        },
+        worker: {
+          rpcTimeoutMs,
+          memberTimeoutMs: options.memberTimeoutMs ?? procedureTimeoutMs,
+          memberThreads: options.memberPool ?? WORKER_DEFAULTS.memberThreads,
+          wakeIntervalMs: options.wakeIntervalMs ?? WORKER_DEFAULTS.wakeIntervalMs,
+          writeRate: options.writeRate ?? 0,
+          ...zk?.worker,
+        },
+        ...(auth ? { auth } : {}),
+        ...(options.log ? { log: options.log } : {}),
+      });
+      client = local.cluster.client;
+    }
+    checkAborted();
+    const status = await client.clusterStatus(Math.min(rpcTimeoutMs, 10_000));
+    const ctx: RolllogContext = { options, client, status, ...(local ? { local } : {}) };
+    await options.hooks?.start?.(ctx);
+    const runs: RunReport[] = [];
+    const total = Math.min(options.runs, MAX_RUNS);
+    for (let i = 0; i < total; i++) {
+      await options.hooks?.beforeRun?.(ctx, i);
+      const result = await client.rolllog({
+        mode: options.mode,
+        rpcTimeoutMs,
+        procedureTimeoutMs,
+        ...(options.backupRoot ? { backupRoot: options.backupRoot } : {}),
+      });
+      checkAborted();
+      const run = toRunReport(result);
+      await options.hooks?.afterRun?.(ctx, i, run);
+      runs.push(run);
+      options.onRun?.(i, run, total);
+      if (run.outcome !== 'ok' && i + 1 < total) {
+        // The procedure may outlive the client's call (its timer, stuck handlers): the next run
+        // would be rejected as a duplicate, so wait for it to end.
+        await client.waitForProcedureEnd(ROLLLOG_NAME, procedureTimeoutMs + rpcTimeoutMs + 5_000);
+      }
+    }
+    const report: RolllogReport = {
+      mode: options.mode,
+      nodes: options.master ? status.members.length : options.nodes,
+      handlers,
+      runs,
+      summary: summarize(runs),
+    };
+    await options.hooks?.finish?.(ctx, report);
+    return report;
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+    remote?.rpc.close();
+    await local?.stop();
+  }
+}
+
+function toRunReport(r: RolllogRunResult): RunReport {
+  return {
+    outcome: r.outcome,
+    durationMs: round3(r.durationMs),
+    ...(r.error !== undefined ? { error: r.error } : {}),
+  };
+}
+
+export function summarize(runs: readonly RunReport[]): RolllogSummary {
+  const ok = runs.filter((r) => r.outcome === 'ok').length;
+  const d = runs.map((r) => r.durationMs).sort((a, b) => a - b);
+  return {
+    ok,
+    failed: runs.length - ok,
+    p50Ms: round3(percentile(d, 50)),
+    p99Ms: round3(percentile(d, 99)),
+    maxMs: round3(d.length > 0 ? d[d.length - 1]! : 0),
+  };
+}
+
+/** Nearest-rank percentile of sorted values (0 for none). */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  return sorted[Math.min(sorted.length, rank) - 1]!;
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}

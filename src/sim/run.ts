@@ -1,0 +1,352 @@
+// Runs the real cluster (master, workers, barrier, RPC, WAL, backup table) on the simulated
+// substrate: one SimWorld per cluster size, the cluster built by the same harness the real
+// runtime uses, rolllog driven from the client node, faults injected at virtual times.
+import {
+  CLIENT_NODE,
+  MASTER_DEFAULTS,
+  ROLLLOG_NAME,
+  defaultWorkerName,
+  startCluster,
+  type Cluster,
+  type MasterConfig,
+  type RolllogMode,
+  type RolllogRunResult,
+  type Worker,
+  type WorkerConfig,
+} from '../cluster/index.js';
+import {
+  SimLimitError,
+  SimWorld,
+  type DiskModel,
+  type LinkModel,
+  type SchedulerLimits,
+} from '../substrate/sim/index.js';
+import { assert } from '../util/assert.js';
+import { createHop, realElapsedMs } from './drive.js';
+import { FaultSpecError, applyFaultPlan, emptyPlan, type FaultPlan } from './faults.js';
+
+export type SimOutcome = 'ok' | 'timeout' | 'failed';
+
+export interface SimRunOptions {
+  /** Workers in the cluster (plus a master and a client node). */
+  workers: number;
+  mode: RolllogMode;
+  /** The master's default-pool handlers. */
+  handlers: number;
+  seed: number;
+  link?: Partial<LinkModel>;
+  disk?: Partial<DiskModel>;
+  /** The master's work per legacy sanity check before its nested call. */
+  checkCostMs?: number;
+  rpcTimeoutMs?: number;
+  procedureTimeoutMs?: number;
+  faults?: FaultPlan;
+  /** Rolllogs run one after another on the same cluster (e.g. one during a partition, one after). */
+  runs?: number;
+  limits?: Partial<SchedulerLimits>;
+  /** Further master and worker settings (pool sizes, member timer, ...). */
+  master?: Partial<Omit<MasterConfig, 'listen' | 'dataDir'>>;
+  worker?: Partial<Omit<WorkerConfig, 'name' | 'listen' | 'dataDir' | 'master' | 'masterName'>>;
+  /** Called once the cluster is up, before the first rolllog: tests and tools attach here. */
+  onClusterUp?: (sim: SimCluster) => void;
+  /** Called after each rolllog with its result. */
+  onRunEnd?: (sim: SimCluster, result: SimRunResult) => void;
+  /** Node log lines (dropped connections, aborts); default: discarded. */
+  log?: (message: string) => void;
+}
+
+/** One rolllog of one simulated cluster: the JSON contract's result entry (plus extras). */
+export interface SimRunResult {
+  nodes: number;
+  /** Index of the rolllog within its cluster (0 unless runs > 1). */
+  run: number;
+  outcome: SimOutcome;
+  /** Virtual milliseconds from the client's call to its outcome. */
+  durationMs: number;
+  /** Real milliseconds this result took to simulate (cluster startup included for run 0). */
+  wallMs: number;
+  /** Trace hash of the world after this rolllog (covers startup and earlier runs). */
+  traceHash: string;
+  /** Events the world executed up to the end of this rolllog. */
+  events: number;
+  error?: string;
+  /** Virtual and real time the cluster took to start (run 0 only). */
+  startupMs?: number;
+  startupWallMs?: number;
+  /** Per-phase times the master reported, ms from the procedure start. */
+  phasesMs?: Record<string, number | undefined>;
+  /** The master's procedure id for this rolllog, when it answered with one. */
+  procId?: number;
+  /** When the rolllog failed: the error the master's procedure ended with, if it differs from error. */
+  procedureError?: string;
+}
+
+export const SIM_DEFAULTS = {
+  latencyMs: 0.25,
+  jitterMs: 0.05,
+  fsyncMs: 1,
+  checkCostMs: 20,
+  rpcTimeoutMs: 60_000,
+  procedureTimeoutMs: 60_000,
+  /** Simulated master listen port (HBase's) and worker port. */
+  masterPort: 16000,
+  workerPort: 16020,
+} as const;
+
+/** Bound on rolllogs per cluster. */
+export const MAX_RUNS_PER_CLUSTER = 1000;
+
+/**
+ * A started cluster on a fresh simulated world, with the fault plan scheduled. Drive it with
+ * rolllog() and settle(); close() when done (it detaches the unhandled-rejection watch).
+ */
+export class SimCluster {
+  readonly workerNames: readonly string[];
+  /** Virtual and real milliseconds the cluster took to start. */
+  readonly startupMs: number;
+  readonly startupWallMs: number;
+  /** Virtual time of the first rolllog: fault times count from here. */
+  readonly originMs: number;
+  private runs = 0;
+  private readonly unhandled: unknown[] = [];
+  private readonly onUnhandled = (reason: unknown): void => {
+    this.unhandled.push(reason);
+  };
+  private closed = false;
+
+  private constructor(
+    readonly world: SimWorld,
+    readonly cluster: Cluster,
+    readonly options: SimRunOptions,
+    workerNames: string[],
+    startupWallMs: number,
+  ) {
+    this.workerNames = workerNames;
+    this.startupMs = world.nowMs;
+    this.startupWallMs = startupWallMs;
+    this.originMs = world.nowMs;
+    process.on('unhandledRejection', this.onUnhandled);
+  }
+
+  /** Builds the world and starts master, workers and client on it; throws if startup fails or stalls. */
+  static async start(opts: SimRunOptions): Promise<SimCluster> {
+    assert(Number.isInteger(opts.workers) && opts.workers >= 1, 'a simulated cluster needs at least one worker');
+    const wallStart = realElapsedMs();
+    const world = new SimWorld({
+      seed: opts.seed,
+      hop: createHop(),
+      wallClockMs: realElapsedMs,
+      link: { latencyMs: SIM_DEFAULTS.latencyMs, jitterMs: SIM_DEFAULTS.jitterMs, ...opts.link },
+      disk: { fsyncMs: SIM_DEFAULTS.fsyncMs, ...opts.disk },
+      ...(opts.limits ? { limits: opts.limits } : {}),
+      ...(opts.log ? { log: opts.log } : {}),
+    });
+    const masterName = opts.master?.name ?? MASTER_DEFAULTS.name;
+    // Every node is added up front in a fixed order, so node indices (and the trace) do not
+    // depend on the order in which the harness asks for substrates.
+    world.addNode(masterName);
+    const workerNames = Array.from({ length: opts.workers }, (_, i) => defaultWorkerName(i));
+    for (const n of workerNames) world.addNode(n);
+    world.addNode(CLIENT_NODE);
+    const rpcTimeoutMs = opts.rpcTimeoutMs ?? SIM_DEFAULTS.rpcTimeoutMs;
+    const procedureTimeoutMs = opts.procedureTimeoutMs ?? SIM_DEFAULTS.procedureTimeoutMs;
+    const starting = startCluster({
+      workers: opts.workers,
+      substrateFor: (node) => world.substrate(node),
+      dataDirFor: (node) => `/data/${node}`,
+      listenFor: (node) => ({
+        host: node,
+        port: node === masterName ? SIM_DEFAULTS.masterPort : SIM_DEFAULTS.workerPort,
+      }),
+      workerName: defaultWorkerName,
+      master: {
+        handlers: opts.handlers,
+        checkCostMs: opts.checkCostMs ?? SIM_DEFAULTS.checkCostMs,
+        rpcTimeoutMs,
+        procedureTimeoutMs,
+        defaultMode: opts.mode,
+        ...opts.master,
+      },
+      worker: { rpcTimeoutMs, memberTimeoutMs: procedureTimeoutMs, ...opts.worker },
+      ...(opts.log ? { log: opts.log } : {}),
+    });
+    if ((await world.run(starting)) === 'idle') {
+      throw new Error(
+        `the simulated cluster never finished starting (stalled at virtual ${world.nowMs.toFixed(3)} ms)`,
+      );
+    }
+    const cluster = await starting;
+    world.record('cluster up');
+    const sc = new SimCluster(world, cluster, opts, workerNames, realElapsedMs() - wallStart);
+    try {
+      const faults = opts.faults ?? emptyPlan();
+      for (const r of faults.restarts) {
+        if (!workerNames.includes(r.node)) throw new FaultSpecError(`restart=${r.node}: only workers can be restarted`);
+      }
+      applyFaultPlan(world, faults, sc.originMs, { restarted: (node) => sc.restartWorker(node) });
+    } catch (err) {
+      sc.close();
+      throw err;
+    }
+    return sc;
+  }
+
+  get rpcTimeoutMs(): number {
+    return this.options.rpcTimeoutMs ?? SIM_DEFAULTS.rpcTimeoutMs;
+  }
+
+  get procedureTimeoutMs(): number {
+    return this.options.procedureTimeoutMs ?? SIM_DEFAULTS.procedureTimeoutMs;
+  }
+
+  /**
+   * Runs one rolllog from the client node until it ends. A world that runs out of events while
+   * the rolllog is pending, or passes a limit, ends it as 'failed' with the reason.
+   */
+  async rolllog(): Promise<SimRunResult> {
+    assert(!this.closed, 'simulated cluster is closed');
+    const run = this.runs++;
+    const world = this.world;
+    const wallStart = realElapsedMs();
+    if (run > 0) {
+      // After a failed rolllog, wait (virtually) until the master no longer runs one, so the next
+      // is not rejected as a duplicate.
+      await this.drive(
+        this.cluster.client.waitForProcedureEnd(ROLLLOG_NAME, this.procedureTimeoutMs + this.rpcTimeoutMs),
+      );
+    }
+    const startedMs = world.nowMs;
+    const pending = this.cluster.rolllog({
+      mode: this.options.mode,
+      rpcTimeoutMs: this.rpcTimeoutMs,
+      procedureTimeoutMs: this.procedureTimeoutMs,
+    });
+    let r: RolllogRunResult;
+    const stop = await this.drive(pending);
+    if (stop !== undefined) r = { outcome: 'failed', durationMs: world.nowMs - startedMs, error: stop };
+    else r = await pending;
+    let procedureError: string | undefined;
+    if (r.outcome !== 'ok' && stop === undefined) procedureError = await this.procedureErrorSince(startedMs);
+    const rejected = this.takeUnhandled();
+    if (rejected !== undefined) r = { ...r, outcome: 'failed', error: rejected };
+    world.record(`rolllog ${run} ${r.outcome} ${r.durationMs}`);
+    const result: SimRunResult = {
+      nodes: this.options.workers,
+      run,
+      outcome: r.outcome,
+      durationMs: round3(r.durationMs),
+      wallMs: Math.round(realElapsedMs() - wallStart + (run === 0 ? this.startupWallMs : 0)),
+      traceHash: world.traceHash,
+      events: world.eventsRun,
+      ...(r.error !== undefined ? { error: r.error } : {}),
+      ...(procedureError !== undefined && procedureError !== r.error ? { procedureError } : {}),
+      ...(run === 0 ? { startupMs: round3(this.startupMs), startupWallMs: Math.round(this.startupWallMs) } : {}),
+      ...(r.result?.phasesMs ? { phasesMs: r.result.phasesMs } : {}),
+      ...(r.result?.procId !== undefined ? { procId: r.result.procId } : {}),
+    };
+    return result;
+  }
+
+  /** Lets durationMs of virtual time pass (aborts propagate, member timers fire). */
+  async settle(durationMs: number): Promise<void> {
+    const stop = await this.drive(() => this.world.runFor(durationMs));
+    // Running out of events while settling is fine: the cluster is quiet.
+    assert(stop === undefined, stop ?? '');
+  }
+
+  /** The current Worker object of a node (a restart replaces it). */
+  worker(name: string): Worker {
+    const w = this.cluster.workers.find((x) => x.name === name);
+    assert(w, `no worker ${name}`);
+    return w;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    process.off('unhandledRejection', this.onUnhandled);
+  }
+
+  private restartWorker(node: string): void {
+    const i = this.cluster.workers.findIndex((w) => w.name === node);
+    assert(i >= 0, `no worker ${node} to restart`);
+    // The old worker's process is gone; the harness builds a new one on the surviving disk.
+    void this.cluster.restartWorker(i, this.world.substrate(node), { crashed: true }).catch((err: unknown) => {
+      this.options.log?.(`restart of ${node} failed: ${(err as Error).message}`);
+    });
+  }
+
+  /**
+   * Runs the world until `until` settles (or runs `until()`); returns why it stopped early: it
+   * stalled (no events left) or passed a limit.
+   */
+  private async drive(until: Promise<unknown> | (() => Promise<unknown>)): Promise<string | undefined> {
+    try {
+      const status = typeof until === 'function' ? await until() : await this.world.run(until);
+      if (status === 'idle' && typeof until !== 'function') {
+        return `simulation stalled at virtual ${this.world.nowMs.toFixed(3)} ms: no events left and the rolllog never ended (a hang no timer can break)`;
+      }
+      return undefined;
+    } catch (err) {
+      if (err instanceof SimLimitError) return err.message;
+      throw err;
+    }
+  }
+
+  /**
+   * The master-side error of the rolllog procedure started since `sinceMs`. A legacy client sees
+   * only its call timing out; the procedure's own error names the member it waited for. If the
+   * procedure still runs, virtual time goes on until it ends (its timer bounds the wait).
+   */
+  private async procedureErrorSince(sinceMs: number): Promise<string | undefined> {
+    if (!this.world.isAlive(this.cluster.master.name)) return undefined;
+    const proc = this.cluster.master.coordinator.latest(ROLLLOG_NAME);
+    if (proc === undefined || proc.phaseTimes.startedMs < sinceMs) return undefined;
+    if (proc.outcome === undefined) {
+      let ended = false;
+      void proc.completion.then(() => (ended = true));
+      const limitMs = proc.deadlineMs + this.rpcTimeoutMs;
+      const stop = await this.drive(() => this.world.run(() => ended || this.world.nowMs > limitMs));
+      if (stop !== undefined) return undefined;
+    }
+    return proc.outcome?.error?.message;
+  }
+
+  private takeUnhandled(): string | undefined {
+    if (this.unhandled.length === 0) return undefined;
+    const reason = this.unhandled[0];
+    this.unhandled.length = 0;
+    return `unhandled promise rejection in node code: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`;
+  }
+}
+
+/**
+ * Builds a world and a cluster of `workers` workers, runs `runs` rolllogs and returns one result
+ * per rolllog. Never hangs: every wait is bounded by the world's limits, and a world with nothing
+ * left to do while a rolllog is pending ends it as 'failed' (stalled).
+ */
+export async function runSimulation(opts: SimRunOptions): Promise<SimRunResult[]> {
+  const runs = opts.runs ?? 1;
+  assert(
+    Number.isInteger(runs) && runs >= 1 && runs <= MAX_RUNS_PER_CLUSTER,
+    `runs must be 1..${MAX_RUNS_PER_CLUSTER}`,
+  );
+  const sc = await SimCluster.start(opts);
+  try {
+    opts.onClusterUp?.(sc);
+    const results: SimRunResult[] = [];
+    for (let run = 0; run < runs; run++) {
+      const r = await sc.rolllog();
+      results.push(r);
+      opts.onRunEnd?.(sc, r);
+      if (r.error?.startsWith('simulation ')) break; // a stalled or runaway world cannot go on
+    }
+    return results;
+  } finally {
+    sc.close();
+  }
+}
+
+function round3(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}

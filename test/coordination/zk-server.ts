@@ -1,0 +1,105 @@
+// A real ZooKeeper server for tests: scripts/zk.sh on a free loopback port with its own data
+// directory. When it cannot start (no Java, no package, no permission to install), tests skip and
+// say why, never silently.
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const SCRIPT = path.join(ROOT, 'scripts/zk.sh');
+/** zk.sh waits up to 20 s for 'ruok'; leave room for a slow first JVM start. */
+const START_LIMIT_MS = 40_000;
+const STOP_LIMIT_MS = 10_000;
+
+export interface ZkServer {
+  port: number;
+  dir: string;
+  /** zookeeper://127.0.0.1:PORT/<chroot> */
+  url(chroot: string): string;
+  /** Stops the process and waits until it is gone (the data directory stays). */
+  stop(): Promise<void>;
+  /** Starts it again on the same port and data directory (sessions survive a short restart). */
+  start(): Promise<void>;
+  /** Stops and removes the data directory. */
+  destroy(): Promise<void>;
+}
+
+export type ZkStartResult = { ok: true; server: ZkServer } | { ok: false; reason: string };
+
+export async function startZkServer(): Promise<ZkStartResult> {
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rollcall-zk-'));
+  const run = (cmd: 'start' | 'stop'): Promise<{ ok: boolean; output: string }> =>
+    new Promise((resolve) => {
+      execFile('bash', [SCRIPT, cmd, String(port), dir], { timeout: START_LIMIT_MS }, (err, stdout, stderr) =>
+        resolve({ ok: !err, output: `${stdout}${stderr}`.trim() }),
+      );
+    });
+  const pid = (): number | undefined => {
+    try {
+      return Number(fs.readFileSync(path.join(dir, 'pid'), 'utf8').trim()) || undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const stop = async (): Promise<void> => {
+    const p = pid();
+    await run('stop');
+    if (p === undefined) return;
+    const start = Date.now();
+    while (alive(p)) {
+      if (Date.now() - start > STOP_LIMIT_MS) {
+        process.kill(p, 'SIGKILL');
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  const start = async (): Promise<void> => {
+    const r = await run('start');
+    if (!r.ok) throw new Error(`ZooKeeper did not start on port ${port}: ${r.output}`);
+  };
+  const first = await run('start');
+  if (!first.ok) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    return { ok: false, reason: first.output || 'scripts/zk.sh start failed' };
+  }
+  return {
+    ok: true,
+    server: {
+      port,
+      dir,
+      url: (chroot) => `zookeeper://127.0.0.1:${port}${chroot.startsWith('/') ? chroot : `/${chroot}`}`,
+      stop,
+      start,
+      destroy: async () => {
+        await stop();
+        fs.rmSync(dir, { recursive: true, force: true });
+      },
+    },
+  };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}

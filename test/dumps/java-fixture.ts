@@ -1,0 +1,267 @@
+// Test helper: compiles the HBase-shaped Java fixture (fixtures/java) and runs it as real JVMs, so
+// tests can capture and analyze live thread dumps. See fixtures/java/README.md for what it does.
+//
+//   const cluster = await startJavaCluster({ regionServerJvms: 2, handlers: 3 }); // deadlocks
+//   try {
+//     await cluster.waitForEvent(/checking backup table/, 10_000, 2); // both workers called back
+//     ... capture cluster.pids ...
+//   } finally {
+//     await cluster.stop(); // always kills every JVM it started
+//   }
+//
+// Variants (all with the master's default pool of `handlers` and `regionServerJvms × serversPerJvm`
+// workers): mode 'nested' deadlocks when workers ≥ handlers − 1 (every free handler holds a worker's
+// check and waits on a nested call no handler will take) and completes below that (the small
+// cluster); mode 'slow' keeps those handlers busy but progressing (changing stacks) for slowMs.
+// The JVMs also exit by themselves when the test process dies (their stdin closes).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const JAVA_FIXTURE_DIR = fileURLToPath(new URL('../../fixtures/java/', import.meta.url));
+const SOURCE_DIR = join(JAVA_FIXTURE_DIR, 'src');
+const BUILD_DIR = join(JAVA_FIXTURE_DIR, 'build');
+const MASTER_CLASS = 'org.apache.hadoop.hbase.master.HMaster';
+const REGION_SERVER_CLASS = 'org.apache.hadoop.hbase.regionserver.HRegionServer';
+/** Small, quick-starting JVMs: the fixture needs little memory and no JIT to speak of. */
+const JVM_FLAGS = ['-Xmx64m', '-Xss512k', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Xshare:auto'];
+const MAX_EVENTS = 10_000;
+
+/** True when javac, java and jcmd (or jstack) are on PATH: the live tests need all three. */
+export function javaToolsAvailable(): boolean {
+  const ok = (cmd: string, args: string[]): boolean => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
+  return ok('javac', ['-version']) && ok('java', ['-version']) && (ok('jcmd', ['-h']) || ok('jstack', ['-h']));
+}
+
+function javaSources(dir = SOURCE_DIR): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) =>
+      e.isDirectory() ? javaSources(join(dir, e.name)) : e.name.endsWith('.java') ? [join(dir, e.name)] : [],
+    )
+    .sort();
+}
+
+/**
+ * Compiles the fixture once per source content into fixtures/java/build/<hash> and returns that
+ * class path. Concurrent callers (parallel test files) each compile into a temporary folder and
+ * the first rename wins.
+ */
+export function compileJavaFixture(): string {
+  const sources = javaSources();
+  const hash = createHash('sha256');
+  for (const f of sources) hash.update(relative(SOURCE_DIR, f)).update('\0').update(readFileSync(f)).update('\0');
+  const out = join(BUILD_DIR, hash.digest('hex').slice(0, 16));
+  if (existsSync(join(out, 'org'))) return out;
+  mkdirSync(BUILD_DIR, { recursive: true });
+  const tmp = join(BUILD_DIR, `.tmp-${process.pid}-${Date.now()}`);
+  const r = spawnSync('javac', ['--release', '17', '-nowarn', '-d', tmp, ...sources], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw new Error(`javac failed (${r.status}): ${r.stderr || r.error?.message}`);
+  }
+  try {
+    renameSync(tmp, out);
+  } catch {
+    rmSync(tmp, { recursive: true, force: true }); // another process won the race
+  }
+  return out;
+}
+
+export interface JavaClusterOptions {
+  /** Region server JVMs (each a separate process); default 2. */
+  regionServerJvms?: number;
+  /** Logical region servers (procedure members) per JVM; default 1. */
+  serversPerJvm?: number;
+  /** Master default-pool handlers; default 3. */
+  handlers?: number;
+  /** Master default-pool call queues; default 1. */
+  queues?: number;
+  priorityHandlers?: number;
+  /** 'nested' (default): the master's handling of a worker's check calls back into the master. */
+  mode?: 'nested' | 'slow';
+  /** How long the master works on a check before its nested call (so checks overlap); default 300. */
+  checkDelayMs?: number;
+  /** How long a check takes in slow mode; default 20000. */
+  slowMs?: number;
+  rollMs?: number;
+  procedureTimeoutMs?: number;
+  rpcTimeoutMs?: number;
+  /** Start the backup log roll once every worker has registered; default true. */
+  autoStart?: boolean;
+  /** Give up starting after this long; default 30000. */
+  startTimeoutMs?: number;
+}
+
+export interface JavaProcess {
+  role: 'master' | 'regionserver';
+  /** 'master', 'rs1', 'rs2', … (the name to capture it under). */
+  name: string;
+  pid: number;
+  /** Procedure member names (ServerName strings) hosted by a region server JVM. */
+  servers: string[];
+}
+
+export interface JavaCluster {
+  master: JavaProcess;
+  regionServers: JavaProcess[];
+  /** Master first. */
+  processes: JavaProcess[];
+  /** Every `rollcall-fixture …` line printed so far, without the prefix. */
+  events: string[];
+  /** Resolves with the matching event once `count` events match (default 1); rejects after timeoutMs. */
+  waitForEvent(pattern: RegExp, timeoutMs?: number, count?: number): Promise<string>;
+  /** Kills every JVM of the cluster (SIGKILL) and waits for them to exit. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const c of live) c.kill('SIGKILL');
+  });
+}
+
+/** Starts a master and its region server JVMs; on any failure everything started is killed. */
+export async function startJavaCluster(options: JavaClusterOptions = {}): Promise<JavaCluster> {
+  const classpath = compileJavaFixture();
+  installExitHook();
+  const rsJvms = options.regionServerJvms ?? 2;
+  const perJvm = options.serversPerJvm ?? 1;
+  const startTimeoutMs = options.startTimeoutMs ?? 30_000;
+  const common = [
+    '--exit-on-stdin-eof',
+    'true',
+    '--mode',
+    options.mode ?? 'nested',
+    '--check-delay-ms',
+    String(options.checkDelayMs ?? 300),
+    '--slow-ms',
+    String(options.slowMs ?? 20_000),
+    '--roll-ms',
+    String(options.rollMs ?? 50),
+    '--procedure-timeout-ms',
+    String(options.procedureTimeoutMs ?? 60_000),
+    '--rpc-timeout-ms',
+    String(options.rpcTimeoutMs ?? 60_000),
+  ];
+  const events: string[] = [];
+  const waiters: (() => void)[] = [];
+  const children: ChildProcess[] = [];
+  const onEvent = (line: string): void => {
+    if (events.length < MAX_EVENTS) events.push(line);
+    for (const w of [...waiters]) w();
+  };
+  const launch = (cls: string, args: string[]): ChildProcess => {
+    const child = spawn('java', [...JVM_FLAGS, '-cp', classpath, cls, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    live.add(child);
+    children.push(child);
+    child.once('exit', () => live.delete(child));
+    let buf = '';
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (s: string) => {
+      buf += s;
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl).trimEnd();
+        buf = buf.slice(nl + 1);
+        if (line.startsWith('rollcall-fixture ')) onEvent(line.slice(17));
+      }
+    });
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (s: string) => {
+      if (events.length < MAX_EVENTS) events.push(`stderr: ${s.trimEnd()}`);
+    });
+    return child;
+  };
+  const waitForEvent = (pattern: RegExp, timeoutMs = 10_000, count = 1): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const check = (): boolean => {
+        const hits = events.filter((e) => pattern.test(e));
+        if (hits.length < count) return false;
+        cleanup();
+        resolve(hits[count - 1]!);
+        return true;
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(
+          new Error(`no ${count}× event ${pattern} within ${timeoutMs} ms; events: ${events.slice(-20).join(' | ')}`),
+        );
+      }, timeoutMs);
+      const waiter = (): void => void check();
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        const i = waiters.indexOf(waiter);
+        if (i >= 0) waiters.splice(i, 1);
+      };
+      if (!check()) waiters.push(waiter);
+    });
+  const stop = async (): Promise<void> => {
+    await Promise.all(
+      children.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c.exitCode !== null || c.signalCode !== null) return resolve();
+            c.once('exit', () => resolve());
+            c.kill('SIGKILL');
+          }),
+      ),
+    );
+  };
+
+  try {
+    const masterChild = launch(MASTER_CLASS, [
+      '--handlers',
+      String(options.handlers ?? 3),
+      '--queues',
+      String(options.queues ?? 1),
+      '--priority-handlers',
+      String(options.priorityHandlers ?? 4),
+      '--expect',
+      String(rsJvms * perJvm),
+      '--auto-start',
+      String(options.autoStart ?? true),
+      ...common,
+    ]);
+    const ready = await waitForEvent(/^master ready port=\d+ pid=\d+/, startTimeoutMs);
+    const port = Number(/port=(\d+)/.exec(ready)![1]);
+    const master: JavaProcess = { role: 'master', name: 'master', pid: masterChild.pid!, servers: [] };
+    const regionServers: JavaProcess[] = [];
+    for (let j = 0; j < rsJvms; j++) {
+      const first = 1 + j * perJvm;
+      const child = launch(REGION_SERVER_CLASS, [
+        '--master-port',
+        String(port),
+        '--servers',
+        String(perJvm),
+        '--first-index',
+        String(first),
+        ...common,
+      ]);
+      regionServers.push({
+        role: 'regionserver',
+        name: `rs${j + 1}`,
+        pid: child.pid!,
+        servers: Array.from({ length: perJvm }, (_, i) => `rs${first + i},16020,${1700000000000 + first + i}`),
+      });
+    }
+    await waitForEvent(/^regionserver ready /, startTimeoutMs, rsJvms);
+    return {
+      master,
+      regionServers,
+      processes: [master, ...regionServers],
+      events,
+      waitForEvent,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
