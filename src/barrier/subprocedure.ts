@@ -29,6 +29,8 @@ export abstract class Subprocedure {
   private reportedAbort = false;
   private phase: 'created' | 'acquiring' | 'waiting-reached' | 'inside' | 'reporting' | 'done' = 'created';
   private resolveDone!: () => void;
+  /** Aborted with the subprocedure: calls made inside it are withdrawn, releasing its thread. */
+  private readonly cancellation = new AbortController();
   /** Resolves when call() returned, whatever the outcome. */
   readonly done: Promise<void>;
 
@@ -48,6 +50,11 @@ export abstract class Subprocedure {
 
   get isComplete(): boolean {
     return this.completeValue;
+  }
+
+  /** Pass to blocking calls made inside the barrier, so an abort releases this member at once. */
+  protected get signal(): AbortSignal {
+    return this.cancellation.signal;
   }
 
   get error(): ForeignException | null {
@@ -127,6 +134,7 @@ export abstract class Subprocedure {
     // name is accepted even while this thread is still stuck in a call.
     this.completeValue = true;
     if (!this.monitor.receive(error)) return;
+    this.cancellation.abort(error);
     this.ctx.log(`${this.ctx.member}: subprocedure ${this.ref.name} cancelled: ${error.message}`);
     if (!this.claimReport(error)) return;
     void this.ctx.threads

@@ -50,7 +50,7 @@ export function parseLogRollArgs(a: unknown): LogRollArgs {
 export interface LogRollHost {
   wal(): Wal;
   /** Legacy: the synchronous sanity-check call into the master's default pool. */
-  sanityCheck(thread: LogicalThread, req: SanityCheckRequest): Promise<void>;
+  sanityCheck(thread: LogicalThread, req: SanityCheckRequest, signal: AbortSignal): Promise<void>;
 }
 
 export class LogRollBackupSubprocedure extends Subprocedure {
@@ -77,13 +77,17 @@ export class LogRollBackupSubprocedure extends Subprocedure {
       // The incident: a synchronous call back into the master's default pool, made while the
       // master's procedure (and the client's call holding a default handler) waits for us.
       await thread.run(LOGROLL_FRAMES.sanityCheck, () =>
-        this.host.sanityCheck(thread, {
-          server: this.ctx.member,
-          backupRoot: this.args.backupRoot,
-          highest: roll.highestClosed,
-          rolledAtMs: roll.rolledAtMs,
-          instance: this.ref.instance,
-        }),
+        this.host.sanityCheck(
+          thread,
+          {
+            server: this.ctx.member,
+            backupRoot: this.args.backupRoot,
+            highest: roll.highestClosed,
+            rolledAtMs: roll.rolledAtMs,
+            instance: this.ref.instance,
+          },
+          this.signal,
+        ),
       );
     }
     return { highest: roll.highestClosed, rolledAtMs: roll.rolledAtMs, rollMs: roll.durationMs };

@@ -319,12 +319,15 @@ export class Master {
       // Modelled as a timed wait so it costs the same virtual time in the simulator.
       await t.run(FRAMES.verify, () => sleep(t, clock, this.config.checkCostMs, 'sanity-check-work'));
     }
+    // The check belongs to a procedure: once that procedure is aborted (its timer, a member, the
+    // deadlock detector), the nested call is withdrawn so this handler returns to its pool.
+    const signal = this.procedureSignal(req.instance);
     const current = await t.run(BACKUP_TABLE_FRAMES.read, () =>
       this.client.call<Record<string, number>>(
         this.peer,
         MASTER_METHODS.readLastLogRoll,
         { backupRoot: req.backupRoot },
-        { thread: t, timeoutMs: this.config.rpcTimeoutMs },
+        { thread: t, timeoutMs: this.config.rpcTimeoutMs, signal },
       ),
     );
     const stored = current[req.server];
@@ -344,6 +347,20 @@ export class Master {
       ]),
     );
     return { written: true };
+  }
+
+  /** Aborted when the procedure run `instance` ends in failure, or at once if it is not running. */
+  private procedureSignal(instance: string): AbortSignal {
+    const proc = this.coordinator.runningProcedures().find((p) => p.ref.instance === instance);
+    const ctl = new AbortController();
+    if (!proc) {
+      ctl.abort(new Error(`procedure ${instance} is no longer running`));
+      return ctl.signal;
+    }
+    void proc.completion.then((o) => {
+      if (!o.ok) ctl.abort(o.error ?? new Error(`procedure ${instance} failed`));
+    });
+    return ctl.signal;
   }
 
   private regionServerStartup(a: unknown): unknown {

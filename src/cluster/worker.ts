@@ -100,7 +100,7 @@ export class Worker {
         });
     const host: LogRollHost = {
       wal: () => this.wal,
-      sanityCheck: (thread, req) => this.sanityCheck(thread, req),
+      sanityCheck: (thread, req, signal) => this.sanityCheck(thread, req, signal),
     };
     this.member = new ProcedureMember({
       node: c.name,
@@ -264,9 +264,10 @@ export class Worker {
     };
   }
 
-  private async sanityCheck(thread: LogicalThread, req: SanityCheckRequest): Promise<void> {
+  private async sanityCheck(thread: LogicalThread, req: SanityCheckRequest, signal: AbortSignal): Promise<void> {
     await this.client.call(this.masterPeer, MASTER_METHODS.sanityCheckLogRoll, req, {
       thread,
+      signal,
       timeoutMs: this.config.rpcTimeoutMs,
     });
   }

@@ -92,7 +92,10 @@ export class LatentDeadlockPredictor {
     const role = this.topology.roleOf(node);
     if (role === undefined) return;
     const from = classOf(role, thread);
-    const targets = this.targetsOf(wait);
+    const targets = this.targetsOf(wait).filter(
+      // A member waiting for the global barrier waits on the coordinator, not on its peers' pool.
+      (t) => !(wait.kind === 'barrier' && t.to === from),
+    );
     for (const { to, waitsOn } of targets) {
       const key = `${from}\u0000${to}\u0000${waitsOn}`;
       let e = this.edges.get(key);

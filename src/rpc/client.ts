@@ -26,6 +26,11 @@ export interface CallOptions {
   retryPauseMs?: number;
   /** Bound on all attempts and pauses together. */
   operationTimeoutMs?: number;
+  /**
+   * Withdraws the call when aborted: the caller stops waiting at once (like an interrupted JVM
+   * thread); the server-side handler is not interrupted.
+   */
+  signal?: AbortSignal;
 }
 
 export interface RpcClientOptions {
@@ -82,10 +87,11 @@ export class RpcClient {
     for (let attempt = 0; ; attempt++) {
       const remaining = operationDeadline - clock.nowMs();
       try {
-        return (await this.attempt(peer, method, args, opts.thread, Math.min(timeoutMs, remaining))) as T;
+        return (await this.attempt(peer, method, args, opts.thread, Math.min(timeoutMs, remaining), opts.signal)) as T;
       } catch (err) {
         const retryable = err instanceof RpcError ? err.retryable : err instanceof NetworkError;
-        if (!retryable || attempt >= retries || clock.nowMs() + pauseMs >= operationDeadline || this.closed) throw err;
+        const stop = !retryable || attempt >= retries || this.closed || opts.signal?.aborted === true;
+        if (stop || clock.nowMs() + pauseMs >= operationDeadline) throw err;
         await opts.thread.waitOn(
           { kind: 'timer', untilMs: clock.nowMs() + pauseMs, reason: 'rpc-retry-pause' },
           new Promise<void>((r) => clock.setTimer(pauseMs, r)),
@@ -112,8 +118,10 @@ export class RpcClient {
     args: unknown,
     thread: LogicalThread,
     timeoutMs: number,
+    signal: AbortSignal | undefined,
   ): Promise<unknown> {
     if (this.closed) throw new RpcError('ConnectionClosed', 'client closed', false);
+    if (signal?.aborted) throw cancelled(peer, method, signal);
     assert(
       this.inFlight < (this.options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT),
       `${this.options.node}: too many calls in flight`,
@@ -133,6 +141,7 @@ export class RpcClient {
     const result = new Promise<unknown>((resolve, reject) => {
       const timer = clock.setTimer(remainingMs, () => {
         if (pc.pending.delete(callId)) {
+          signal?.removeEventListener('abort', onAbort);
           reject(
             new CallTimeoutError(
               `Call to ${peer.node} (${formatAddress(peer.addr)}) method ${method} id=${callId} timed out after ${Math.round(timeoutMs)} ms`,
@@ -140,13 +149,22 @@ export class RpcClient {
           );
         }
       });
+      const onAbort = (): void => {
+        if (pc.pending.delete(callId)) {
+          timer.cancel();
+          reject(cancelled(peer, method, signal!));
+        }
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
       pc.pending.set(callId, {
         resolve: (v) => {
           timer.cancel();
+          signal?.removeEventListener('abort', onAbort);
           resolve(v);
         },
         reject: (e) => {
           timer.cancel();
+          signal?.removeEventListener('abort', onAbort);
           reject(e);
         },
       });
@@ -272,4 +290,9 @@ export class RpcClient {
     if (msg.e) p.reject(fromWireError(msg.e, peer.node));
     else p.resolve(msg.r);
   }
+}
+
+function cancelled(peer: Peer, method: string, signal: AbortSignal): RpcError {
+  const why = signal.reason instanceof Error ? `: ${signal.reason.message}` : '';
+  return new RpcError('Cancelled', `call to ${peer.node} method ${method} withdrawn${why}`, false);
 }

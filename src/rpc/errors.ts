@@ -9,7 +9,9 @@ export type RpcErrorType =
   | 'ConnectFailed'
   | 'ServerStopped'
   | 'Auth'
-  | 'OperationTimeout';
+  | 'OperationTimeout'
+  /** The caller withdrew the call (CallOptions.signal): its procedure was aborted. */
+  | 'Cancelled';
 
 export class RpcError extends Error {
   constructor(

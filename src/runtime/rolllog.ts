@@ -45,6 +45,8 @@ export interface RolllogReport {
   summary: RolllogSummary;
   /** Latent-deadlock predictions (--predict). */
   predictions?: unknown[];
+  /** What online detection cost (--detect): collection and analysis per round. */
+  detector?: unknown;
 }
 
 export interface RolllogOptions {

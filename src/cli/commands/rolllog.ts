@@ -12,6 +12,8 @@ import {
 } from '../../runtime/index.js';
 import { parseAddress } from '../../substrate/types.js';
 import { UsageError } from '../errors.js';
+import { DEFAULT_DETECT_INTERVAL_MS, type Prediction } from '../../detect/index.js';
+import { combineHooks, detectHooks, predictHooks } from '../../runtime/detect.js';
 import { COORDINATION_HELP, coordinationOption } from './coordination.js';
 import { choiceOption, intOption } from '../options.js';
 import { addTuningOptions, asUsage, type TuningFlags } from './cluster.js';
@@ -26,6 +28,9 @@ interface RolllogFlags extends TuningFlags {
   backupRoot?: string;
   json?: boolean;
   verbose?: boolean;
+  detect?: boolean;
+  detectIntervalMs: number;
+  predict?: boolean;
 }
 
 export const MAX_INPROCESS_NODES = 5000;
@@ -57,6 +62,14 @@ export function registerRolllog(program: Command): Command {
     .option('--secret-file <FILE>', 'the cluster secret (for a cluster that requires one)')
     .option('--coordination <URL>', COORDINATION_HELP, coordinationOption)
     .option('--backup-root <URI>', 'backup root whose rows the roll updates')
+    .option('--detect', 'watch for distributed deadlocks online and abort the procedure when one is proven')
+    .option(
+      '--detect-interval-ms <MS>',
+      "how often the detector collects every node's waits",
+      intOption('--detect-interval-ms', 10, 60_000),
+      DEFAULT_DETECT_INTERVAL_MS,
+    )
+    .option('--predict', 'record class-level waits and predict latent (scale-dependent) deadlocks')
     .option('--json', 'print the report as JSON')
     .option('--verbose', 'log node events to stderr');
   addTuningOptions(cmd);
@@ -65,10 +78,14 @@ export function registerRolllog(program: Command): Command {
     `
 JSON: {"mode","nodes","handlers","runs":[{"outcome":"ok"|"timeout"|"failed","durationMs","error"?}],
        "summary":{"ok","failed","p50Ms","p99Ms","maxMs"}}   (exit 0 whenever the runs ran)
+  --detect adds to each run: "outcome":"deadlock-detected","detectedAfterMs","cycle"; and "detector":{cost}
+  --predict adds "predictions":[{"cycle","pool","handlers","firesAtConcurrency","firesAtNodes","evidence"}]
 
 Examples:
   rollcall rolllog --nodes 60 --mode fixed --runs 20
-  rollcall rolllog --nodes 60 --mode legacy --rpc-timeout-ms 3000 --procedure-timeout-ms 3000`,
+  rollcall rolllog --nodes 60 --mode legacy --rpc-timeout-ms 3000 --procedure-timeout-ms 3000
+  rollcall rolllog --nodes 60 --mode legacy --detect        # proven in well under a second
+  rollcall rolllog --nodes 3 --mode legacy --predict        # predicts the cliff from 3 workers`,
   );
   cmd.action(async (flags: RolllogFlags) => {
     if (flags.master === undefined && flags.nodes === undefined)
@@ -84,6 +101,11 @@ Examples:
     const onSignal = (): void => interrupt.abort();
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
+    if (flags.predict && flags.master !== undefined) {
+      throw new UsageError('--predict watches an in-process cluster; it cannot be used with --master');
+    }
+    const detect = flags.detect ? detectHooks({ intervalMs: flags.detectIntervalMs }) : undefined;
+    const predict = flags.predict ? predictHooks() : undefined;
     let report: RolllogReport;
     try {
       report = await runRolllog({
@@ -106,6 +128,7 @@ Examples:
         ...(flags.coordination ? { coordination: flags.coordination } : {}),
         ...(flags.verbose ? { log: stderrLog('rolllog') } : {}),
         signal: interrupt.signal,
+        hooks: combineHooks(detect, predict),
         ...(progress
           ? {
               onRun: (i: number, run: RunReport, total: number) =>
@@ -127,6 +150,7 @@ Examples:
       process.off('SIGTERM', onSignal);
       if (progress) process.stderr.write('\r\x1b[K');
     }
+    if (detect) report.detector = detect.cost();
     if (flags.json) process.stdout.write(JSON.stringify(report) + '\n');
     else process.stdout.write(formatReport(report));
   });
@@ -139,8 +163,19 @@ export function formatReport(r: RolllogReport): string {
   out.push('  run  outcome             duration');
   r.runs.forEach((run, i) => {
     out.push(`  ${String(i + 1).padStart(3)}  ${run.outcome.padEnd(18)}  ${run.durationMs.toFixed(1).padStart(9)} ms`);
+    if (run.detectedAfterMs !== undefined) out.push(`       deadlock proven after ${run.detectedAfterMs} ms`);
     if (run.error) out.push(`       ${run.error}`);
   });
+  for (const p of (r.predictions ?? []) as Prediction[]) {
+    out.push(`prediction: ${p.summary}`);
+    out.push(`  cycle: ${p.cycle.join(' → ')}`);
+    for (const e of p.evidence.slice(0, 4)) {
+      out.push(
+        `  ${e.from}${e.serving ? ` serving ${e.serving}` : ''} waits on ${e.waitsOn} (${e.observed}x) at ${e.frames[0] ?? '?'}`,
+      );
+    }
+  }
+  if (r.predictions && r.predictions.length === 0) out.push('prediction: no latent deadlock in the observed waits');
   const s = r.summary;
   out.push(
     `summary: ${s.ok} ok, ${s.failed} not ok; p50 ${s.p50Ms.toFixed(1)} ms, p99 ${s.p99Ms.toFixed(1)} ms, max ${s.maxMs.toFixed(1)} ms`,

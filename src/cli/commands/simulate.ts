@@ -9,6 +9,7 @@ import { FaultSpecError, emptyPlan, formatFaultPlan, parseFaultSpec, type FaultP
 import { NodeListError, parseNodeList } from '../../sim/nodes.js';
 import { MAX_RUNS_PER_CLUSTER, SIM_DEFAULTS } from '../../sim/run.js';
 import { cliffs, sweep, type SweepPoint } from '../../sim/sweep.js';
+import { predictInSimulation } from '../../sim/detect.js';
 import { UsageError } from '../errors.js';
 import { durationMsOption, floatOption, intOption } from '../options.js';
 
@@ -51,6 +52,19 @@ export interface SimulateReport {
   faults: string;
   results: SweepPoint[];
   cliffs: ReturnType<typeof cliffs>;
+  /** The latent-deadlock predictor's threshold, from a 3-worker run per handler count. */
+  predictions: SimulatePrediction[];
+}
+
+export interface SimulatePrediction {
+  mode: 'legacy';
+  handlers: number;
+  /** Workers of the run the prediction was made from. */
+  observedFrom: number;
+  firesAtNodes: number | null;
+  firesAtConcurrency: number | null;
+  pool: string | null;
+  summary?: string;
 }
 
 function listOf<T>(flag: string, parse: (v: string) => T): (v: string) => T[] {
@@ -270,6 +284,34 @@ async function runSimulate(flags: SimulateFlags): Promise<void> {
   } finally {
     bar?.stop();
   }
+  // The predictor's view from a 3-worker run, per handler count, next to what the sweep observed.
+  const predicted: SimulatePrediction[] = [];
+  if (modes.includes('legacy')) {
+    for (const h of handlers) {
+      const preds = await predictInSimulation({
+        mode: 'legacy',
+        handlers: h,
+        seed: flags.seed,
+        link: { latencyMs: flags.latencyMs, jitterMs: flags.jitterMs, jitter: flags.jitter },
+        disk: { fsyncMs: flags.fsyncMs },
+        checkCostMs: flags.checkCostMs,
+        rpcTimeoutMs: flags.rpcTimeoutMs,
+        procedureTimeoutMs: flags.procedureTimeoutMs,
+        master: { priorityHandlers: flags.priorityHandlers, wakeIntervalMs: flags.wakeIntervalMs },
+        worker: { memberThreads: flags.memberPool, wakeIntervalMs: flags.wakeIntervalMs },
+      });
+      const p = preds[0];
+      predicted.push({
+        mode: 'legacy',
+        handlers: h,
+        observedFrom: 3,
+        firesAtNodes: p?.firesAtNodes ?? null,
+        firesAtConcurrency: p?.firesAtConcurrency ?? null,
+        pool: p?.pool ?? null,
+        ...(p ? { summary: p.summary } : {}),
+      });
+    }
+  }
   const report: SimulateReport = {
     mode: modes.join(','),
     seed: flags.seed,
@@ -280,6 +322,7 @@ async function runSimulate(flags: SimulateFlags): Promise<void> {
     faults: formatFaultPlan(plan),
     results: points,
     cliffs: cliffs(points),
+    predictions: predicted,
   };
   if (flags.plot) {
     const svg = await sweepChartSvg(
@@ -291,7 +334,16 @@ async function runSimulate(flags: SimulateFlags): Promise<void> {
           outcome: p.outcome,
           series: `${p.mode}, ${p.handlers} handlers`,
         })),
-      { timeoutMs: flags.rpcTimeoutMs },
+      {
+        timeoutMs: flags.rpcTimeoutMs,
+        markers: predicted
+          .filter((p) => p.firesAtNodes !== null)
+          .map((p) => ({
+            x: p.firesAtNodes!,
+            label: `predicted (${p.handlers} handlers, from 3 workers)`,
+            color: '#8e44ad',
+          })),
+      },
     );
     writeFileSync(flags.plot, svg);
   }
@@ -318,6 +370,14 @@ export function formatSimulateReport(r: SimulateReport, showSeries: boolean): st
   }
   for (const c of r.cliffs) {
     out.push(`cliff: ${c.mode} with ${c.handlers} handlers is ok at ${c.lastOk} workers and fails from ${c.firstFail}`);
+  }
+  for (const p of r.predictions) {
+    const observed = r.cliffs.find((c) => c.mode === 'legacy' && c.handlers === p.handlers);
+    out.push(
+      p.firesAtNodes === null
+        ? `predicted: legacy with ${p.handlers} handlers — no latent deadlock seen in a ${p.observedFrom}-worker run`
+        : `predicted: legacy with ${p.handlers} handlers deadlocks from ${p.firesAtNodes} workers (${p.pool}, from a ${p.observedFrom}-worker run)${observed ? `; observed: fails from ${observed.firstFail}` : ''}`,
+    );
   }
   return out.join('\n') + '\n';
 }
