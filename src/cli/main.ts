@@ -9,6 +9,7 @@ import { registerRolllog } from './commands/rolllog.js';
 import { registerCluster } from './commands/cluster.js';
 import { registerNode } from './commands/node.js';
 import { registerSimulate } from './commands/simulate.js';
+import { registerDemo } from './commands/demo.js';
 
 export function buildProgram(): Command {
   const program = new Command('rollcall')
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
     .exitOverride();
   program.configureHelp({ sortSubcommands: false });
   // Commands register here, in the order --help lists them.
+  registerDemo(program);
   registerRolllog(program);
   registerCluster(program);
   registerNode(program);

@@ -29,7 +29,17 @@ export interface DetectorCost {
 }
 
 /** Hooks that run the online detector during every run. */
-export function detectHooks(options: { intervalMs?: number; log?: (m: string) => void } = {}): RolllogHooks & {
+export function detectHooks(
+  options: {
+    intervalMs?: number;
+    log?: (m: string) => void;
+    /**
+     * Keep one detector running across all runs (as a detector deployed beside a master would),
+     * instead of one per run: used to measure what detection costs a healthy cluster.
+     */
+    continuous?: boolean;
+  } = {},
+): RolllogHooks & {
   cost(): DetectorCost;
 } {
   const substrate = realSubstrate();
@@ -74,6 +84,7 @@ export function detectHooks(options: { intervalMs?: number; log?: (m: string) =>
       }
     },
     beforeRun(ctx: RolllogContext) {
+      if (detector && options.continuous) return;
       detector = new DeadlockDetector({
         clock: substrate.clock,
         intervalMs: options.intervalMs ?? DEFAULT_DETECT_INTERVAL_MS,
@@ -88,15 +99,22 @@ export function detectHooks(options: { intervalMs?: number; log?: (m: string) =>
     },
     afterRun(_ctx: RolllogContext, _index: number, run: RunReport) {
       if (!detector) return;
+      const d = detector.result;
+      if (options.continuous && !d) return;
       detector.stop();
       rounds.push(...detector.rounds());
-      const d = detector.result;
       if (d) {
         run.outcome = 'deadlock-detected';
         run.detectedAfterMs = Math.round(d.detectedAfterMs);
         run.cycle = d.cycle;
         run.error = d.error;
       }
+      detector = undefined;
+    },
+    finish() {
+      if (!detector) return;
+      detector.stop();
+      rounds.push(...detector.rounds());
       detector = undefined;
     },
     cost(): DetectorCost {

@@ -1,0 +1,60 @@
+// A real legacy-mode hang, captured the way a user would: an in-process cluster over TCP (master,
+// worker-1…), rolllog in legacy mode with more workers than free default handlers, then
+// synchronized dumps of every node's admin /stacks into a bundle. Small pools keep it fast (about
+// a second); the shape is the incident's: every master default handler holds a worker's check
+// waiting on a nested call queued behind them.
+import { captureBundle } from '../../src/dumps/capture.js';
+import { startLocalCluster } from '../../src/runtime/index.js';
+import { eventually } from '../barrier/fixture.js';
+
+export interface LegacyCaptureOptions {
+  /** Bundle directory to create. */
+  out: string;
+  workers?: number;
+  /** Master default-pool handlers; below workers + 1 the hang fires. */
+  handlers?: number;
+  rounds?: number;
+  intervalMs?: number;
+}
+
+export interface LegacyCapture {
+  bundle: string;
+  nodes: string[];
+}
+
+export async function captureLegacyHang(options: LegacyCaptureOptions): Promise<LegacyCapture> {
+  const workers = options.workers ?? 8;
+  const handlers = options.handlers ?? 6;
+  // Timers far beyond the capture: only our abort ends the procedure.
+  const timeoutMs = 120_000;
+  const lc = await startLocalCluster({
+    workers,
+    master: { handlers, rpcTimeoutMs: timeoutMs, procedureTimeoutMs: timeoutMs },
+    worker: { rpcTimeoutMs: timeoutMs, memberTimeoutMs: timeoutMs, walPreallocate: 0 },
+  });
+  try {
+    const { cluster } = lc;
+    const pending = cluster.rolllog({ mode: 'legacy' }).catch(() => undefined);
+    const pool = () => cluster.master.server.pool('default')!.snapshot();
+    const handlerThreads = () => cluster.master.threads.dump().threads.filter((t) => t.pool === 'default');
+    await eventually(
+      () =>
+        pool().busy === handlers &&
+        pool().queuedTotal > 0 &&
+        handlerThreads().every((t) => t.wait?.kind === 'rpc' || t.wait?.kind === 'barrier'),
+      10_000,
+    );
+    const endpoints = lc.endpoints();
+    await captureBundle({
+      targets: endpoints.map((e) => ({ name: e.name, kind: 'url', spec: `${e.admin!}/stacks` })),
+      intervalMs: options.intervalMs ?? 250,
+      count: options.rounds ?? 3,
+      outDir: options.out,
+    });
+    cluster.abortProcedure('capture done');
+    await pending;
+    return { bundle: options.out, nodes: endpoints.map((e) => e.name) };
+  } finally {
+    await lc.stop();
+  }
+}
