@@ -3,7 +3,7 @@
 // handler for the whole barrier; fixed mode gets a procedure id back and polls with a short,
 // growing pause, so no handler is parked.
 import { isTimeout } from '../barrier/index.js';
-import { RemoteError, type Peer, type RpcClient } from '../rpc/index.js';
+import { RemoteError, RpcError, type Peer, type RpcClient } from '../rpc/index.js';
 import type { Clock } from '../substrate/types.js';
 import type { LogicalThread } from '../threads/index.js';
 import { ROLLLOG_NAME, ROLLLOG_SIGNATURE, type RolllogMode } from './config.js';
@@ -154,7 +154,14 @@ export class BackupAdminClient {
     for (;;) {
       await sleep(t, this.clock, pauseMs, 'procedure-result-poll');
       pauseMs = Math.min(maxMs, pauseMs * POLL_DEFAULTS.factor);
-      const r = await this.getProcedureResult({ procId }, req.rpcTimeoutMs);
+      let r: ProcedureResult;
+      try {
+        // Polls are idempotent: a lost or slow one is simply asked again, until the deadline.
+        r = await this.getProcedureResult({ procId }, Math.min(req.rpcTimeoutMs, POLL_CALL_TIMEOUT_MS));
+      } catch (err) {
+        if (err instanceof RpcError && err.retryable && this.clock.nowMs() < deadline) continue;
+        throw err;
+      }
       if (r.state === 'finished') return r;
       if (r.state === 'not-found') throw new Error(`procedure ${procId} is unknown to the master (did it restart?)`);
       if (this.clock.nowMs() > deadline) {
@@ -167,6 +174,9 @@ export class BackupAdminClient {
     }
   }
 }
+
+/** Bound on one poll: a lost answer costs this, not a whole RPC timeout. */
+const POLL_CALL_TIMEOUT_MS = 5_000;
 
 function fromResult(r: ProcedureResult, durationMs: number): RolllogRunResult {
   if (r.ok) return { outcome: 'ok', durationMs, procId: r.procId, result: r };

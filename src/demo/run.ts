@@ -13,7 +13,7 @@ import { lineChartSvg, sweepChartSvg } from '../report/charts.js';
 import { renderHtmlReport } from '../report/html/index.js';
 import { combineHooks, detectHooks, predictHooks } from '../runtime/detect.js';
 import { runRolllog, type RolllogContext, type RolllogReport, type RunReport } from '../runtime/rolllog.js';
-import { cliffs, sweep, type SweepPoint } from '../sim/sweep.js';
+import { cliffs, sweep, sweepChartPoints, type SweepPoint } from '../sim/sweep.js';
 
 export interface DemoOptions {
   outDir: string;
@@ -224,22 +224,12 @@ async function demoSections(
       rules: [{ y: s.fixed.p50Ms, label: `p50 ${s.fixed.p50Ms.toFixed(1)} ms` }],
     },
   );
-  const sweepSvg = await sweepChartSvg(
-    points
-      .filter((p) => p.run === 0)
-      .map((p) => ({
-        nodes: p.nodes,
-        durationMs: p.durationMs,
-        outcome: p.outcome,
-        series: `${p.mode}, ${p.handlers} handlers`,
-      })),
-    {
-      timeoutMs: PRODUCTION_TIMEOUT_MS,
-      ...(prediction?.firesAtNodes
-        ? { markers: [{ x: prediction.firesAtNodes, label: 'predicted from 3 workers', color: '#8e44ad' }] }
-        : {}),
-    },
-  );
+  const sweepSvg = await sweepChartSvg(sweepChartPoints(points), {
+    timeoutMs: PRODUCTION_TIMEOUT_MS,
+    ...(prediction?.firesAtNodes
+      ? { markers: [{ x: prediction.firesAtNodes, label: 'predicted from 3 workers', color: '#8e44ad' }] }
+      : {}),
+  });
   return [
     {
       id: 'story',

@@ -105,3 +105,17 @@ export function cliffs(
   }
   return out;
 }
+
+/** The first rolllog of every cluster, as points of the sweep chart (one series per mode and pool size). */
+export function sweepChartPoints(
+  points: readonly SweepPoint[],
+): { nodes: number; durationMs: number; outcome: string; series: string }[] {
+  return points
+    .filter((p) => p.run === 0)
+    .map((p) => ({
+      nodes: p.nodes,
+      durationMs: p.durationMs,
+      outcome: p.outcome,
+      series: `${p.mode}, ${p.handlers} handlers`,
+    }));
+}

@@ -34,7 +34,10 @@ function formatThread(t: ThreadSnapshot, nowMs: number, out: string[]): void {
       else if (t.wait) out.push(`\t- rollcall: ${formatWait(t.wait, nowMs)}`);
     }
   });
-  if (t.frames.length === 0 && t.wait) out.push(`\t- rollcall: ${formatWait(t.wait, nowMs)}`);
+  if (t.frames.length === 0) {
+    if (t.state === 'IDLE') out.push('\t- rollcall: idle');
+    else if (t.wait) out.push(`\t- rollcall: ${formatWait(t.wait, nowMs)}`);
+  }
   if (t.serving) {
     const s = t.serving;
     out.push(

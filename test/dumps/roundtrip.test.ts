@@ -74,6 +74,8 @@ function buildRegistry(): { registry: ThreadRegistry; clock: FakeClock } {
   const io = registry.spawn('wal-syncer');
   void io.run('WAL.sync', () => io.waitOn({ kind: 'io', what: 'fsync' }, never));
   registry.spawn('runner-with-no-frames');
+  // An idle thread with nothing on its stack must still read back as idle.
+  registry.spawn('idle-with-no-frames').setIdle();
   clock.now += 500;
   return { registry, clock };
 }

@@ -21,7 +21,7 @@ export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description(
-      'reproduce, prove, predict and fix the rolllog deadlock on this machine, and write an HTML report (about 30 s)',
+      'Reproduce, prove, predict and fix the rolllog deadlock on this machine, and write an HTML report (about 20 s).',
     )
     .option('--out <DIR>', 'where to write index.html and the capture bundle', 'rollcall-demo')
     .option('--nodes <N>', 'workers of the in-process cluster', intOption('--nodes', 3, 1000), 60)

@@ -8,7 +8,7 @@ import { sweepChartSvg } from '../../report/charts.js';
 import { FaultSpecError, emptyPlan, formatFaultPlan, parseFaultSpec, type FaultPlan } from '../../sim/faults.js';
 import { NodeListError, parseNodeList } from '../../sim/nodes.js';
 import { MAX_RUNS_PER_CLUSTER, SIM_DEFAULTS } from '../../sim/run.js';
-import { cliffs, sweep, type SweepPoint } from '../../sim/sweep.js';
+import { cliffs, sweep, sweepChartPoints, type SweepPoint } from '../../sim/sweep.js';
 import { predictInSimulation } from '../../sim/detect.js';
 import { UsageError } from '../errors.js';
 import { durationMsOption, floatOption, intOption } from '../options.js';
@@ -325,26 +325,16 @@ async function runSimulate(flags: SimulateFlags): Promise<void> {
     predictions: predicted,
   };
   if (flags.plot) {
-    const svg = await sweepChartSvg(
-      points
-        .filter((p) => p.run === 0)
+    const svg = await sweepChartSvg(sweepChartPoints(points), {
+      timeoutMs: flags.rpcTimeoutMs,
+      markers: predicted
+        .filter((p) => p.firesAtNodes !== null)
         .map((p) => ({
-          nodes: p.nodes,
-          durationMs: p.durationMs,
-          outcome: p.outcome,
-          series: `${p.mode}, ${p.handlers} handlers`,
+          x: p.firesAtNodes!,
+          label: `predicted (${p.handlers} handlers, from 3 workers)`,
+          color: '#8e44ad',
         })),
-      {
-        timeoutMs: flags.rpcTimeoutMs,
-        markers: predicted
-          .filter((p) => p.firesAtNodes !== null)
-          .map((p) => ({
-            x: p.firesAtNodes!,
-            label: `predicted (${p.handlers} handlers, from 3 workers)`,
-            color: '#8e44ad',
-          })),
-      },
-    );
+    });
     writeFileSync(flags.plot, svg);
   }
   if (flags.json) process.stdout.write(JSON.stringify(report) + '\n');
