@@ -36,12 +36,31 @@ export class ThreadPoolExecutor {
   private created = 0;
   private shutdown = false;
 
+  private completed = 0;
+  private rejected = 0;
+
   constructor(private readonly options: ExecutorOptions) {
     assert(
       options.maxThreads >= 1 && options.maxThreads <= MAX_EXECUTOR_THREADS,
       `${options.pool}: maxThreads must be 1..${MAX_EXECUTOR_THREADS}`,
     );
     assert(options.maxQueued >= 0, `${options.pool}: negative queue bound`);
+    // Threads exist only while busy, so a dump alone cannot tell this pool's capacity: declare it,
+    // or a pool with one running task of ten would read as saturated.
+    options.threads.registerPool(options.pool, {
+      snapshot: () => ({
+        name: options.pool,
+        size: options.maxThreads,
+        busy: this.active,
+        idle: options.maxThreads - this.active,
+        queueLengths: [this.queue.length],
+        maxQueueLength: options.maxQueued,
+        rejected: this.rejected,
+        completed: this.completed,
+        queued: [],
+        queuedTotal: this.queue.length,
+      }),
+    });
   }
 
   /** Runs task on a pool thread with `frame` on its stack; throws RejectedExecutionError when full. */
@@ -52,6 +71,7 @@ export class ThreadPoolExecutor {
       return;
     }
     if (this.queue.length >= this.options.maxQueued) {
+      this.rejected++;
       throw new RejectedExecutionError(
         `${this.options.pool} is full: ${this.active} of ${this.options.maxThreads} threads busy, ${this.queue.length} queued`,
       );
@@ -85,6 +105,7 @@ export class ThreadPoolExecutor {
           this.options.onError?.(`${thread.name}: ${(err as Error).message}`);
         }
         thread.counters.completed++;
+        this.completed++;
         item = this.queue.shift();
       }
     };

@@ -114,6 +114,8 @@ interface PoolState {
   family: PoolMembership['family'];
   tracks: number[];
   queuedLast?: number;
+  /** Capacity the process declared (rollcall's pools section): more than the threads seen means spare room. */
+  declaredSize?: number;
 }
 
 interface NodeState {
@@ -347,7 +349,10 @@ export class Analyzer {
     }
     for (const p of dump.pools ?? []) {
       const pool = node.pools.get(p.name);
-      if (pool !== undefined) pool.queuedLast = p.queuedTotal;
+      if (pool !== undefined) {
+        pool.queuedLast = p.queuedTotal;
+        pool.declaredSize = p.size;
+      }
     }
     return { trackOf, facts };
   }
@@ -1059,8 +1064,11 @@ export class Analyzer {
           if (cls === 'progressing' || cls === 'idle') quiet = false;
         }
         const lastSample = perSample[perSample.length - 1] ?? { size: 0, busy: 0, idle: 0 };
-        const saturated = perSample.some((s) => s.size > 0 && s.idle === 0);
-        const everyBusy = perSample.every((s) => s.idle === 0);
+        // A pool that creates threads on demand shows only its busy ones; below its declared
+        // capacity it still has room, so it is neither saturated nor exhausted.
+        const full = (x: { size: number }): boolean => p.declaredSize === undefined || x.size >= p.declaredSize;
+        const saturated = perSample.some((s) => s.size > 0 && s.idle === 0 && full(s));
+        const everyBusy = perSample.every((s) => s.idle === 0) && full(lastSampleOf(perSample));
         out.push({
           node: n.name,
           pool: p.name,
@@ -1222,4 +1230,12 @@ export function analyzeDumps(dumps: readonly ProcessDump[], options: AnalyzeOpti
   const rounds: ProcessDump[][] = [];
   for (const list of byNode.values()) list.forEach((d, k) => (rounds[k] ??= []).push(d));
   return analyze(rounds, options);
+}
+
+function lastSampleOf(perSample: readonly { size: number; busy: number; idle: number }[]): {
+  size: number;
+  busy: number;
+  idle: number;
+} {
+  return perSample[perSample.length - 1] ?? { size: 0, busy: 0, idle: 0 };
 }

@@ -82,8 +82,9 @@ describe.skipIf(!haveJava)('analyze the Java fixture (live JVMs)', () => {
     const master = result.pools.find((p) => p.node === 'master' && /^RpcServer\.default\./.test(p.pool))!;
     expect(master.exhausted).toBe(true);
     expect(master.size).toBe(4);
-    const d = result.deadlocks[0]!;
-    expect(d.kind).toBe('distributed');
+    // Each call queue can starve on its own (one cycle per queue); one of them must span processes.
+    const d = result.deadlocks.find((x) => x.kind === 'distributed')!;
+    expect(d, JSON.stringify(result.deadlocks.map((x) => [x.kind, x.nodes]))).toBeDefined();
     expect(d.nodes).toContain('master');
     expect(d.nodes.some((n) => /^rs\d$/.test(n))).toBe(true);
     for (const step of d.cycle) expect(step.evidence.length).toBeGreaterThan(0);
