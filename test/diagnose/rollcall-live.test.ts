@@ -49,6 +49,13 @@ describe('analyze live rollcall clusters', () => {
     }
     const { result } = await analyzeInputs([path.join(tmp, 'fixed')]);
     expect(result.deadlocks).toEqual([]);
-    expect(result.verdict, JSON.stringify({ reason: result.reason, notes: result.notes, pools: result.pools.filter((p) => p.busy >= p.size) })).toBe('healthy');
+    expect(
+      result.verdict,
+      JSON.stringify({
+        reason: result.reason,
+        notes: result.notes,
+        pools: result.pools.filter((p) => p.busy >= p.size),
+      }),
+    ).toBe('healthy');
   }, 60_000);
 });
