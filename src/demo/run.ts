@@ -156,7 +156,12 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     `simulated sweep ${o.sweepSizes[0]}..${o.sweepSizes[o.sweepSizes.length - 1]} workers, both modes`,
   );
   const sweepStart = performance.now();
-  const points = await sweep({ sizes: o.sweepSizes, modes: ['legacy', 'fixed'], handlers: [o.handlers], seed: 1 });
+  // Probe right around the predicted threshold too, so the chart shows the exact cliff.
+  const around = prediction?.firesAtNodes
+    ? [-1, 0, 1].map((d) => prediction.firesAtNodes! + d).filter((n) => n >= 1)
+    : [];
+  const sizes = [...new Set([...o.sweepSizes, ...around])].sort((a, b) => a - b);
+  const points = await sweep({ sizes, modes: ['legacy', 'fixed'], handlers: [o.handlers], seed: 1 });
   const sweepWallMs = performance.now() - sweepStart;
   const cliff = cliffs(points).find((c) => c.mode === 'legacy');
 
@@ -189,7 +194,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     },
     fixed: { runs: fixed.runs.length, ...fixed.summary },
     sweep: {
-      sizes: o.sweepSizes,
+      sizes,
       ...(cliff ? { legacyLastOk: cliff.lastOk, legacyFirstFail: cliff.firstFail } : {}),
       fixedMaxMs: round1(Math.max(0, ...points.filter((p) => p.mode === 'fixed').map((p) => p.durationMs))),
       wallMs: Math.round(sweepWallMs),
