@@ -4,33 +4,17 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync, copyFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import { formatDumpText } from '../../src/threads/index.js';
 import { legacyCluster } from './rollcall-cluster.js';
+import { runCli, type CliResult } from '../support/cli.js';
 
 const JUC = fileURLToPath(new URL('../../fixtures/java-locks/juc-cycle-no-section.txt', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'rollcall-analyze-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
-    stdout += String(s);
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
-    stderr += String(s);
-    return true;
-  });
-  try {
-    const code = await main(['node', 'rollcall', 'analyze', ...args]);
-    return { code, stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
+function cli(...args: string[]): Promise<CliResult> {
+  return runCli(['analyze', ...args]);
 }
 
 describe('rollcall analyze (CLI)', () => {

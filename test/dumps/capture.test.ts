@@ -11,6 +11,7 @@ import { BundleExistsError, readBundle, sanitizeNodeDir, type BundleManifest } f
 import { captureBundle } from '../../src/dumps/capture.js';
 import { parseDumpFileSync } from '../../src/dumps/index.js';
 import { parseTargetsText } from '../../src/dumps/targets.js';
+import { runCli } from '../support/cli.js';
 
 const DUMP = [
   '2024-03-01 10:00:00',
@@ -323,21 +324,7 @@ describe('bundle helpers', () => {
 describe('rollcall capture (CLI)', () => {
   afterEach(() => vi.restoreAllMocks());
 
-  async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    let stdout = '';
-    let stderr = '';
-    vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
-      stdout += String(s);
-      return true;
-    });
-    vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
-      stderr += String(s);
-      return true;
-    });
-    const code = await main(['node', 'rollcall', ...args]);
-    vi.restoreAllMocks();
-    return { code, stdout, stderr };
-  }
+  const run = runCli;
 
   it('writes a bundle and prints its manifest with --json; refuses to overwrite it (exit 2)', async () => {
     const url = await serve((_req, res) => res.end(DUMP));

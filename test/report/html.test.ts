@@ -6,8 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Analyzer, type AnalysisResult } from '../../src/diagnose/index.js';
 import { FrameTable, parseDumpText } from '../../src/dumps/index.js';
 import { parseDumpFileSync } from '../../src/dumps/parse.js';
@@ -20,6 +19,7 @@ import {
 import { formatDumpText } from '../../src/threads/index.js';
 import { legacyCluster } from '../diagnose/rollcall-cluster.js';
 import { largeLegacyResult } from './large-fixture.js';
+import { runCli, type CliResult } from '../support/cli.js';
 
 const SHARED = fileURLToPath(new URL('../../../shared/dumps/', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'rollcall-report-'));
@@ -235,24 +235,8 @@ describe('many independent deadlocks (the same JVM deadlock on 300 nodes)', () =
 });
 
 describe('rollcall analyze --html', () => {
-  async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    let stdout = '';
-    let stderr = '';
-    const out = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
-      stdout += String(s);
-      return true;
-    });
-    const err = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
-      stderr += String(s);
-      return true;
-    });
-    try {
-      const code = await main(['node', 'rollcall', 'analyze', ...args]);
-      return { code, stdout, stderr };
-    } finally {
-      out.mockRestore();
-      err.mockRestore();
-    }
+  function cli(...args: string[]): Promise<CliResult> {
+    return runCli(['analyze', ...args]);
   }
   const dump = join(SHARED, '01-jdk6-jenkins-monitor-deadlock.txt');
 
