@@ -989,7 +989,7 @@ export class Analyzer {
     if (deadlocks.length > 0) {
       verdict = 'deadlock';
       const d = deadlocks[0]!;
-      reason = `${deadlocks.length} circular wait${deadlocks.length > 1 ? 's' : ''}; the first (${d.kind}) spans ${d.nodes.join(', ')} and never moves in ${rounds} sample${rounds > 1 ? 's' : ''}`;
+      reason = `${deadlocks.length} circular wait${deadlocks.length > 1 ? 's' : ''}; the first (${d.kind}) spans ${listNodes(d.nodes)} and never moves in ${rounds} sample${rounds > 1 ? 's' : ''}`;
     } else if (rounds >= 2 && (exhausted.length > 0 || stuckOutside > 0)) {
       verdict = 'stuck';
       reason =
@@ -1238,4 +1238,9 @@ function lastSampleOf(perSample: readonly { size: number; busy: number; idle: nu
   idle: number;
 } {
   return perSample[perSample.length - 1] ?? { size: 0, busy: 0, idle: 0 };
+}
+
+/** `a, b, c` or, for a long list, the first few and how many more: a reason line stays a line. */
+function listNodes(nodes: readonly string[], max = 8): string {
+  return nodes.length <= max ? nodes.join(', ') : `${nodes.slice(0, max).join(', ')} and ${nodes.length - max} more`;
 }
