@@ -8,7 +8,7 @@ import { ForeignException, ProcedureRejectedError, RejectedExecutionError } from
 import { ThreadPoolExecutor } from './executor.js';
 import { FRAMES } from './frames.js';
 import { Procedure, type AfterBarrier } from './procedure.js';
-import type { CoordinatorCallbacks, ProcedureCoordinatorRpcs, ProcedureRef } from './transport.js';
+import type { CoordinatorCallbacks, ProcedureCoordinatorRpcs, ProcedureRef, ResumeSpec } from './transport.js';
 import { formatRef } from './transport.js';
 
 export const COORDINATOR_DEFAULTS = {
@@ -79,27 +79,10 @@ export class ProcedureCoordinator implements CoordinatorCallbacks {
    * ProcedureRejectedError when one of that name is running or the pool is full.
    */
   startProcedure<R>(spec: StartSpec<R>): Procedure<R> {
-    const current = this.running.get(spec.name);
-    if (current) {
-      const ageMs = Math.round(this.options.clock.nowMs() - current.phaseTimes.startedMs);
-      throw new ProcedureRejectedError(
-        `procedure '${spec.name}' is already running (instance ${current.ref.instance}, started ${ageMs} ms ago, ` +
-          `state ${current.state}); rejecting the new request`,
-      );
-    }
+    this.checkNotRunning(spec.name, 'the new request');
     const procId = this.nextId++;
     const ref: ProcedureRef = { signature: spec.signature, name: spec.name, instance: `${procId}.${this.epoch}` };
-    const proc = new Procedure<R>(
-      {
-        coordinator: this.name,
-        rpcs: this.options.rpcs,
-        clock: this.options.clock,
-        wakeIntervalMs: this.options.wakeIntervalMs ?? COORDINATOR_DEFAULTS.wakeIntervalMs,
-        log: this.log,
-        onFinished: (p) => {
-          if (this.running.get(p.ref.name) === p) this.running.delete(p.ref.name);
-        },
-      },
+    return this.launch<R>(
       procId,
       ref,
       spec.args,
@@ -107,19 +90,16 @@ export class ProcedureCoordinator implements CoordinatorCallbacks {
       spec.timeoutMs ?? this.options.timeoutMs ?? COORDINATOR_DEFAULTS.timeoutMs,
       spec.afterBarrier,
     );
-    const erased = proc as unknown as Procedure<unknown>;
-    this.running.set(spec.name, erased);
-    try {
-      this.pool.submit(FRAMES.procedureCall, (thread) => proc.call(thread));
-    } catch (err) {
-      this.running.delete(spec.name);
-      if (err instanceof RejectedExecutionError) {
-        throw new ProcedureRejectedError(`procedure '${spec.name}' rejected by the coordinator pool: ${err.message}`);
-      }
-      throw err;
-    }
-    this.remember(erased);
-    return proc;
+  }
+
+  /**
+   * Takes over a run another coordinator started (after a master failover): same ref, members and
+   * args, the time it has left, and a local procId. It is tracked like this coordinator's own runs
+   * (member reports, getProcedure, latest, findByInstance). Throws like startProcedure.
+   */
+  resumeProcedure(spec: ResumeSpec): Procedure<unknown> {
+    this.checkNotRunning(spec.ref.name, `the resumed run ${spec.ref.instance}`);
+    return this.launch<unknown>(this.nextId++, spec.ref, spec.args, spec.members, spec.timeoutMs, spec.afterBarrier);
   }
 
   /** Aborts the running procedure `name` with `error`; false if none runs. */
@@ -136,6 +116,13 @@ export class ProcedureCoordinator implements CoordinatorCallbacks {
 
   getRunning(name: string): Procedure<unknown> | undefined {
     return this.running.get(name);
+  }
+
+  /** The run with that instance (unique across coordinators), running or finished. */
+  findByInstance(instance: string): Procedure<unknown> | undefined {
+    for (const p of this.running.values()) if (p.ref.instance === instance) return p;
+    for (const p of this.byId.values()) if (p.ref.instance === instance) return p;
+    return undefined;
   }
 
   /** The most recent procedure of that name, running or finished. */
@@ -168,6 +155,57 @@ export class ProcedureCoordinator implements CoordinatorCallbacks {
     for (const p of this.running.values()) p.receive(new ForeignException(this.name, 'coordinator is shutting down'));
     this.pool.close();
     await this.options.rpcs.close();
+  }
+
+  private checkNotRunning(name: string, what: string): void {
+    const current = this.running.get(name);
+    if (!current) return;
+    const ageMs = Math.round(this.options.clock.nowMs() - current.phaseTimes.startedMs);
+    throw new ProcedureRejectedError(
+      `procedure '${name}' is already running (instance ${current.ref.instance}, started ${ageMs} ms ago, ` +
+        `state ${current.state}); rejecting ${what}`,
+    );
+  }
+
+  private launch<R>(
+    procId: number,
+    ref: ProcedureRef,
+    args: unknown,
+    members: readonly string[],
+    timeoutMs: number,
+    afterBarrier: AfterBarrier<R> | undefined,
+  ): Procedure<R> {
+    const proc = new Procedure<R>(
+      {
+        coordinator: this.name,
+        rpcs: this.options.rpcs,
+        clock: this.options.clock,
+        wakeIntervalMs: this.options.wakeIntervalMs ?? COORDINATOR_DEFAULTS.wakeIntervalMs,
+        log: this.log,
+        onFinished: (p) => {
+          if (this.running.get(p.ref.name) === p) this.running.delete(p.ref.name);
+        },
+      },
+      procId,
+      ref,
+      args,
+      members,
+      timeoutMs,
+      afterBarrier,
+    );
+    const erased = proc as unknown as Procedure<unknown>;
+    this.running.set(ref.name, erased);
+    try {
+      this.pool.submit(FRAMES.procedureCall, (thread) => proc.call(thread));
+    } catch (err) {
+      this.running.delete(ref.name);
+      if (err instanceof RejectedExecutionError) {
+        throw new ProcedureRejectedError(`procedure '${ref.name}' rejected by the coordinator pool: ${err.message}`);
+      }
+      throw err;
+    }
+    this.remember(erased);
+    return proc;
   }
 
   private find(ref: ProcedureRef, member: string, what: string): Procedure<unknown> | undefined {

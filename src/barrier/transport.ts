@@ -18,6 +18,7 @@
 // - args and member data are JSON values (they are serialized into messages or znodes).
 import type { LogicalThread } from '../threads/index.js';
 import type { ForeignException } from './errors.js';
+import type { AfterBarrier, Procedure } from './procedure.js';
 
 /** Names one run of a procedure. */
 export interface ProcedureRef {
@@ -35,6 +36,35 @@ export interface CoordinatorCallbacks {
   memberAcquiredBarrier(ref: ProcedureRef, member: string): void;
   memberFinishedBarrier(ref: ProcedureRef, member: string, data: unknown): void;
   memberAborted(ref: ProcedureRef, error: ForeignException): void;
+  /**
+   * Optional: takes over a run another coordinator started (a transport that keeps procedure state,
+   * like ZooKeeper, recovers it after a master failover). The run keeps its ref; it is tracked like
+   * the coordinator's own, so member reports reach it and clients polling this coordinator see it.
+   * Throws when it cannot be taken (one of that name is running, the pool is full).
+   */
+  resumeProcedure?(spec: ResumeSpec): Procedure<unknown>;
+}
+
+/** A run another coordinator left, as a standby that took over sees it. */
+export interface LeftoverRun {
+  ref: ProcedureRef;
+  args: unknown;
+  members: readonly string[];
+  /** The coordinator that started it. */
+  coordinator: string;
+}
+
+/** What a master does with a leftover run: finish it (with its after-barrier work) or abort it. */
+export type ResumeDecision = { afterBarrier?: AfterBarrier<unknown> } | { abort: string };
+
+/** A run resumed on a coordinator that did not start it (CoordinatorCallbacks.resumeProcedure). */
+export interface ResumeSpec {
+  ref: ProcedureRef;
+  args: unknown;
+  members: readonly string[];
+  /** What is left of the run's own timeout. */
+  timeoutMs: number;
+  afterBarrier?: AfterBarrier<unknown>;
 }
 
 /** Coordinator side of the transport (HBase's ProcedureCoordinatorRpcs). */
@@ -65,6 +95,12 @@ export interface ProcedureCoordinatorRpcs {
    * a standby master that took over run procedures without workers re-registering with it.
    */
   liveMembers?(): readonly string[] | undefined;
+  /**
+   * Whether this coordinator may run procedures now (ZooKeeper: it leads the master election and
+   * has recovered what the previous leader left); absent means always. A master that is not active
+   * turns clients away with a retryable error, so they find the one that is.
+   */
+  isActive?(): boolean;
   close(): Promise<void>;
 }
 

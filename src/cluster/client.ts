@@ -4,7 +4,7 @@
 // growing pause, so no handler is parked.
 import { isTimeout } from '../barrier/index.js';
 import { RemoteError, RpcError, type Peer, type RpcClient } from '../rpc/index.js';
-import type { Clock } from '../substrate/types.js';
+import { NetworkError, type Clock } from '../substrate/types.js';
 import type { LogicalThread } from '../threads/index.js';
 import { ROLLLOG_NAME, ROLLLOG_SIGNATURE, type RolllogMode } from './config.js';
 import { sleep } from './io.js';
@@ -52,12 +52,27 @@ const FRAMES = {
 } as const;
 
 export class BackupAdminClient {
+  /**
+   * `master` is the master's peer, or a function giving the current one: a client that follows the
+   * active master (ZooKeeper's masters/active) passes a function. Such a client keeps polling a
+   * fixed-mode run through a failover (an unreachable or standby master is retried until the
+   * deadline), finding the run on the master that resumed it by its instance.
+   */
   constructor(
     private readonly client: RpcClient,
-    private readonly master: Peer,
+    private readonly master: Peer | (() => Peer),
     private readonly clock: Clock,
     private readonly thread: LogicalThread,
   ) {}
+
+  /** The master calls go to now. */
+  get masterPeer(): Peer {
+    return typeof this.master === 'function' ? this.master() : this.master;
+  }
+
+  private get following(): boolean {
+    return typeof this.master === 'function';
+  }
 
   async rolllog(req: RolllogRequest): Promise<RolllogRunResult> {
     const t0 = this.clock.nowMs();
@@ -67,7 +82,7 @@ export class BackupAdminClient {
       return await t.run(FRAMES.rolllog, async () => {
         const exec = await t.run(FRAMES.execProcedure, () =>
           this.client.call<ExecProcedureResponse>(
-            this.master,
+            this.masterPeer,
             MASTER_METHODS.execProcedure,
             {
               signature: ROLLLOG_SIGNATURE,
@@ -86,7 +101,7 @@ export class BackupAdminClient {
             ...(exec.result ? { result: exec.result } : {}),
           };
         }
-        const result = await t.run(FRAMES.poll, () => this.poll(exec.procId, req, t0));
+        const result = await t.run(FRAMES.poll, () => this.poll(exec.procId, exec.instance, req, t0));
         return fromResult(result, elapsed());
       });
     } catch (err) {
@@ -120,7 +135,7 @@ export class BackupAdminClient {
   }
 
   getProcedureResult(req: GetProcedureResultRequest, timeoutMs: number): Promise<ProcedureResult> {
-    return this.client.call<ProcedureResult>(this.master, MASTER_METHODS.getProcedureResult, req, {
+    return this.client.call<ProcedureResult>(this.masterPeer, MASTER_METHODS.getProcedureResult, req, {
       thread: this.thread,
       timeoutMs,
     });
@@ -128,7 +143,7 @@ export class BackupAdminClient {
 
   clusterStatus(timeoutMs = 10_000): Promise<ClusterStatus> {
     return this.client.call<ClusterStatus>(
-      this.master,
+      this.masterPeer,
       MASTER_METHODS.getClusterStatus,
       {},
       { thread: this.thread, timeoutMs },
@@ -137,7 +152,7 @@ export class BackupAdminClient {
 
   async abortProcedure(name: string, reason: string, source: string, timeoutMs = 10_000): Promise<boolean> {
     const r = await this.client.call<{ aborted: boolean }>(
-      this.master,
+      this.masterPeer,
       MASTER_METHODS.abortProcedure,
       { name, reason, source },
       { thread: this.thread, timeoutMs },
@@ -145,7 +160,12 @@ export class BackupAdminClient {
     return r.aborted;
   }
 
-  private async poll(procId: number, req: RolllogRequest, t0: number): Promise<ProcedureResult> {
+  private async poll(
+    procId: number,
+    instance: string | undefined,
+    req: RolllogRequest,
+    t0: number,
+  ): Promise<ProcedureResult> {
     const t = this.thread;
     // The procedure ends by its own timer; allow one call's timeout beyond it before giving up.
     const deadline = t0 + req.procedureTimeoutMs + req.rpcTimeoutMs;
@@ -156,10 +176,19 @@ export class BackupAdminClient {
       pauseMs = Math.min(maxMs, pauseMs * POLL_DEFAULTS.factor);
       let r: ProcedureResult;
       try {
-        // Polls are idempotent: a lost or slow one is simply asked again, until the deadline.
-        r = await this.getProcedureResult({ procId }, Math.min(req.rpcTimeoutMs, POLL_CALL_TIMEOUT_MS));
+        // Polls are idempotent: a lost or slow one is simply asked again, until the deadline. The
+        // instance (when the master gave one) also finds the run on a master that resumed it.
+        r = await this.getProcedureResult(
+          { procId, ...(instance ? { instance } : {}) },
+          Math.min(req.rpcTimeoutMs, POLL_CALL_TIMEOUT_MS),
+        );
       } catch (err) {
-        if (err instanceof RpcError && err.retryable && this.clock.nowMs() < deadline) continue;
+        // Following the active master, a dead one (connection refused) is waited out too.
+        const retryable = err instanceof RpcError ? err.retryable : this.following && err instanceof NetworkError;
+        if (retryable && this.clock.nowMs() < deadline) {
+          if (this.following) pauseMs = Math.max(pauseMs, FOLLOW_RETRY_PAUSE_MS);
+          continue;
+        }
         throw err;
       }
       if (r.state === 'finished') return r;
@@ -174,6 +203,9 @@ export class BackupAdminClient {
     }
   }
 }
+
+/** Pause between polls while a followed master is unreachable (a failover takes a session timeout). */
+const FOLLOW_RETRY_PAUSE_MS = 100;
 
 /** Bound on one poll: a lost answer costs this, not a whole RPC timeout. */
 const POLL_CALL_TIMEOUT_MS = 5_000;

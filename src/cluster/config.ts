@@ -1,5 +1,5 @@
 // Node configuration. Defaults follow HBase (DESIGN §1); every field is a CLI flag somewhere.
-import type { ProcedureCoordinatorRpcs, ProcedureMemberRpcs } from '../barrier/index.js';
+import type { LeftoverRun, ProcedureCoordinatorRpcs, ProcedureMemberRpcs, ResumeDecision } from '../barrier/index.js';
 import type { RpcClient, RpcServer, Authenticator, Peer } from '../rpc/index.js';
 import type { Address } from '../substrate/types.js';
 import type { ThreadRegistry } from '../threads/index.js';
@@ -14,6 +14,13 @@ export interface CoordinatorTransportContext {
   client: RpcClient;
   threads: ThreadRegistry;
   resolveMember: (member: string) => Address | undefined;
+  /** The master's advertised RPC address (bound before its transport starts) and admin URL. */
+  advertised: () => { rpc?: Address; adminUrl?: string };
+  /**
+   * What this master does with a run another master started and left (after a failover): finish it
+   * with its after-barrier work, or abort it (LogRollMasterProcedureManager.resumePolicy).
+   */
+  resumePolicy: (run: LeftoverRun) => ResumeDecision;
 }
 
 export interface MemberTransportContext {
@@ -22,6 +29,8 @@ export interface MemberTransportContext {
   client: RpcClient;
   threads: ThreadRegistry;
   coordinator: () => Peer;
+  /** Moves the worker's master calls (registration, reports, legacy sanity check) to another master. */
+  followMaster: (master: { name: string; address: Address }) => void;
 }
 
 export interface MasterConfig {
@@ -60,7 +69,7 @@ export interface WorkerConfig {
   listen: Address;
   advertise?: Address;
   adminUrl?: string;
-  /** The master's RPC address. */
+  /** The master's RPC address (a transport that knows the active master may move it: followMaster). */
   master: Address;
   masterName: string;
   dataDir: string;

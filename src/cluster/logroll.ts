@@ -3,9 +3,12 @@
 import {
   ForeignException,
   Subprocedure,
+  type AfterBarrier,
+  type LeftoverRun,
   type Procedure,
   type ProcedureCoordinator,
   type ProcedureRef,
+  type ResumeDecision,
   type SubprocedureContext,
 } from '../barrier/index.js';
 import type { Clock } from '../substrate/types.js';
@@ -128,12 +131,7 @@ export class LogRollMasterProcedureManager {
       args,
       members: this.env.members(),
       timeoutMs: this.env.procedureTimeoutMs,
-      ...(mode === 'fixed'
-        ? {
-            afterBarrier: (t: LogicalThread, results: ReadonlyMap<string, unknown>): Promise<number> =>
-              this.writeResults(t, proc.ref, backupRoot, results),
-          }
-        : {}),
+      ...(mode === 'fixed' ? { afterBarrier: this.resultsWriter(backupRoot, () => proc.ref) } : {}),
     });
     if (mode === 'fixed') return { procId: proc.procId, instance: proc.ref.instance };
     const outcome = await proc.waitForCompleted(thread);
@@ -141,14 +139,59 @@ export class LogRollMasterProcedureManager {
     return { procId: proc.procId, instance: proc.ref.instance, result: this.result(proc as Procedure<unknown>) };
   }
 
+  /**
+   * The after-barrier work of a rolllog run another master started, for a master that resumes it
+   * after a failover: fixed mode writes the members' roll results (they travel in their reports,
+   * so the new master has them all) to this master's backup table. Throws, saying why, for a run it
+   * cannot finish: legacy mode (its rows come from the workers' callbacks, and the client call that
+   * waited for it died with the old master), another signature, malformed arguments.
+   */
+  afterBarrierFor(ref: ProcedureRef, args: unknown): AfterBarrier<number> {
+    if (ref.signature !== ROLLLOG_SIGNATURE) throw new Error(`no procedure manager for signature '${ref.signature}'`);
+    const a = parseLogRollArgs(args);
+    if (a.mode !== 'fixed') {
+      throw new Error(
+        `a ${a.mode}-mode rolllog has no after-barrier work to resume (its client's call died with the old master); run it again`,
+      );
+    }
+    return this.resultsWriter(a.backupRoot, () => ref);
+  }
+
+  /** The master's policy for runs a previous master left: resume fixed-mode rolllogs, abort the rest. */
+  resumePolicy(run: LeftoverRun): ResumeDecision {
+    try {
+      return { afterBarrier: this.afterBarrierFor(run.ref, run.args) as AfterBarrier<unknown> };
+    } catch (err) {
+      return { abort: (err as Error).message };
+    }
+  }
+
   getProcedureResult(req: GetProcedureResultRequest): ProcedureResult {
     const c = this.env.coordinator;
+    // The instance first: unique across masters, so a client that started a run on a master that
+    // died finds it on the one that resumed it (where it has another procId).
     const proc =
-      req.procId !== undefined ? c.getProcedure(req.procId) : req.name !== undefined ? c.latest(req.name) : undefined;
+      req.instance !== undefined
+        ? c.findByInstance(req.instance)
+        : req.procId !== undefined
+          ? c.getProcedure(req.procId)
+          : req.name !== undefined
+            ? c.latest(req.name)
+            : undefined;
     if (!proc) {
-      return { procId: req.procId ?? -1, name: req.name ?? '', instance: '', state: 'not-found', members: 0 };
+      return {
+        procId: req.procId ?? -1,
+        name: req.name ?? '',
+        instance: req.instance ?? '',
+        state: 'not-found',
+        members: 0,
+      };
     }
     return this.result(proc);
+  }
+
+  private resultsWriter(backupRoot: string, ref: () => ProcedureRef): AfterBarrier<number> {
+    return (t, results) => this.writeResults(t, ref(), backupRoot, results);
   }
 
   private async writeResults(

@@ -5,9 +5,10 @@ import {
   ForeignException,
   ProcedureCoordinator,
   RpcProcedureCoordinatorRpcs,
+  type LeftoverRun,
   type ProcedureCoordinatorRpcs,
 } from '../barrier/index.js';
-import { RpcClient, RpcServer, type CallContext, type Peer } from '../rpc/index.js';
+import { RpcClient, RpcError, RpcServer, type CallContext, type Peer } from '../rpc/index.js';
 import type { Address, Substrate } from '../substrate/types.js';
 import { formatAddress, joinPath } from '../substrate/types.js';
 import { ThreadRegistry } from '../threads/index.js';
@@ -120,6 +121,11 @@ export class Master {
       client: this.client,
       threads: this.threads,
       resolveMember: (m: string) => this.members.get(m)?.addr,
+      advertised: () => ({
+        ...(this.advertised ? { rpc: this.advertised } : {}),
+        ...(this.config.adminUrl ? { adminUrl: this.config.adminUrl } : {}),
+      }),
+      resumePolicy: (run: LeftoverRun) => this.manager.resumePolicy(run),
     };
     this.transport = c.coordinatorTransport
       ? c.coordinatorTransport(ctx)
@@ -170,6 +176,14 @@ export class Master {
     return this.table;
   }
 
+  /**
+   * Whether this master coordinates procedures now: started, and (ZooKeeper) the election's leader.
+   * A standby, or a master that lost its session, is not.
+   */
+  get isActive(): boolean {
+    return this.state === 'running' && (this.transport.isActive?.() ?? true);
+  }
+
   /** Sets the admin URL reported in cluster status (the admin listener starts beside the node). */
   advertiseAdmin(url: string): void {
     this.config.adminUrl = url;
@@ -199,9 +213,11 @@ export class Master {
     const { disk, clock } = this.substrate;
     this.table = await BackupSystemTable.open(disk, joinPath(this.config.dataDir, 'backup'), clock, this.log);
     this.registerMethods();
-    await this.coordinator.start();
+    // Bound before the coordinator starts: a ZooKeeper master publishes this address when it wins
+    // the election (a standby waits inside coordinator.start() and turns clients away meanwhile).
     const bound = await this.server.start();
     this.advertised = this.config.advertise ?? bound;
+    await this.coordinator.start();
     this.state = 'running';
     return this.advertised;
   }
@@ -248,14 +264,33 @@ export class Master {
 
   private registerMethods(): void {
     const s = this.server;
-    s.register(MASTER_METHODS.execProcedure, 'default', (a, ctx) => this.execProcedure(a, ctx), FRAMES.execProcedure);
+    s.register(
+      MASTER_METHODS.execProcedure,
+      'default',
+      async (a, ctx) => {
+        this.checkActive('execProcedure');
+        return this.execProcedure(a, ctx);
+      },
+      FRAMES.execProcedure,
+    );
     s.register(
       MASTER_METHODS.getProcedureResult,
       'default',
-      async (a) => this.manager.getProcedureResult(parseGetResult(a)),
+      async (a) => {
+        this.checkActive('getProcedureResult');
+        return this.manager.getProcedureResult(parseGetResult(a));
+      },
       FRAMES.getProcedureResult,
     );
-    s.register(MASTER_METHODS.sanityCheckLogRoll, 'default', (a, ctx) => this.sanityCheck(a, ctx), FRAMES.sanityCheck);
+    s.register(
+      MASTER_METHODS.sanityCheckLogRoll,
+      'default',
+      async (a, ctx) => {
+        this.checkActive('sanityCheckLogRoll');
+        return this.sanityCheck(a, ctx);
+      },
+      FRAMES.sanityCheck,
+    );
     s.register(
       MASTER_METHODS.readLastLogRoll,
       'default',
@@ -282,9 +317,23 @@ export class Master {
           reason: requireString(a, 'reason', 'abortProcedure'),
           ...(typeof a.source === 'string' ? { source: a.source } : {}),
         };
+        this.checkActive('abortProcedure');
         return { aborted: this.abortProcedure(req.name, req.reason, req.source) };
       },
       FRAMES.abortProcedure,
+    );
+  }
+
+  /**
+   * Turns a procedure call away while this master is not the active one (HBase: a backup master's
+   * PleaseHoldException). Retryable: the caller tries again, or finds the active master.
+   */
+  private checkActive(method: string): void {
+    if (this.isActive) return;
+    throw new RpcError(
+      'ServerNotRunningYet',
+      `master ${this.name} is not the active master (${this.state === 'running' ? 'standby' : this.state}); ${method} refused`,
+      true,
     );
   }
 
@@ -387,7 +436,10 @@ export class Master {
 
 function parseGetResult(a: unknown): GetProcedureResultRequest {
   if (!isObject(a)) throw new Error('getProcedureResult: bad request');
+  if (typeof a.instance === 'string') {
+    return { instance: a.instance, ...(typeof a.procId === 'number' ? { procId: a.procId } : {}) };
+  }
   if (typeof a.procId === 'number') return { procId: a.procId };
   if (typeof a.name === 'string') return { name: a.name };
-  throw new Error('getProcedureResult: give procId or name');
+  throw new Error('getProcedureResult: give instance, procId or name');
 }

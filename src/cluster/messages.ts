@@ -59,6 +59,11 @@ export interface GetProcedureResultRequest {
   procId?: number;
   /** The latest procedure of that name (when the client lost the id, e.g. after a timeout). */
   name?: string;
+  /**
+   * The run's instance (from execProcedure): unique across masters, so it also finds a run that a
+   * standby master resumed after a failover. Wins over procId and name.
+   */
+  instance?: string;
 }
 
 export interface SanityCheckRequest {

@@ -4,7 +4,7 @@
 import { ProcedureMember, RpcProcedureMemberRpcs, type ProcedureMemberRpcs } from '../barrier/index.js';
 import { RpcClient, RpcError, RpcServer, type Peer } from '../rpc/index.js';
 import type { Address, Substrate, TimerHandle } from '../substrate/types.js';
-import { joinPath } from '../substrate/types.js';
+import { formatAddress, joinPath } from '../substrate/types.js';
 import { ThreadRegistry, type LogicalThread } from '../threads/index.js';
 import { assert } from '../util/assert.js';
 import { MASTER_DEFAULTS, WORKER_DEFAULTS, queuesFor, type WorkerConfig } from './config.js';
@@ -42,6 +42,8 @@ export class Worker {
   private reportWake: (() => void) | undefined;
   private reportLoop: Promise<void> | undefined;
   private advertised: Address | undefined;
+  /** The master a coordination transport told this worker to follow (replaces config.master). */
+  private followed: Peer | undefined;
   private state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
   private readonly log: (message: string) => void;
 
@@ -87,6 +89,7 @@ export class Worker {
       client: this.client,
       threads: this.threads,
       coordinator: () => this.masterPeer,
+      followMaster: (m: { name: string; address: Address }) => this.followMaster(m),
     };
     const transport: ProcedureMemberRpcs = c.memberTransport
       ? c.memberTransport(ctx)
@@ -139,8 +142,31 @@ export class Worker {
     this.config.adminUrl = url;
   }
 
+  /** Where this worker's master calls go: the configured master, or the one it was told to follow. */
   get masterPeer(): Peer {
-    return { node: this.config.masterName, addr: this.config.master };
+    return this.followed ?? { node: this.config.masterName, addr: this.config.master };
+  }
+
+  /**
+   * Sends this worker's master calls (registration, reports, the legacy sanity check) to `master`
+   * from now on; a coordination transport calls it when another master becomes active (ZooKeeper:
+   * masters/active changed). A running worker registers with the new master at once.
+   */
+  followMaster(master: { name: string; address: Address }): void {
+    const current = this.masterPeer;
+    if (
+      current.node === master.name &&
+      current.addr.host === master.address.host &&
+      current.addr.port === master.address.port
+    ) {
+      return;
+    }
+    this.followed = { node: master.name, addr: { ...master.address } };
+    this.log(
+      `${this.name}: following master ${master.name} at ${formatAddress(master.address)} ` +
+        `(was ${current.node} at ${formatAddress(current.addr)})`,
+    );
+    if (this.state === 'running') this.registerNow();
   }
 
   /** Opens (recovering) the WAL, starts serving, and registers with the master. */
@@ -225,6 +251,22 @@ export class Worker {
         pauseMs = Math.min(REGISTER_MAX_PAUSE_MS, pauseMs * 2);
       }
     }
+  }
+
+  /** One registration with the current master, now (after a master change); the reports retry it. */
+  private registerNow(): void {
+    void this.threads.withThread(`${this.name}.masterChange`, FRAMES.reportForDuty, async (thread) => {
+      const peer = this.masterPeer;
+      try {
+        await this.client.call(peer, MASTER_METHODS.regionServerStartup, this.registration(), {
+          thread,
+          timeoutMs: Math.min(this.config.rpcTimeoutMs, 10_000),
+        });
+      } catch (err) {
+        if (!this.isStopped())
+          this.log(`${this.name}: registering with master ${peer.node} failed: ${(err as Error).message}`);
+      }
+    });
   }
 
   private isStopped(): boolean {

@@ -11,7 +11,9 @@ export type RpcErrorType =
   | 'Auth'
   | 'OperationTimeout'
   /** The caller withdrew the call (CallOptions.signal): its procedure was aborted. */
-  | 'Cancelled';
+  | 'Cancelled'
+  /** The node is up but not serving this yet (a standby master); retryable, elsewhere or later. */
+  | 'ServerNotRunningYet';
 
 export class RpcError extends Error {
   constructor(

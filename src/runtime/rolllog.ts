@@ -10,10 +10,15 @@ import {
   type RolllogMode,
   type RolllogRunResult,
 } from '../cluster/index.js';
-import { zkClusterSettings } from '../coordination/zookeeper/index.js';
-import { RpcClient } from '../rpc/index.js';
+import {
+  ActiveMasterTracker,
+  openZkSession,
+  zkClusterSettings,
+  type ZkSession,
+} from '../coordination/zookeeper/index.js';
+import { RpcClient, type Peer } from '../rpc/index.js';
 import { realSubstrate } from '../substrate/real/index.js';
-import { parseAddress } from '../substrate/types.js';
+import { formatAddress, parseAddress } from '../substrate/types.js';
 import { ThreadRegistry } from '../threads/index.js';
 import { startLocalCluster, type LocalCluster, type LocalClusterOptions } from './inprocess.js';
 import { loadAuthenticator } from './secrets.js';
@@ -70,6 +75,12 @@ export interface RolllogOptions {
   secretFile?: string;
   /** zookeeper://HOST:PORT/CHROOT: the in-process cluster's barrier runs through ZooKeeper. */
   coordination?: string;
+  /**
+   * zookeeper://HOST:PORT/CHROOT of an existing cluster: run against its active master (published
+   * in masters/active; `master`, when given, is only where to start) and follow it across
+   * failovers, so a fixed-mode run that a standby resumed still reports its outcome.
+   */
+  masterFrom?: string;
   /** Called after each run, e.g. for progress on a terminal. */
   onRun?: (index: number, run: RunReport, total: number) => void;
   hooks?: RolllogHooks;
@@ -114,9 +125,11 @@ export async function runRolllog(options: RolllogOptions): Promise<RolllogReport
   const auth = options.secretFile ? loadAuthenticator(options.secretFile) : undefined;
   let local: LocalCluster | undefined;
   let remote: { rpc: RpcClient; client: BackupAdminClient } | undefined;
+  let follower: { session: ZkSession; tracker: ActiveMasterTracker } | undefined;
   // Stopping the cluster fails the call in flight, so the loop below ends promptly.
   const onAbort = (): void => {
     remote?.rpc.close();
+    follower?.tracker.stop();
     void local?.stop();
   };
   options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -125,16 +138,25 @@ export async function runRolllog(options: RolllogOptions): Promise<RolllogReport
   };
   try {
     let client: BackupAdminClient;
-    if (options.master) {
+    if (options.master || options.masterFrom) {
       const substrate = realSubstrate(options.log ? { log: options.log } : {});
       const threads = new ThreadRegistry('client', 'client', substrate.pid, substrate.clock);
       const rpc = new RpcClient({ node: 'client', substrate, ...(auth ? { auth } : {}) });
-      client = new BackupAdminClient(
-        rpc,
-        { node: 'master', addr: parseAddress(options.master) },
-        substrate.clock,
-        threads.spawn('main', { daemon: false }),
-      );
+      const given: Peer | undefined = options.master
+        ? { node: 'master', addr: parseAddress(options.master) }
+        : undefined;
+      let master: Peer | (() => Peer);
+      if (options.masterFrom) {
+        const f = await followActiveMaster(options.masterFrom, given === undefined, options.log);
+        follower = f;
+        checkAborted();
+        // The active master now, else the last one seen (between two leaders), else --master.
+        const first = given ?? peerOf(f.tracker)!;
+        master = () => peerOf(f.tracker) ?? first;
+      } else {
+        master = given!;
+      }
+      client = new BackupAdminClient(rpc, master, substrate.clock, threads.spawn('main', { daemon: false }));
       remote = { rpc, client };
     } else {
       const zk = options.coordination
@@ -193,7 +215,7 @@ export async function runRolllog(options: RolllogOptions): Promise<RolllogReport
     }
     const report: RolllogReport = {
       mode: options.mode,
-      nodes: options.master ? status.members.length : options.nodes,
+      nodes: remote ? status.members.length : options.nodes,
       handlers,
       runs,
       summary: summarize(runs),
@@ -203,8 +225,38 @@ export async function runRolllog(options: RolllogOptions): Promise<RolllogReport
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
     remote?.rpc.close();
+    follower?.tracker.stop();
+    await follower?.session.close();
     await local?.stop();
   }
+}
+
+/** How long a client without --master waits for masters/active (a failover takes a session timeout). */
+const WAIT_FOR_MASTER_MS = 30_000;
+
+/** A ZooKeeper session watching masters/active; waits for a master when there is no other to start with. */
+async function followActiveMaster(
+  url: string,
+  waitForOne: boolean,
+  log?: (message: string) => void,
+): Promise<{ session: ZkSession; tracker: ActiveMasterTracker }> {
+  const session = await openZkSession(url, { owner: 'rolllog-client', ...(log ? { log } : {}) });
+  const tracker = new ActiveMasterTracker(session, 'rolllog-client', log);
+  try {
+    await tracker.start();
+    if (waitForOne) await tracker.waitForMaster(WAIT_FOR_MASTER_MS);
+  } catch (err) {
+    tracker.stop();
+    await session.close();
+    throw err;
+  }
+  tracker.onChange((info, address) => log?.(`rolllog: following master ${info.name} at ${formatAddress(address)}`));
+  return { session, tracker };
+}
+
+function peerOf(tracker: ActiveMasterTracker): Peer | undefined {
+  const c = tracker.current;
+  return c ? { node: c.info.name, addr: c.address } : undefined;
 }
 
 function toRunReport(r: RolllogRunResult): RunReport {

@@ -85,24 +85,28 @@ Examples:
   rollcall rolllog --nodes 60 --mode fixed --runs 20
   rollcall rolllog --nodes 60 --mode legacy --rpc-timeout-ms 3000 --procedure-timeout-ms 3000
   rollcall rolllog --nodes 60 --mode legacy --detect        # proven in well under a second
-  rollcall rolllog --nodes 3 --mode legacy --predict        # predicts the cliff from 3 workers`,
+  rollcall rolllog --nodes 3 --mode legacy --predict        # predicts the cliff from 3 workers
+  rollcall rolllog --coordination zookeeper://127.0.0.1:2181/rollcall --runs 5
+      # a running cluster (rollcall node … --coordination): its active master, followed across failovers`,
   );
   cmd.action(async (flags: RolllogFlags) => {
-    if (flags.master === undefined && flags.nodes === undefined)
-      throw new UsageError('rolllog needs --nodes N (or --master HOST:PORT)');
-    if (flags.master !== undefined && flags.coordination !== undefined) {
+    if (flags.master === undefined && flags.nodes === undefined && flags.coordination === undefined)
       throw new UsageError(
-        '--coordination configures the in-process cluster; a cluster at --master uses its own transport',
+        'rolllog needs --nodes N (or --master HOST:PORT, or --coordination URL of a running cluster)',
       );
-    }
+    // With --nodes, --coordination configures the in-process cluster; without, it finds the running
+    // cluster's active master in ZooKeeper (from --master, if given) and follows it across failovers.
+    const existing = flags.master !== undefined || flags.nodes === undefined;
     const progress = process.stderr.isTTY === true;
     // Ctrl-C stops the cluster and removes its data instead of leaving temp folders behind.
     const interrupt = new AbortController();
     const onSignal = (): void => interrupt.abort();
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
-    if (flags.predict && flags.master !== undefined) {
-      throw new UsageError('--predict watches an in-process cluster; it cannot be used with --master');
+    if (flags.predict && existing) {
+      throw new UsageError(
+        '--predict watches an in-process cluster; it cannot be used with --master (or --coordination without --nodes)',
+      );
     }
     const detect = flags.detect ? detectHooks({ intervalMs: flags.detectIntervalMs }) : undefined;
     const predict = flags.predict ? predictHooks() : undefined;
@@ -125,7 +129,11 @@ Examples:
         ...(flags.backupRoot ? { backupRoot: flags.backupRoot } : {}),
         ...(flags.master ? { master: flags.master } : {}),
         ...(flags.secretFile ? { secretFile: flags.secretFile } : {}),
-        ...(flags.coordination ? { coordination: flags.coordination } : {}),
+        ...(flags.coordination
+          ? existing
+            ? { masterFrom: flags.coordination }
+            : { coordination: flags.coordination }
+          : {}),
         ...(flags.verbose ? { log: stderrLog('rolllog') } : {}),
         signal: interrupt.signal,
         hooks: combineHooks(detect, predict),

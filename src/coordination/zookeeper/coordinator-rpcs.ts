@@ -80,6 +80,11 @@ export class ZkCoordinatorRpcs implements ProcedureCoordinatorRpcs {
     return this.options.session;
   }
 
+  /** The coordinator bound by start() (recovery hands it the runs it resumes). */
+  get coordinatorCallbacks(): CoordinatorCallbacks | undefined {
+    return this.callbacks;
+  }
+
   async start(coordinator: CoordinatorCallbacks): Promise<void> {
     this.callbacks = coordinator;
     await this.options.session.mkdirp(PROCEDURES_DIR);

@@ -16,6 +16,7 @@ export { ZkCoordinatorRpcs, type ZkCoordinatorRpcsOptions } from './coordinator-
 export { ZkMemberRpcs, type ZkMemberRpcsOptions } from './member-rpcs.js';
 export { MemberLiveness } from './liveness.js';
 export { LeaderElection } from './election.js';
+export { ActiveMasterTracker, masterAddress, type ActiveMasterListener } from './active-master.js';
 export { ZkMasterRole, type ZkMasterRoleOptions } from './master.js';
 export {
   recoverProcedures,

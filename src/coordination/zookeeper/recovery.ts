@@ -7,7 +7,10 @@
 // - A run past its deadline (started + timeout, wall clock) is aborted as a timeout naming the
 //   members that had not reported.
 // - A run the policy can resume gets a new Procedure on this master with the same instance, the
-//   same members and the time that is left. Its first steps are idempotent over ZooKeeper (the
+//   same members, the time that is left and the policy's after-barrier work (rolllog: the
+//   backup-table write). The master's coordinator adopts it when it offers resumeProcedure (real
+//   nodes do), so the run is one of its procedures for clients that poll; otherwise it runs
+//   standalone with its reports routed to it. Its first steps are idempotent over ZooKeeper (the
 //   acquired and reached znodes exist or are created), and the watches it sets report every member
 //   that already acquired or finished, so it continues from the phase the old master reached.
 // - Any other run is aborted with an error saying why it could not be resumed.
@@ -120,13 +123,44 @@ async function recoverRun(options: RecoveryOptions, state: ProcedureState, abort
       ),
     );
   }
-  const plan = (options.policy ?? resumeEverything)(state);
+  let plan: ResumePlan | { abort: string };
+  try {
+    plan = (options.policy ?? resumeEverything)(state);
+  } catch (err) {
+    plan = { abort: (err as Error).message };
+  }
   if ('abort' in plan) {
     return abortRun(
       options,
       ref,
       new ForeignException(options.node, `master failover: cannot resume procedure ${ref.name}: ${plan.abort}`),
     );
+  }
+  const reason = `started by ${state.coordinator}; ${Math.round(remainingMs)} ms of its ${state.timeoutMs} ms left`;
+  // The master's own coordinator takes the run when it can: then it is one of its procedures, so
+  // clients polling that master (by name, id or instance) see it run and finish.
+  const coordinator = options.rpcs.coordinatorCallbacks;
+  if (coordinator?.resumeProcedure) {
+    let adopted: Procedure<unknown>;
+    try {
+      adopted = coordinator.resumeProcedure({
+        ref,
+        args: state.args,
+        members: state.members,
+        timeoutMs: remainingMs,
+        ...(plan.afterBarrier ? { afterBarrier: plan.afterBarrier } : {}),
+      });
+    } catch (err) {
+      return abortRun(
+        options,
+        ref,
+        new ForeignException(
+          options.node,
+          `master failover: cannot resume procedure ${ref.name}: ${(err as Error).message}`,
+        ),
+      );
+    }
+    return { ref, action: 'resumed', reason, completion: adopted.completion };
   }
   const proc = new Procedure<unknown>(
     {
@@ -155,7 +189,7 @@ async function recoverRun(options: RecoveryOptions, state: ProcedureState, abort
   return {
     ref,
     action: 'resumed',
-    reason: `started by ${state.coordinator}; ${Math.round(remainingMs)} ms of its ${state.timeoutMs} ms left`,
+    reason,
     completion: proc.completion,
   };
 }

@@ -5,17 +5,24 @@
 // node's own session in start() (one session per node: liveness is per session) and closes it in
 // close(). The master's transport also runs the election before it reports itself started: a
 // standby blocks there until it leads; any other master fails fast when another one is active,
-// instead of two masters coordinating the same znodes.
+// instead of two masters coordinating the same znodes. It publishes the node's bound RPC address in
+// masters/active and, on winning, resumes leftover runs with the node's resume policy (a master
+// finishes fixed-mode rolllogs, writing their backup-table rows) on the node's own coordinator.
+// The worker's transport watches masters/active and moves the worker's master calls to the leader.
 import type { ForeignException } from '../../barrier/errors.js';
 import type {
   CoordinatorCallbacks,
+  LeftoverRun,
   MemberCallbacks,
   ProcedureCoordinatorRpcs,
   ProcedureMemberRpcs,
   ProcedureRef,
+  ResumeDecision,
 } from '../../barrier/transport.js';
 import { RealClock } from '../../substrate/real/clock.js';
+import { formatAddress, type Address } from '../../substrate/types.js';
 import type { LogicalThread, ThreadRegistry } from '../../threads/index.js';
+import { ActiveMasterTracker } from './active-master.js';
 import { parseZkUrl, ZkStartupError, type ZkConnectionSpec } from './connection.js';
 import { ZkCoordinatorRpcs } from './coordinator-rpcs.js';
 import { LeaderElection } from './election.js';
@@ -38,13 +45,16 @@ export interface ZkCoordinatorTransportOptions extends ZkTransportOptions {
   procedureTimeoutMs: number;
   /** Wait as a standby until elected (rollcall node --role master --standby). */
   standby?: boolean;
-  /** The master's RPC address, published in masters/active (may be '' when not known yet). */
+  /**
+   * The master's RPC address, published in masters/active when the node does not say (its
+   * context's advertised() wins: that is the bound address, never port 0).
+   */
   rpcAddress?: string;
   adminAddress?: string;
   /**
-   * What to do with runs a previous master left (default: abort them cleanly, since their
-   * after-barrier work, e.g. fixed-mode rolllog's backup-table write, lives with the master that
-   * started them; pass a policy that supplies it to resume them to completion instead).
+   * What to do with runs a previous master left. Default: the node's own resumePolicy (a master
+   * resumes what it has the after-barrier work for, e.g. fixed-mode rolllog's backup-table write),
+   * else abort them cleanly. A policy given here overrides the node's.
    */
   policy?: ResumePolicy;
   wakeIntervalMs?: number;
@@ -56,6 +66,15 @@ export interface ZkCoordinatorTransportOptions extends ZkTransportOptions {
 export interface ZkNodeContext {
   node: string;
   threads: ThreadRegistry;
+  /**
+   * Master: its advertised RPC address and admin URL, read when it campaigns (after its listener
+   * bound), for masters/active.
+   */
+  advertised?: () => { rpc?: Address; adminUrl?: string };
+  /** Master: what it does with a run a previous master left (unless the options give a policy). */
+  resumePolicy?: (run: LeftoverRun) => ResumeDecision;
+  /** Worker: told when another master becomes active, so its master calls follow it. */
+  followMaster?: (master: { name: string; address: Address }) => void;
 }
 
 /** The nodes' default: a leftover run is aborted (members released, znodes removed), never half-resumed. */
@@ -120,18 +139,20 @@ export class ZkMasterTransport implements ProcedureCoordinatorRpcs {
       ...(o.log ? { log: o.log } : {}),
     });
     await this.inner.start(coordinator);
+    const advertised = this.ctx.advertised?.() ?? {};
+    const resumePolicy = this.ctx.resumePolicy;
     this.role = new ZkMasterRole({
       rpcs: this.inner,
       info: {
         format: 'rollcall-zk-master/1',
         name: this.ctx.node,
-        rpcAddress: o.rpcAddress ?? '',
-        adminAddress: o.adminAddress ?? '',
+        rpcAddress: advertised.rpc ? formatAddress(advertised.rpc) : (o.rpcAddress ?? ''),
+        adminAddress: (advertised.adminUrl ? hostPort(advertised.adminUrl) : undefined) ?? o.adminAddress ?? '',
         pid: process.pid,
       },
       clock,
       threads: this.ctx.threads,
-      policy: o.policy ?? abortLeftoverRuns,
+      policy: o.policy ?? (resumePolicy ? (state) => resumePolicy(state) : abortLeftoverRuns),
       ...(o.wakeIntervalMs ? { wakeIntervalMs: o.wakeIntervalMs } : {}),
       ...(o.log ? { log: o.log } : {}),
       ...(o.onActive ? { onActive: o.onActive } : {}),
@@ -193,6 +214,11 @@ export class ZkMasterTransport implements ProcedureCoordinatorRpcs {
     return this.inner?.liveMembers();
   }
 
+  /** Whether this master leads the election (and finished recovering leftover runs). */
+  isActive(): boolean {
+    return this.role?.isActive ?? false;
+  }
+
   async close(): Promise<void> {
     await this.inner?.close();
     await this.role?.stop();
@@ -210,11 +236,12 @@ export class ZkWorkerTransport implements ProcedureMemberRpcs {
   readonly memberName: string;
   private session: ZkSession | undefined;
   private inner: ZkMemberRpcs | undefined;
+  private tracker: ActiveMasterTracker | undefined;
 
   constructor(
     private readonly spec: ZkConnectionSpec,
     private readonly options: ZkTransportOptions,
-    ctx: ZkNodeContext,
+    private readonly ctx: ZkNodeContext,
   ) {
     this.memberName = ctx.node;
   }
@@ -222,6 +249,11 @@ export class ZkWorkerTransport implements ProcedureMemberRpcs {
   /** The worker's session (after start), e.g. for crash() in tests. */
   get zkSession(): ZkSession | undefined {
     return this.session;
+  }
+
+  /** The worker's view of masters/active (after start). */
+  get activeMaster(): ActiveMasterTracker | undefined {
+    return this.tracker;
   }
 
   async start(member: MemberCallbacks): Promise<void> {
@@ -233,6 +265,11 @@ export class ZkWorkerTransport implements ProcedureMemberRpcs {
       ...(this.options.log ? { log: this.options.log } : {}),
     });
     await this.inner.start(member);
+    // Follow the active master: the worker's master calls go wherever the election's leader is.
+    this.tracker = new ActiveMasterTracker(this.session, this.memberName, this.options.log);
+    const follow = this.ctx.followMaster;
+    if (follow) this.tracker.onChange((info, address) => follow({ name: info.name, address }));
+    await this.tracker.start();
   }
 
   sendMemberAcquired(t: LogicalThread, ref: ProcedureRef): Promise<void> {
@@ -248,6 +285,7 @@ export class ZkWorkerTransport implements ProcedureMemberRpcs {
   }
 
   async close(): Promise<void> {
+    this.tracker?.stop();
     await this.inner?.close();
     await this.session?.close();
   }
@@ -277,4 +315,14 @@ export function zkClusterSettings(
     master: { coordinatorTransport: zkCoordinatorTransport({ ...options, ...common }) },
     worker: { memberTransport: zkMemberTransport(common) },
   };
+}
+
+/** HOST:PORT of an admin URL (http://HOST:PORT/…), or undefined when it is not one. */
+function hostPort(url: string): string | undefined {
+  try {
+    const u = new URL(url);
+    return u.port ? u.host : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,0 +1,181 @@
+// Following the active master: a view of masters/active (what the election's leader publishes)
+// over ZooKeeper's one-shot watches. Workers use it to move their master calls (registration,
+// reports, the legacy sanity check) to a standby that took over; clients use it to find the master.
+//
+// The view keeps the last master it saw while masters/active is missing (between a leader's death
+// and the next election, or while the session is being replaced), so a caller always has somewhere
+// to send a call; it moves on as soon as a new leader publishes itself. Reads are serialized (an
+// event during a read marks the view dirty and one more read follows), re-armed on every
+// (re)connection (a replaced session has none of the old watches) and retried a bounded number of
+// times when a read fails.
+import { parseAddress, type Address } from '../../substrate/types.js';
+import { decodeMasterInfo, type MasterInfo } from './codec.js';
+import { ACTIVE_MASTER } from './layout.js';
+import { isZkError, type ZkSession, type ZkStateChange, type ZkWatcher } from './session.js';
+
+/** Told when another master becomes the active one (not when masters/active merely disappears). */
+export type ActiveMasterListener = (master: MasterInfo, address: Address, previous: MasterInfo | null) => void;
+
+const RETRY_PAUSE_MS = 250;
+/** Failed reads in a row before the view waits for the next reconnection to try again. */
+const MAX_FAILED_READS = 20;
+
+/** The master's RPC address when it published a usable one (not '' and not port 0). */
+export function masterAddress(info: MasterInfo): Address | undefined {
+  if (!info.rpcAddress) return undefined;
+  try {
+    const addr = parseAddress(info.rpcAddress);
+    return addr.port > 0 ? addr : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export class ActiveMasterTracker {
+  private currentValue: { info: MasterInfo; address: Address } | undefined;
+  private presentValue = false;
+  private running = false;
+  private dirty = false;
+  private stopped = false;
+  private failures = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private idle: Promise<void> = Promise.resolve();
+  private readonly listeners = new Set<ActiveMasterListener>();
+  private readonly waiters = new Set<() => void>();
+  private readonly unsubscribe: () => void;
+  private readonly watcher: ZkWatcher = () => this.schedule();
+  /** The last unusable publication logged, so a bad znode is reported once, not on every read. */
+  private lastComplaint = '';
+
+  constructor(
+    private readonly session: ZkSession,
+    private readonly owner: string,
+    private readonly log: (message: string) => void = () => {},
+  ) {
+    this.unsubscribe = session.onStateChange((c) => this.onState(c));
+  }
+
+  /** The last active master seen with a usable address (kept while masters/active is missing). */
+  get current(): { info: MasterInfo; address: Address } | undefined {
+    return this.currentValue;
+  }
+
+  /** Whether masters/active existed at the last read (false between two leaders). */
+  get present(): boolean {
+    return this.presentValue;
+  }
+
+  onChange(listener: ActiveMasterListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Reads once (calling listeners) and keeps watching. */
+  async start(): Promise<void> {
+    this.schedule();
+    while (this.running) await this.idle;
+  }
+
+  /** Resolves with the active master once one with a usable address is known; rejects after timeoutMs. */
+  async waitForMaster(timeoutMs: number): Promise<{ info: MasterInfo; address: Address }> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.currentValue) {
+      if (this.stopped) throw new Error(`${this.owner}: stopped following ${ACTIVE_MASTER}`);
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new Error(
+          `no active master published in ZooKeeper (${this.session.spec.url}${ACTIVE_MASTER}) within ${timeoutMs} ms`,
+        );
+      }
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          this.waiters.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, Math.min(left, 1_000));
+        timer.unref();
+        this.waiters.add(done);
+      });
+    }
+    return this.currentValue;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.unsubscribe();
+    for (const w of [...this.waiters]) w();
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.dirty = true;
+      return;
+    }
+    this.running = true;
+    this.idle = this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      do {
+        this.dirty = false;
+        await this.readOnce();
+      } while (this.dirty && !this.stopped);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async readOnce(): Promise<void> {
+    let read: { data: Uint8Array } | null;
+    try {
+      read = await this.session.getDataIfPresent(ACTIVE_MASTER, this.watcher);
+      // Missing (no leader right now): watch for its creation instead.
+      if (read === null && (await this.session.exists(ACTIVE_MASTER, this.watcher)) !== null) this.dirty = true;
+    } catch (err) {
+      if (this.stopped || isZkError(err, 'CLOSED')) return;
+      this.failures++;
+      this.log(`${this.owner}: reading ${ACTIVE_MASTER} failed (${this.failures}): ${(err as Error).message}`);
+      if (this.failures < MAX_FAILED_READS && this.session.state === 'connected') {
+        this.retryTimer = setTimeout(() => this.schedule(), RETRY_PAUSE_MS);
+        this.retryTimer.unref();
+      }
+      return;
+    }
+    this.failures = 0;
+    this.presentValue = read !== null;
+    if (read === null || this.stopped) return;
+    const info = decodeMasterInfo(ACTIVE_MASTER, read.data);
+    const address = info ? masterAddress(info) : undefined;
+    if (!info || !address) {
+      const complaint = info ? `${info.name} published no usable RPC address ('${info.rpcAddress}')` : 'unreadable';
+      if (complaint !== this.lastComplaint) this.log(`${this.owner}: ${ACTIVE_MASTER} ${complaint}; ignored`);
+      this.lastComplaint = complaint;
+      return;
+    }
+    const previous = this.currentValue?.info ?? null;
+    if (previous && previous.name === info.name && previous.rpcAddress === info.rpcAddress && previous.pid === info.pid)
+      return;
+    this.currentValue = { info, address };
+    for (const w of [...this.waiters]) w();
+    for (const l of [...this.listeners]) {
+      try {
+        l(info, address, previous);
+      } catch (err) {
+        this.log(`${this.owner}: active-master listener failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  private onState(change: ZkStateChange): void {
+    // After any (re)connection read again: a replaced session lost its watches, and a leader may
+    // have changed while this one was cut off.
+    if (change.state === 'connected') {
+      this.failures = 0;
+      this.schedule();
+    }
+  }
+}
