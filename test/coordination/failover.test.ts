@@ -2,14 +2,11 @@
 // server: the standby that wins the election finishes a fixed-mode rolllog the dead master
 // started (backup-table rows from the members' results), workers and clients follow the new
 // master, and masters/active names a master's bound address.
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   BackupAdminClient,
   DEFAULT_BACKUP_ROOT,
-  Master,
   ROLLLOG_NAME,
   ROLLLOG_SIGNATURE,
   Worker,
@@ -18,18 +15,17 @@ import {
   ActiveMasterTracker,
   LeaderElection,
   openZkSession,
-  zkClusterSettings,
   zkLayout,
-  type ZkMasterTransport,
   type ZkSession,
 } from '../../src/coordination/zookeeper/index.js';
 import { RpcClient } from '../../src/rpc/index.js';
 import { runRolllog, type RolllogReport } from '../../src/runtime/index.js';
-import { RealClock, realSubstrate } from '../../src/substrate/real/index.js';
+import { RealClock } from '../../src/substrate/real/index.js';
 import { formatAddress } from '../../src/substrate/types.js';
 import { ThreadRegistry } from '../../src/threads/index.js';
 import { gate } from '../support/gate.js';
 import { startZkServer, type ZkServer } from './zk-server.js';
+import { startMasterPair } from './master-pair.js';
 
 const started = await startZkServer();
 if (!started.ok) {
@@ -73,34 +69,13 @@ describe.skipIf(!zk)('master failover with real nodes over ZooKeeper', () => {
   it('the standby finishes a fixed-mode rolllog whose master died mid-barrier; workers and clients follow it', async () => {
     const chroot = newChroot();
     const url = `${zk!.url(chroot)}?sessionTimeoutMs=${SESSION_MS}`;
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rollcall-zk-failover-'));
-    cleanups.push(async () => fs.rmSync(dir, { recursive: true, force: true }));
-    const substrate = realSubstrate();
     const procedureTimeoutMs = 15_000;
-    const settings = (standby: boolean) => zkClusterSettings(url, { procedureTimeoutMs, standby });
+    const { a, b, bStarted, transportA, substrate, dir, settings } = await startMasterPair(
+      url,
+      procedureTimeoutMs,
+      cleanups,
+    );
     const listen = { host: '127.0.0.1', port: 0 };
-
-    let transportA: ZkMasterTransport | undefined;
-    const a = new Master(
-      {
-        name: 'master-a',
-        listen,
-        dataDir: path.join(dir, 'a'),
-        coordinatorTransport: (ctx) => (transportA = settings(false).master.coordinatorTransport(ctx)),
-      },
-      substrate,
-    );
-    await a.start();
-    cleanups.push(() => a.stop());
-    const b = new Master(
-      { name: 'master-b', listen, dataDir: path.join(dir, 'b'), ...settings(true).master },
-      substrate,
-    );
-    const bStarted = b.start(); // waits in the election while master-a leads
-    cleanups.push(async () => {
-      await bStarted.catch(() => {});
-      await b.stop();
-    });
 
     // masters/active names master-a's bound port (it listens on :0), not port 0.
     const observer = await testSession(zk!.url(chroot));
@@ -148,7 +123,7 @@ describe.skipIf(!zk)('master failover with real nodes over ZooKeeper', () => {
 
     // master-a dies: its ZooKeeper connection drops (no goodbye) and its RPC server goes away.
     const killedAt = Date.now();
-    transportA!.rpcs!.session.crash();
+    transportA()!.rpcs!.session.crash();
     await a.stop();
     await bStarted;
     const tookOverMs = Date.now() - killedAt;

@@ -14,24 +14,20 @@ import {
   ZkMasterRole,
   ZkMemberRpcs,
   openZkSession,
-  zkClusterSettings,
-  type ZkMasterTransport,
   zkLayout,
   type RecoveredRun,
   type ResumePolicy,
   type ZkSession,
 } from '../../src/coordination/zookeeper/index.js';
-import { BackupAdminClient, DEFAULT_BACKUP_ROOT, Master, ROLLLOG_SIGNATURE, Worker } from '../../src/cluster/index.js';
+import { BackupAdminClient, DEFAULT_BACKUP_ROOT, ROLLLOG_SIGNATURE, Worker } from '../../src/cluster/index.js';
 import { RpcClient } from '../../src/rpc/index.js';
-import { realSubstrate } from '../../src/substrate/real/index.js';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { runRolllog, type RolllogOptions } from '../../src/runtime/index.js';
 import { RealClock } from '../../src/substrate/real/index.js';
 import { ThreadRegistry, type LogicalThread } from '../../src/threads/index.js';
 import { gate, type Gate } from '../support/gate.js';
 import { startZkServer, type ZkServer } from './zk-server.js';
+import { startMasterPair } from './master-pair.js';
 
 const started = await startZkServer();
 if (!started.ok) {
@@ -278,33 +274,9 @@ describe.skipIf(!zk)('rolllog over ZooKeeper (in-process cluster, real TCP)', ()
   });
   it('a standby master that took over runs the next rolllog with the workers registered in ZooKeeper', async () => {
     const chroot = newChroot();
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rollcall-zk-failover-'));
-    cleanups.push(async () => fs.rmSync(dir, { recursive: true, force: true }));
     const url = `${zk!.url(chroot)}?sessionTimeoutMs=${SESSION_MS}`;
-    const substrate = realSubstrate();
-    const settings = (standby: boolean) => zkClusterSettings(url, { procedureTimeoutMs: 5_000, standby });
+    const { a, b, bStarted, transportA, substrate, dir, settings } = await startMasterPair(url, 5_000, cleanups);
     const listen = { host: '127.0.0.1', port: 0 };
-    let transportA: ZkMasterTransport | undefined;
-    const a = new Master(
-      {
-        name: 'master-a',
-        listen,
-        dataDir: path.join(dir, 'a'),
-        coordinatorTransport: (ctx) => (transportA = settings(false).master.coordinatorTransport(ctx)),
-      },
-      substrate,
-    );
-    await a.start();
-    cleanups.push(() => a.stop());
-    const b = new Master(
-      { name: 'master-b', listen, dataDir: path.join(dir, 'b'), ...settings(true).master },
-      substrate,
-    );
-    const bStarted = b.start(); // blocks in the election while master-a leads
-    cleanups.push(async () => {
-      await bStarted.catch(() => {});
-      await b.stop();
-    });
     const workers = ['w1', 'w2', 'w3'].map(
       (name) =>
         new Worker(
@@ -321,7 +293,7 @@ describe.skipIf(!zk)('rolllog over ZooKeeper (in-process cluster, real TCP)', ()
     const viaA = await new BackupAdminClient(rpc, a.peer, clock, threads.spawn('a')).rolllog(request);
     expect(viaA.outcome).toBe('ok');
     // master-a dies: its session expires, master-b wins and starts serving.
-    transportA!.rpcs!.session.crash();
+    transportA()!.rpcs!.session.crash();
     await bStarted;
     const viaB = await new BackupAdminClient(rpc, b.peer, clock, threads.spawn('b')).rolllog(request);
     expect(viaB.error).toBeUndefined();
