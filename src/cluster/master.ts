@@ -16,6 +16,7 @@ import { assert } from '../util/assert.js';
 import { BACKUP_TABLE_FRAMES, BackupSystemTable } from './backup-table.js';
 import { MASTER_DEFAULTS, ROLLLOG_SIGNATURE, queuesFor, type MasterConfig, type RolllogMode } from './config.js';
 import { sleep } from './io.js';
+import { startNodeRpc } from './node-rpc.js';
 import { LOGROLL_FRAMES, LogRollMasterProcedureManager } from './logroll.js';
 import {
   MASTER_METHODS,
@@ -86,35 +87,26 @@ export class Master {
     this.config = masterConfig(config);
     const c = this.config;
     this.log = c.log ?? (() => {});
-    this.threads = new ThreadRegistry(c.name, 'master', substrate.pid, substrate.clock);
-    this.server = new RpcServer({
-      node: c.name,
-      substrate,
+    ({
       threads: this.threads,
-      listen: c.listen,
-      pools: [
-        {
-          name: 'default',
-          handlers: c.handlers,
-          queues: c.queues,
-          maxQueueLength: c.queueLengthPerHandler * c.handlers,
-        },
-        {
-          name: 'priority',
-          handlers: c.priorityHandlers,
-          queues: c.priorityQueues,
-          maxQueueLength: c.queueLengthPerHandler * c.priorityHandlers,
-        },
-      ],
-      ...(c.auth ? { auth: c.auth } : {}),
-      log: this.log,
-    });
-    this.client = new RpcClient({
-      node: c.name,
+      server: this.server,
+      client: this.client,
+    } = startNodeRpc(
+      {
+        name: c.name,
+        role: 'master',
+        listen: c.listen,
+        handlers: c.handlers,
+        queues: c.queues,
+        priorityHandlers: c.priorityHandlers,
+        priorityQueues: c.priorityQueues,
+        queueLengthPerHandler: c.queueLengthPerHandler,
+        rpcTimeoutMs: c.rpcTimeoutMs,
+        ...(c.auth ? { auth: c.auth } : {}),
+        log: this.log,
+      },
       substrate,
-      timeoutMs: c.rpcTimeoutMs,
-      ...(c.auth ? { auth: c.auth } : {}),
-    });
+    ));
     const ctx = {
       node: c.name,
       server: this.server,

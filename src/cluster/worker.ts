@@ -9,6 +9,7 @@ import { ThreadRegistry, type LogicalThread } from '../threads/index.js';
 import { assert } from '../util/assert.js';
 import { MASTER_DEFAULTS, WORKER_DEFAULTS, queuesFor, type WorkerConfig } from './config.js';
 import { sleep } from './io.js';
+import { startNodeRpc } from './node-rpc.js';
 import { WalLoadGenerator } from './loadgen.js';
 import { LogRollBackupSubprocedure, parseLogRollArgs, type LogRollHost } from './logroll.js';
 import { MASTER_METHODS, WORKER_METHODS, type SanityCheckRequest, type WalStatus } from './messages.js';
@@ -54,35 +55,26 @@ export class Worker {
     this.config = workerConfig(config);
     const c = this.config;
     this.log = c.log ?? (() => {});
-    this.threads = new ThreadRegistry(c.name, 'worker', substrate.pid, substrate.clock);
-    this.server = new RpcServer({
-      node: c.name,
-      substrate,
+    ({
       threads: this.threads,
-      listen: c.listen,
-      pools: [
-        {
-          name: 'default',
-          handlers: c.handlers,
-          queues: queuesFor(c.handlers),
-          maxQueueLength: c.queueLengthPerHandler * c.handlers,
-        },
-        {
-          name: 'priority',
-          handlers: c.priorityHandlers,
-          queues: queuesFor(c.priorityHandlers),
-          maxQueueLength: c.queueLengthPerHandler * c.priorityHandlers,
-        },
-      ],
-      ...(c.auth ? { auth: c.auth } : {}),
-      log: this.log,
-    });
-    this.client = new RpcClient({
-      node: c.name,
+      server: this.server,
+      client: this.client,
+    } = startNodeRpc(
+      {
+        name: c.name,
+        role: 'worker',
+        listen: c.listen,
+        handlers: c.handlers,
+        queues: queuesFor(c.handlers),
+        priorityHandlers: c.priorityHandlers,
+        priorityQueues: queuesFor(c.priorityHandlers),
+        queueLengthPerHandler: c.queueLengthPerHandler,
+        rpcTimeoutMs: c.rpcTimeoutMs,
+        ...(c.auth ? { auth: c.auth } : {}),
+        log: this.log,
+      },
       substrate,
-      timeoutMs: c.rpcTimeoutMs,
-      ...(c.auth ? { auth: c.auth } : {}),
-    });
+    ));
     const ctx = {
       node: c.name,
       server: this.server,

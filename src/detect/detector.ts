@@ -9,6 +9,7 @@ import type { DeadlockOut } from '../diagnose/result.js';
 import type { Clock, TimerHandle } from '../substrate/types.js';
 import type { NodeDump } from '../threads/types.js';
 import { assert } from '../util/assert.js';
+import { withTimeout } from '../util/timeout.js';
 
 export interface DetectorOptions {
   clock: Clock;
@@ -99,7 +100,13 @@ export class DeadlockDetector {
     const t0 = clock.nowMs();
     let dumps: NodeDump[] = [];
     try {
-      dumps = await this.withTimeout(this.options.collect());
+      const limitMs = this.options.collectTimeoutMs ?? 5_000;
+      dumps = await withTimeout(
+        clock,
+        limitMs,
+        this.options.collect(),
+        () => new Error(`collection took over ${limitMs} ms`),
+      );
     } catch {
       // A node that does not answer is not evidence of anything: skip the round.
       dumps = [];
@@ -135,23 +142,6 @@ export class DeadlockDetector {
       return;
     }
     this.schedule();
-  }
-
-  private withTimeout<T>(p: Promise<T>): Promise<T> {
-    const limitMs = this.options.collectTimeoutMs ?? 5_000;
-    return new Promise<T>((resolve, reject) => {
-      const t = this.options.clock.setTimer(limitMs, () => reject(new Error(`collection took over ${limitMs} ms`)));
-      p.then(
-        (v) => {
-          t.cancel();
-          resolve(v);
-        },
-        (e: unknown) => {
-          t.cancel();
-          reject(e instanceof Error ? e : new Error(String(e)));
-        },
-      );
-    });
   }
 }
 

@@ -6,6 +6,7 @@ import type { Address, Connection, Substrate } from '../substrate/types.js';
 import { NetworkError, formatAddress } from '../substrate/types.js';
 import type { LogicalThread } from '../threads/index.js';
 import { assert } from '../util/assert.js';
+import { withTimeout } from '../util/timeout.js';
 import type { Authenticator } from './auth.js';
 import { CallTimeoutError, RpcError, fromWireError } from './errors.js';
 import { decode, encode, type ResponseMessage } from './messages.js';
@@ -133,7 +134,15 @@ export class RpcClient {
       this.ready.get(formatAddress(peer.addr)) ??
       (await thread.waitOn(
         { kind: 'io', what: `connect ${peer.node}` },
-        this.withDeadline(this.connection(peer), peer, method, timeoutMs),
+        withTimeout(
+          clock,
+          timeoutMs,
+          this.connection(peer),
+          () =>
+            new CallTimeoutError(
+              `Call to ${peer.node} (${formatAddress(peer.addr)}) method ${method} timed out after ${Math.round(timeoutMs)} ms while connecting`,
+            ),
+        ),
       ));
     const callId = this.nextCallId++;
     const remainingMs = Math.max(0, deadlineMs - clock.nowMs());
@@ -185,33 +194,6 @@ export class RpcClient {
     } finally {
       this.inFlight--;
     }
-  }
-
-  private withDeadline(
-    p: Promise<PeerConnection>,
-    peer: Peer,
-    method: string,
-    timeoutMs: number,
-  ): Promise<PeerConnection> {
-    return new Promise<PeerConnection>((resolve, reject) => {
-      const timer = this.options.substrate.clock.setTimer(timeoutMs, () =>
-        reject(
-          new CallTimeoutError(
-            `Call to ${peer.node} (${formatAddress(peer.addr)}) method ${method} timed out after ${Math.round(timeoutMs)} ms while connecting`,
-          ),
-        ),
-      );
-      p.then(
-        (v) => {
-          timer.cancel();
-          resolve(v);
-        },
-        (e: unknown) => {
-          timer.cancel();
-          reject(e instanceof Error ? e : new Error(String(e)));
-        },
-      );
-    });
   }
 
   private connection(peer: Peer): Promise<PeerConnection> {

@@ -4,21 +4,16 @@
 //
 // The view keeps the last master it saw while masters/active is missing (between a leader's death
 // and the next election, or while the session is being replaced), so a caller always has somewhere
-// to send a call; it moves on as soon as a new leader publishes itself. Reads are serialized (an
-// event during a read marks the view dirty and one more read follows), re-armed on every
-// (re)connection (a replaced session has none of the old watches) and retried a bounded number of
-// times when a read fails.
+// to send a call; it moves on as soon as a new leader publishes itself. The watching itself is
+// ZnodeWatch's (serialized reads, re-armed on every reconnection, bounded retries).
 import { parseAddress, type Address } from '../../substrate/types.js';
 import { decodeMasterInfo, type MasterInfo } from './codec.js';
 import { ACTIVE_MASTER } from './layout.js';
-import { isZkError, type ZkSession, type ZkStateChange, type ZkWatcher } from './session.js';
+import type { ZkSession } from './session.js';
+import { ZnodeWatch } from './watch.js';
 
 /** Told when another master becomes the active one (not when masters/active merely disappears). */
 export type ActiveMasterListener = (master: MasterInfo, address: Address, previous: MasterInfo | null) => void;
-
-const RETRY_PAUSE_MS = 250;
-/** Failed reads in a row before the view waits for the next reconnection to try again. */
-const MAX_FAILED_READS = 20;
 
 /** The master's RPC address when it published a usable one (not '' and not port 0). */
 export function masterAddress(info: MasterInfo): Address | undefined {
@@ -34,16 +29,10 @@ export function masterAddress(info: MasterInfo): Address | undefined {
 export class ActiveMasterTracker {
   private currentValue: { info: MasterInfo; address: Address } | undefined;
   private presentValue = false;
-  private running = false;
-  private dirty = false;
   private stopped = false;
-  private failures = 0;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private idle: Promise<void> = Promise.resolve();
   private readonly listeners = new Set<ActiveMasterListener>();
   private readonly waiters = new Set<() => void>();
-  private readonly unsubscribe: () => void;
-  private readonly watcher: ZkWatcher = () => this.schedule();
+  private readonly watch: ZnodeWatch<{ data: Uint8Array }>;
   /** The last unusable publication logged, so a bad znode is reported once, not on every read. */
   private lastComplaint = '';
 
@@ -52,7 +41,14 @@ export class ActiveMasterTracker {
     private readonly owner: string,
     private readonly log: (message: string) => void = () => {},
   ) {
-    this.unsubscribe = session.onStateChange((c) => this.onState(c));
+    // After any (re)connection read again: a leader may have changed while this one was cut off.
+    this.watch = new ZnodeWatch<{ data: Uint8Array }>(session, ACTIVE_MASTER, {
+      read: (path, watcher) => session.getDataIfPresent(path, watcher),
+      handler: (read) => this.onRead(read),
+      label: `${owner}: reading ${ACTIVE_MASTER}`,
+      log,
+      rereadOnEveryConnect: true,
+    });
   }
 
   /** The last active master seen with a usable address (kept while masters/active is missing). */
@@ -72,8 +68,7 @@ export class ActiveMasterTracker {
 
   /** Reads once (calling listeners) and keeps watching. */
   async start(): Promise<void> {
-    this.schedule();
-    while (this.running) await this.idle;
+    await this.watch.start();
   }
 
   /** Resolves with the active master once one with a usable address is known; rejects after timeoutMs. */
@@ -103,49 +98,11 @@ export class ActiveMasterTracker {
 
   stop(): void {
     this.stopped = true;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.unsubscribe();
+    this.watch.stop();
     for (const w of [...this.waiters]) w();
   }
 
-  private schedule(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.dirty = true;
-      return;
-    }
-    this.running = true;
-    this.idle = this.loop();
-  }
-
-  private async loop(): Promise<void> {
-    try {
-      do {
-        this.dirty = false;
-        await this.readOnce();
-      } while (this.dirty && !this.stopped);
-    } finally {
-      this.running = false;
-    }
-  }
-
-  private async readOnce(): Promise<void> {
-    let read: { data: Uint8Array } | null;
-    try {
-      read = await this.session.getDataIfPresent(ACTIVE_MASTER, this.watcher);
-      // Missing (no leader right now): watch for its creation instead.
-      if (read === null && (await this.session.exists(ACTIVE_MASTER, this.watcher)) !== null) this.dirty = true;
-    } catch (err) {
-      if (this.stopped || isZkError(err, 'CLOSED')) return;
-      this.failures++;
-      this.log(`${this.owner}: reading ${ACTIVE_MASTER} failed (${this.failures}): ${(err as Error).message}`);
-      if (this.failures < MAX_FAILED_READS && this.session.state === 'connected') {
-        this.retryTimer = setTimeout(() => this.schedule(), RETRY_PAUSE_MS);
-        this.retryTimer.unref();
-      }
-      return;
-    }
-    this.failures = 0;
+  private onRead(read: { data: Uint8Array } | null): void {
     this.presentValue = read !== null;
     if (read === null || this.stopped) return;
     const info = decodeMasterInfo(ACTIVE_MASTER, read.data);
@@ -167,15 +124,6 @@ export class ActiveMasterTracker {
       } catch (err) {
         this.log(`${this.owner}: active-master listener failed: ${(err as Error).message}`);
       }
-    }
-  }
-
-  private onState(change: ZkStateChange): void {
-    // After any (re)connection read again: a replaced session lost its watches, and a leader may
-    // have changed while this one was cut off.
-    if (change.state === 'connected') {
-      this.failures = 0;
-      this.schedule();
     }
   }
 }
