@@ -47,6 +47,7 @@ export function detectHooks(
   let detector: DeadlockDetector | undefined;
   let urls: string[] = [];
   let abortRemote: ((reason: string) => Promise<void>) | undefined;
+  let remoteRpc: RpcClient | undefined;
 
   const collect = async (): Promise<NodeDump[]> => {
     const bodies = await Promise.all(
@@ -71,7 +72,7 @@ export function detectHooks(
       if (!ctx.local) {
         // A separate client and thread: the run's own client thread is parked in the rolllog call.
         const threads = new ThreadRegistry('detector', 'client', substrate.pid, substrate.clock);
-        const rpc = new RpcClient({ node: 'detector', substrate });
+        const rpc = (remoteRpc = new RpcClient({ node: 'detector', substrate }));
         const admin = new BackupAdminClient(
           rpc,
           { node: s.master.name, addr: parseAddress(s.master.rpc) },
@@ -112,6 +113,8 @@ export function detectHooks(
       detector = undefined;
     },
     finish() {
+      // An open connection to a remote master would keep the CLI process alive.
+      remoteRpc?.close();
       if (!detector) return;
       detector.stop();
       rounds.push(...detector.rounds());
