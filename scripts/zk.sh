@@ -31,7 +31,12 @@ case "$cmd" in
   install) install ;;
   start)
     install
-    if ruok; then echo "127.0.0.1:$port"; exit 0; fi
+    if ruok; then
+      # Reuse only our own server (same data directory); another one on this port is not ours to use.
+      if [ -f "$dir/pid" ] && kill -0 "$(cat "$dir/pid")" 2>/dev/null; then echo "127.0.0.1:$port"; exit 0; fi
+      echo "zk.sh: port $port already serves another ZooKeeper (not started from $dir)" >&2
+      exit 1
+    fi
     mkdir -p "$dir/data"
     cat > "$dir/zoo.cfg" <<CFG
 tickTime=500

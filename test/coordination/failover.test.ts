@@ -26,11 +26,10 @@ import { ThreadRegistry } from '../../src/threads/index.js';
 import { gate } from '../support/gate.js';
 import { startZkServer, type ZkServer } from './zk-server.js';
 import { startMasterPair } from './master-pair.js';
+import { requireTool } from '../support/environment.js';
 
 const started = await startZkServer();
-if (!started.ok) {
-  console.warn(`ZooKeeper failover tests SKIPPED: cannot start a ZooKeeper server (${started.reason})`);
-}
+if (!started.ok) requireTool('ZooKeeper server', false, started.reason);
 const zk: ZkServer | undefined = started.ok ? started.server : undefined;
 
 /** Short sessions: a dead master's session expires, and the standby takes over, in about this long. */

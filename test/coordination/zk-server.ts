@@ -1,6 +1,6 @@
 // A real ZooKeeper server for tests: scripts/zk.sh on a free loopback port with its own data
 // directory. When it cannot start (no Java, no package, no permission to install), tests skip and
-// say why, never silently.
+// say why, never silently, and in CI they fail (test/support/environment.ts).
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -29,7 +29,20 @@ export interface ZkServer {
 
 export type ZkStartResult = { ok: true; server: ZkServer } | { ok: false; reason: string };
 
+/** Ports tried before giving up: a free port can be taken by another test before the JVM binds it. */
+const START_ATTEMPTS = 3;
+
 export async function startZkServer(): Promise<ZkStartResult> {
+  let last: ZkStartResult = { ok: false, reason: 'not tried' };
+  for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
+    last = await startZkServerOnce();
+    if (last.ok) return last;
+    console.warn(`ZooKeeper start attempt ${attempt}/${START_ATTEMPTS} failed: ${last.reason}`);
+  }
+  return last;
+}
+
+async function startZkServerOnce(): Promise<ZkStartResult> {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rollcall-zk-'));
   const run = (cmd: 'start' | 'stop'): Promise<{ ok: boolean; output: string }> =>
@@ -64,6 +77,7 @@ export async function startZkServer(): Promise<ZkStartResult> {
   };
   const first = await run('start');
   if (!first.ok) {
+    await stop(); // a server that started but never answered must not outlive the attempt
     fs.rmSync(dir, { recursive: true, force: true });
     return { ok: false, reason: first.output || 'scripts/zk.sh start failed' };
   }

@@ -28,11 +28,10 @@ import { ThreadRegistry, type LogicalThread } from '../../src/threads/index.js';
 import { gate, type Gate } from '../support/gate.js';
 import { startZkServer, type ZkServer } from './zk-server.js';
 import { startMasterPair } from './master-pair.js';
+import { requireTool } from '../support/environment.js';
 
 const started = await startZkServer();
-if (!started.ok) {
-  console.warn(`ZooKeeper barrier tests SKIPPED: cannot start a ZooKeeper server (${started.reason})`);
-}
+if (!started.ok) requireTool('ZooKeeper server', false, started.reason);
 const zk: ZkServer | undefined = started.ok ? started.server : undefined;
 
 /** Short sessions so expiry tests take seconds (zk.sh allows 1,000 ms and up). */

@@ -9,14 +9,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import type { AnalysisResult } from '../../src/diagnose/index.js';
-import {
-  javaToolsAvailable,
-  startJavaCluster,
-  type JavaCluster,
-  type JavaClusterOptions,
-} from '../dumps/java-fixture.js';
+import { javaForTests, startJavaCluster, type JavaCluster, type JavaClusterOptions } from '../dumps/java-fixture.js';
 
-const haveJava = javaToolsAvailable();
+const haveJava = javaForTests();
 const dirs: string[] = [];
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });

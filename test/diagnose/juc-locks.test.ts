@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { analyzeDumps } from '../../src/diagnose/index.js';
 import { parseDumpFileSync, parseDumpText } from '../../src/dumps/index.js';
+import { requireTool } from '../support/environment.js';
 
 const FIXTURE = fileURLToPath(new URL('../../fixtures/java-locks/', import.meta.url));
 
@@ -44,7 +45,11 @@ describe('java.util.concurrent lock cycle', () => {
     expect(result.deadlocks[0]!.kind).toBe('java-lock');
   });
 
-  const haveJava = spawnSync('javac', ['-version']).status === 0 && spawnSync('jstack', ['-h']).status === 0;
+  const haveJava = requireTool(
+    'Java tools (javac, jstack)',
+    spawnSync('javac', ['-version']).status === 0 && spawnSync('jstack', ['-h']).status === 0,
+    'install a JDK (17 or later)',
+  );
   it.skipIf(!haveJava)('is found in a live capture of the program (section cut)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rollcall-juc-'));
     try {

@@ -2,29 +2,20 @@
 // rounds at 1 s, plus a dead pid and an unreachable URL that must fail alone.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import type { BundleManifest } from '../../src/dumps/bundle.js';
 import { FrameTable, parseDumpFileSync, parseDumpText, type ThreadDump } from '../../src/dumps/index.js';
-import { javaToolsAvailable, startJavaCluster, type JavaCluster } from './java-fixture.js';
+import { REFUSED_URL } from '../support/refused.js';
+import { javaForTests, startJavaCluster, type JavaCluster } from './java-fixture.js';
 
-const haveJava = javaToolsAvailable();
+const haveJava = javaForTests();
 const dirs: string[] = [];
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-
-async function closedPortUrl(): Promise<string> {
-  const s = http.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return `http://127.0.0.1:${port}/stacks`;
-}
 
 /** The pid of a process that has exited. */
 function deadPid(): number {
@@ -53,7 +44,7 @@ describe.skipIf(!haveJava)('live JVM capture (Java fixture)', () => {
         '--jvm',
         `gone=${deadPid()}`,
         '--url',
-        `nowhere=${await closedPortUrl()}`,
+        `nowhere=${REFUSED_URL}`,
       ];
       let stdout = '';
       const spy = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
@@ -95,8 +86,11 @@ describe.skipIf(!haveJava)('live JVM capture (Java fixture)', () => {
       }
       const failed = m.captures.filter((c) => c.error !== undefined);
       expect(failed).toHaveLength(6);
-      expect(failed.filter((c) => c.node === 'gone').every((c) => /exited with 1/.test(c.error!))).toBe(true);
-      expect(failed.filter((c) => c.node === 'nowhere').every((c) => /ECONNREFUSED/.test(c.error!))).toBe(true);
+      // Compared as lists so that a failure prints the errors themselves.
+      const errorsOf = (node: string): (string | undefined)[] =>
+        failed.filter((c) => c.node === node).map((c) => c.error);
+      expect(errorsOf('gone')).toEqual(Array(3).fill(expect.stringMatching(/exited with 1/)));
+      expect(errorsOf('nowhere')).toEqual(Array(3).fill(expect.stringMatching(/ECONNREFUSED/)));
 
       // What the dumps show: every master handler is stuck in the same stack in every round.
       const frames = new FrameTable();

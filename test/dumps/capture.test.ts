@@ -12,6 +12,7 @@ import { captureBundle } from '../../src/dumps/capture.js';
 import { parseDumpFileSync } from '../../src/dumps/index.js';
 import { parseTargetsText } from '../../src/dumps/targets.js';
 import { runCli } from '../support/cli.js';
+import { REFUSED_URL } from '../support/refused.js';
 
 const DUMP = [
   '2024-03-01 10:00:00',
@@ -32,15 +33,6 @@ async function serve(handler: http.RequestListener): Promise<string> {
   servers.push(s);
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
   return `http://127.0.0.1:${(s.address() as AddressInfo).port}/stacks`;
-}
-
-/** A local port nothing listens on. */
-async function closedPortUrl(): Promise<string> {
-  const s = http.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return `http://127.0.0.1:${port}/stacks`;
 }
 
 function tempDir(): string {
@@ -84,7 +76,7 @@ describe('captureBundle', () => {
 
   it('captures every target at the same scheduled instants, recording an unreachable one as an error', async () => {
     const out = join(tempDir(), 'bundle');
-    const dead = await closedPortUrl();
+    const dead = REFUSED_URL;
     const seen: string[] = [];
     const m = await captureBundle({
       targets: [

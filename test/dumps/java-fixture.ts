@@ -19,6 +19,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { requireTool } from '../support/environment.js';
 
 export const JAVA_FIXTURE_DIR = fileURLToPath(new URL('../../fixtures/java/', import.meta.url));
 const SOURCE_DIR = join(JAVA_FIXTURE_DIR, 'src');
@@ -30,6 +31,11 @@ const JVM_FLAGS = ['-Xmx64m', '-Xss512k', '-XX:+UseSerialGC', '-XX:TieredStopAtL
 const MAX_EVENTS = 10_000;
 
 /** True when javac, java and jcmd (or jstack) are on PATH: the live tests need all three. */
+/** Whether the live-JVM tests can run here: skipped with a warning locally, an error in CI. */
+export function javaForTests(): boolean {
+  return requireTool('Java tools (javac, java, jcmd or jstack)', javaToolsAvailable(), 'install a JDK (17 or later)');
+}
+
 export function javaToolsAvailable(): boolean {
   const ok = (cmd: string, args: string[]): boolean => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
   return ok('javac', ['-version']) && ok('java', ['-version']) && (ok('jcmd', ['-h']) || ok('jstack', ['-h']));

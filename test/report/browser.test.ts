@@ -14,15 +14,15 @@ import { main } from '../../src/cli/main.js';
 import { renderHtmlReport } from '../../src/report/html/index.js';
 import { captureLegacyHang } from './legacy-capture.js';
 import { largeLegacyResult } from './large-fixture.js';
+import { requireTool } from '../support/environment.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 type Win = { getComputedStyle(el: unknown): { stroke: string } };
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium)
-  console.warn(
-    `test/report/browser.test.ts SKIPPED: ${CHROMIUM} not found. Install Debian's chromium ` +
-      `(.ci/setup-system does it with apt-get when run as root) to run the HTML report's browser test.`,
-  );
+const haveChromium = requireTool(
+  'Chromium for the HTML report test',
+  existsSync(CHROMIUM),
+  `${CHROMIUM} not found; install Debian's chromium (.ci/setup-system does it with apt-get when run as root)`,
+);
 
 const DOCS_PNG = fileURLToPath(new URL('../../docs/report.png', import.meta.url));
 const WORKERS = 40;

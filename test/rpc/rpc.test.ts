@@ -15,6 +15,7 @@ import {
 import { startAdminServer, type AdminServer } from '../../src/admin/http.js';
 import type { NodeDump } from '../../src/threads/types.js';
 import { gate, until, type Gate } from '../support/gate.js';
+import { REFUSED_PORT } from '../support/refused.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -201,7 +202,7 @@ describe('client deadlines, retries and errors', () => {
 
   it('fails a call to a port where nothing listens with a connection error', async () => {
     const c = startClient();
-    const port = await freePort();
+    const port = REFUSED_PORT;
     const err = await c.client
       .call({ node: 'ghost', addr: { host: '127.0.0.1', port } }, 'T.echo', 1, { thread: c.threads.spawn('x') })
       .catch((e: unknown) => e);
@@ -290,12 +291,4 @@ function oversizedHeader(): Buffer {
   const head = Buffer.alloc(4);
   head.writeUInt32BE(17 * 1024 * 1024);
   return head;
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
