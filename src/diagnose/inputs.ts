@@ -4,7 +4,7 @@
 // Shared by the CLI and the demo.
 import { statSync } from 'node:fs';
 import { basename, extname } from 'node:path';
-import { readBundle } from '../dumps/bundle.js';
+import { readBundle, type BundleNode } from '../dumps/bundle.js';
 import type { ProcessDump, UnparsedLine } from '../dumps/model.js';
 import { parseDumpFileSync } from '../dumps/parse.js';
 import { Analyzer } from './analyze.js';
@@ -37,10 +37,10 @@ export interface AnalyzedInputs {
 
 export async function analyzeInputs(inputs: string[], options: AnalyzeInputsOptions = {}): Promise<AnalyzedInputs> {
   const nodeAddrs = [...(options.nodeAddrs ?? [])];
-  const { sources, roundTimes } = await collectSources(inputs, options.nodeFlags ?? [], nodeAddrs);
+  const warnings: string[] = [];
+  const { sources, roundTimes } = await collectSources(inputs, options.nodeFlags ?? [], nodeAddrs, warnings);
   const analyzer = new Analyzer({ rules: options.rules ?? [], nodeAddrs, detail: options.detail === true });
   const unparsed: AnalyzedInputs['unparsed'] = [];
-  const warnings: string[] = [];
   const keepUnparsed = options.keepUnparsed === true;
   let dumpsSeen = 0;
   for (let round = 0; ; round++) {
@@ -78,6 +78,7 @@ async function collectSources(
   inputs: string[],
   nodeFlags: string[],
   nodeAddrs: { node: string; addr: string }[],
+  warnings: string[],
 ): Promise<{ sources: NodeSource[]; roundTimes: (number | undefined)[] }> {
   if (inputs.length + nodeFlags.length === 0)
     throw new InputError('give a bundle directory, dump files, or --node NAME=FILE');
@@ -107,6 +108,7 @@ async function collectSources(
         nodeAddrs.push({ node: n.name, addr: n.addr });
     }
     for (const r of bundle.rounds) roundTimes[r.round] = Number.isFinite(r.scheduledAt) ? r.scheduledAt : undefined;
+    warnings.push(...captureWarnings(bundle.nodes, bundle.rounds.length));
     return { sources: [...byName.values()], roundTimes };
   }
   const taken = new Set<string>();
@@ -125,6 +127,31 @@ async function collectSources(
     source(name).files!.push(value);
   }
   return { sources: [...byName.values()], roundTimes };
+}
+
+/** Failed captures listed in warnings before this many are summarized by a count. */
+const MAX_CAPTURE_ERRORS_LISTED = 5;
+
+/**
+ * What a bundle lacks, said out loud: failed captures, and rounds where no node's dump was
+ * captured (an analysis cannot include a round without dumps, so it would otherwise just have
+ * one sample fewer than the capture was asked for).
+ */
+function captureWarnings(nodes: BundleNode[], roundCount: number): string[] {
+  const failed = nodes.flatMap((n) =>
+    n.samples.filter((s) => s.file === undefined).map((s) => ({ node: n.name, round: s.round, error: s.error })),
+  );
+  if (failed.length === 0) return [];
+  const listed = failed
+    .slice(0, MAX_CAPTURE_ERRORS_LISTED)
+    .map((f) => `${f.node} round ${f.round + 1}: ${f.error ?? 'no dump written'}`);
+  const more = failed.length > listed.length ? `; and ${failed.length - listed.length} more` : '';
+  const out = [`${failed.length} capture(s) in the bundle have no dump: ${listed.join('; ')}${more}`];
+  for (let r = 0; r < roundCount; r++) {
+    if (nodes.every((n) => !n.samples.some((s) => s.round === r && s.file !== undefined)))
+      out.push(`round ${r + 1} has no dump from any node and is left out of the analysis`);
+  }
+  return out;
 }
 
 function isDirectory(p: string): boolean {

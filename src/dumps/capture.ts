@@ -32,7 +32,7 @@ export const MAX_CAPTURES = 500_000;
 /** The manifest is rewritten after a round at most this often (and always at the end). */
 const MANIFEST_WRITE_INTERVAL_MS = 5000;
 /** Captures are prepared (connections opened, processes started and held) this long before their instant. */
-const PREPARE_LEAD_MS = 200;
+export const PREPARE_LEAD_MS = 200;
 /** Round 0 is scheduled this far ahead, so it is prepared like every other round. */
 const FIRST_ROUND_LEAD_MS = PREPARE_LEAD_MS + 20;
 /** How far ahead of an instant the scheduler wakes up to spin to it. */
@@ -198,13 +198,16 @@ export async function captureBundle(opts: CaptureOptions): Promise<BundleManifes
       if (cancel.signal.aborted) break;
       const records: CaptureRecord[] = [];
       const armed: { target: BundleTarget; rec: CaptureRecord; capture: PreparedCapture }[] = [];
+      // Targets whose previous capture is still running get until the instant to finish it: a
+      // slow answer (a loaded machine, a big dump) then costs this round a late connection, not
+      // its sample. Only a target still busy at the instant is skipped.
+      const late: { target: BundleTarget; rec: CaptureRecord }[] = [];
       for (const t of targets) {
         const rec: CaptureRecord = { node: t.name, round, scheduledAt };
         records.push(rec);
         manifest.captures.push(rec);
         if (busy.has(t.name)) {
-          rec.error = 'skipped: the previous capture of this target is still running';
-          opts.onCapture?.(rec, manifest);
+          late.push({ target: t, rec });
           continue;
         }
         busy.add(t.name);
@@ -217,8 +220,18 @@ export async function captureBundle(opts: CaptureOptions): Promise<BundleManifes
           a.rec.error = 'cancelled before its instant';
           busy.delete(a.target.name);
         }
+        for (const l of late) l.rec.error = 'cancelled before its instant';
         manifest.rounds.push({ round, scheduledAt, skewMs: 0 });
         break;
+      }
+      for (const { target, rec } of late) {
+        if (busy.has(target.name)) {
+          rec.error = 'skipped: the previous capture of this target is still running';
+          opts.onCapture?.(rec, manifest);
+          continue;
+        }
+        busy.add(target.name);
+        armed.push({ target, rec, capture: prepareCapture(target, rec, opts.outDir, limits) });
       }
       // Every target is released here, back to back, in one synchronous stretch; the bookkeeping
       // of each capture comes after the last release.

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { BundleExistsError, readBundle, sanitizeNodeDir, type BundleManifest } from '../../src/dumps/bundle.js';
-import { captureBundle } from '../../src/dumps/capture.js';
+import { captureBundle, PREPARE_LEAD_MS } from '../../src/dumps/capture.js';
 import { parseDumpFileSync } from '../../src/dumps/index.js';
 import { parseTargetsText } from '../../src/dumps/targets.js';
 import { runCli } from '../support/cli.js';
@@ -119,6 +119,33 @@ describe('captureBundle', () => {
     const parsed = parseDumpFileSync(n0.samples[1]!.file!);
     expect(parsed.dumps[0]!.threads[0]!.name).toBe('main-0');
     expect(bundle.nodes[3]!.samples.every((s) => s.error !== undefined && s.file === undefined)).toBe(true);
+
+    // Analyzing the bundle says what it lacks.
+    const analyzed = await runCli(['analyze', out, '--json']);
+    expect(analyzed.code).toBe(0);
+    expect(analyzed.stderr).toMatch(/3 capture\(s\) in the bundle have no dump: dead round 1: ECONNREFUSED/);
+    expect(analyzed.stderr).not.toMatch(/has no dump from any node/);
+  });
+
+  it('analysis warns about a round in which no node was captured', async () => {
+    let requests = 0;
+    const url = await serve((req, res) => {
+      if (++requests === 2)
+        req.socket.destroy(); // round 2 fails
+      else res.end(DUMP);
+    });
+    const out = join(tempDir(), 'b');
+    const m = await captureBundle({
+      targets: [{ name: 'n', kind: 'url', spec: url }],
+      intervalMs: 250,
+      count: 3,
+      outDir: out,
+    });
+    expect(m.captures.map((c) => c.error === undefined)).toEqual([true, false, true]);
+    const r = await runCli(['analyze', out, '--json']);
+    expect(r.code).toBe(0);
+    expect((JSON.parse(r.stdout) as { samples: number }).samples).toBe(2);
+    expect(r.stderr).toMatch(/round 2 has no dump from any node and is left out of the analysis/);
   });
 
   it('sends each request at its scheduled instant, not when the connection is prepared', async () => {
@@ -244,6 +271,35 @@ describe('captureBundle', () => {
     const busy = m.captures.filter((c) => c.node === 'busy').map((c) => c.error);
     expect(busy[0]).toBeUndefined();
     expect(busy[1]).toMatch(/skipped/);
+  });
+
+  it('still captures a target whose previous answer ends after the round is prepared but before its instant', async () => {
+    const intervalMs = 1000;
+    const startAtMs = Date.now() + 300;
+    const prepareAt1 = startAtMs + intervalMs - PREPARE_LEAD_MS;
+    let requests = 0;
+    const url = await serve((_req, res) => {
+      // The first answer is held until round 1 has been prepared: the target is busy then.
+      const holdMs = ++requests === 1 ? Math.max(0, prepareAt1 + 40 - Date.now()) : 0;
+      setTimeout(() => res.end(DUMP), holdMs);
+    });
+    const m = await captureBundle({
+      targets: [{ name: 'slow-first', kind: 'url', spec: url }],
+      intervalMs,
+      count: 2,
+      startAtMs,
+      outDir: join(tempDir(), 'b'),
+    });
+    const [r0, r1] = m.captures;
+    expect(r0!.error).toBeUndefined();
+    expect(r0!.finishedAt!).toBeGreaterThan(prepareAt1);
+    // Before this change the second capture was skipped whenever the first outlived the preparation.
+    if (r0!.finishedAt! < r1!.scheduledAt) {
+      expect(r1!.error).toBeUndefined();
+      expect(r1!.file).toBeDefined();
+    } else {
+      expect(r1!.error).toMatch(/skipped/); // the machine stalled past the instant: a real skip
+    }
   });
 
   it('kills a timed-out command with everything it started', async () => {

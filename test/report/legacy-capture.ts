@@ -45,12 +45,17 @@ export async function captureLegacyHang(options: LegacyCaptureOptions): Promise<
       10_000,
     );
     const endpoints = lc.endpoints();
-    await captureBundle({
+    const manifest = await captureBundle({
       targets: endpoints.map((e) => ({ name: e.name, kind: 'url', spec: `${e.admin!}/stacks` })),
-      intervalMs: options.intervalMs ?? 250,
+      // Wide enough that a loaded CI machine (2 cores, other test files alongside) answers every
+      // /stacks before the next round: tests of the analysis want every sample.
+      intervalMs: options.intervalMs ?? 500,
       count: options.rounds ?? 3,
       outDir: options.out,
     });
+    const failed = manifest.captures.filter((c) => c.error !== undefined);
+    if (failed.length > 0)
+      throw new Error(`capture failed: ${failed.map((c) => `${c.node} round ${c.round}: ${c.error}`).join('; ')}`);
     cluster.abortProcedure('capture done');
     await pending;
     return { bundle: options.out, nodes: endpoints.map((e) => e.name) };
