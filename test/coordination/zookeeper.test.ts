@@ -28,6 +28,7 @@ import { ThreadRegistry, type LogicalThread } from '../../src/threads/index.js';
 import { gate, type Gate } from '../support/gate.js';
 import { startZkServer, type ZkServer } from './zk-server.js';
 import { startMasterPair } from './master-pair.js';
+import { startFreezeProxy } from './freeze-proxy.js';
 import { requireTool } from '../support/environment.js';
 
 const started = await startZkServer();
@@ -81,7 +82,17 @@ interface TestMaster {
 }
 
 const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
+/** What the test's ZooKeeper sessions logged (reconnects, expiries); printed when a test fails. */
+const sessionLog: string[] = [];
+const MAX_SESSION_LOG_LINES = 2_000;
+const logSession = (message: string): void => {
+  if (sessionLog.length < MAX_SESSION_LOG_LINES) sessionLog.push(`${new Date().toISOString()} ${message}`);
+};
+
+afterEach(async ({ task }) => {
+  if (task.result?.state === 'fail' && sessionLog.length > 0)
+    console.error(`ZooKeeper session log of the failed test:\n${sessionLog.join('\n')}`);
+  sessionLog.length = 0;
   while (cleanups.length) await cleanups.pop()!().catch(() => {});
 });
 afterAll(async () => {
@@ -108,7 +119,7 @@ async function startMember(
   behaviour: Behaviour = {},
   memberTimeoutMs = 20_000,
 ): Promise<TestMember> {
-  const session = await openZkSession(zk!.url(chroot), { sessionTimeoutMs: SESSION_MS, owner: name });
+  const session = await openZkSession(zk!.url(chroot), { sessionTimeoutMs: SESSION_MS, owner: name, log: logSession });
   const threads = new ThreadRegistry(name, 'worker', process.pid, clock);
   const rpcs = new ZkMemberRpcs({ session, member: name, pid: process.pid });
   const member = new ProcedureMember({
@@ -144,7 +155,7 @@ async function startMaster(
   options: { procedureTimeoutMs?: number; policy?: ResumePolicy } = {},
 ): Promise<TestMaster> {
   const procedureTimeoutMs = options.procedureTimeoutMs ?? 30_000;
-  const session = await openZkSession(zk!.url(chroot), { sessionTimeoutMs: SESSION_MS, owner: name });
+  const session = await openZkSession(zk!.url(chroot), { sessionTimeoutMs: SESSION_MS, owner: name, log: logSession });
   const threads = new ThreadRegistry(name, 'master', process.pid, clock);
   const rpcs = new ZkCoordinatorRpcs({ session, node: name, clock, procedureTimeoutMs });
   const coordinator = new ProcedureCoordinator({
@@ -574,6 +585,37 @@ describe.skipIf(!zk)('barrier over ZooKeeper', () => {
     expect(await leftovers(master.session)).toEqual([]);
     // A loaded machine can take many seconds to restart a JVM; the checks above bound what matters.
   }, 120_000);
+});
+
+describe.skipIf(!zk)('ZooKeeper session', () => {
+  it('drops a connection that stops answering and keeps the session on a new one', async () => {
+    const proxy = await startFreezeProxy(zk!.port);
+    const logs: string[] = [];
+    const session = await openZkSession(`zookeeper://127.0.0.1:${proxy.port}${newChroot()}`, {
+      sessionTimeoutMs: 6_000,
+      attemptTimeoutMs: 800,
+      owner: 'frozen',
+      log: (m) => logs.push(m),
+    });
+    try {
+      await session.create('/before', new TextEncoder().encode('x'));
+      const sessionId = session.sessionId;
+      // The path goes silent: the socket stays open, nothing comes back. The client itself would
+      // wait on it until the server expired the session.
+      proxy.freeze();
+      const t0 = Date.now();
+      expect(await session.getChildren('/')).toEqual(['before']);
+      const tookMs = Date.now() - t0;
+      console.info(`answered ${tookMs} ms after the freeze, on connection ${proxy.accepted}`);
+      expect(tookMs).toBeGreaterThanOrEqual(800);
+      expect(proxy.accepted).toBeGreaterThanOrEqual(2);
+      expect(session.sessionId).toBe(sessionId); // same session: its ephemeral znodes survive
+      expect(logs.some((l) => /had no answer within 800 ms; dropping the connection/.test(l))).toBe(true);
+    } finally {
+      await session.close();
+      await proxy.close();
+    }
+  }, 30_000);
 });
 
 // Keeps the import used when the suite is skipped.

@@ -9,7 +9,12 @@
 // - paths are relative to the chroot of the --coordination URL, which is created when missing
 //   (the client's own chroot support requires it to exist);
 // - crash() drops the TCP connection without closing the session, as a killed process does, so
-//   tests can watch a session expire on the server.
+//   tests can watch a session expire on the server;
+// - a connection that stops answering is dropped and made again. The client never times out a
+//   silent connection (Java's client does, after 2/3 of the session timeout): a half-open TCP
+//   connection, or one stuck mid-handshake after a server restart, would otherwise hold every
+//   request of the session until its attempts ran out. It also keeps a partly received packet
+//   across reconnects, which would corrupt the next connection's first answer; that is cleared.
 import { Buffer } from 'node:buffer';
 import zookeeper from 'node-zookeeper-client';
 import type { Client, ClientEvent, Stat, Transaction, ZkException } from 'node-zookeeper-client';
@@ -90,7 +95,10 @@ export interface ZkSessionOptions {
   sessionTimeoutMs?: number;
   /** How long open() waits for the first connection before giving up. */
   connectTimeoutMs?: number;
-  /** One request's bound; defaults to the negotiated session timeout. */
+  /**
+   * One request's bound, after which its connection is dropped and made again; defaults to 2/3 of
+   * the negotiated session timeout (Java's read timeout), so a reconnect beats the session's expiry.
+   */
   attemptTimeoutMs?: number;
   /** Attempts per request when the connection is lost (never for sequential creates). */
   maxAttempts?: number;
@@ -153,11 +161,18 @@ interface Pending {
   fail: (error: ZkError) => void;
 }
 
-/** The client's connection manager, reached only by crash(); see there. */
+/** The client's connection manager, reached only by crashClient, dropConnection and newClient. */
 interface ConnectionInternals {
-  connectionManager?: { state: number; socket?: { destroy(): void } };
+  connectionManager?: {
+    state: number;
+    socket?: { destroy(): void };
+    /** Bytes of a packet not yet complete. */
+    pendingBuffer: Buffer | null;
+    on(event: 'state', listener: (state: number) => void): void;
+  };
 }
 const CONNECTION_MANAGER_CLOSING = -1;
+const CONNECTION_MANAGER_DISCONNECTED = 0;
 
 export class ZkSession {
   private client: Client | undefined;
@@ -170,6 +185,8 @@ export class ZkSession {
   /** Client-side wrappers of user watchers: the client de-duplicates watches by function identity. */
   private readonly wrappers = new WeakMap<ZkWatcher, (e: ClientEvent) => void>();
   private closed = false;
+  /** When the connection was last dropped for not answering; bounds how often that happens. */
+  private lastDropMs = Number.NEGATIVE_INFINITY;
   private readonly log: (message: string) => void;
   private readonly owner: string;
 
@@ -441,6 +458,11 @@ export class ZkSession {
       retries: 0,
     });
     this.client = client;
+    const cm = (client as unknown as ConnectionInternals).connectionManager;
+    // A socket that closed mid-packet leaves its bytes behind; they belong to no later connection.
+    cm?.on('state', (state) => {
+      if (state === CONNECTION_MANAGER_DISCONNECTED) cm.pendingBuffer = null;
+    });
     client.on('connected', () => {
       if (this.client !== client || this.closed) return;
       const fresh = this.stateValue === 'connecting' || this.stateValue === 'expired';
@@ -479,6 +501,23 @@ export class ZkSession {
     // A new session: owners re-register their ephemeral znodes and watches when it connects.
     const next = this.newClient();
     next.connect();
+  }
+
+  /**
+   * Drops a connection that does not answer, keeping the session: the client reconnects with the
+   * same session id (as Java's client does after its read timeout), and retried requests go out
+   * on the new connection. At most once per half session timeout, however many requests wait.
+   */
+  private dropConnection(client: Client, why: string): void {
+    if (this.closed || this.client !== client || this.stateValue === 'expired') return;
+    const nowMs = performance.now();
+    if (nowMs - this.lastDropMs < this.negotiatedTimeoutMs / 2) return;
+    const cm = (client as unknown as ConnectionInternals).connectionManager;
+    if (!cm || cm.state === CONNECTION_MANAGER_CLOSING) return;
+    this.lastDropMs = nowMs;
+    this.log(`${this.owner}: ${why}; dropping the connection to reconnect (session ${this.sessionId})`);
+    cm.socket?.destroy();
+    cm.pendingBuffer = null;
   }
 
   private setState(state: ZkSessionState): void {
@@ -563,7 +602,7 @@ export class ZkSession {
         new ZkError('SESSION_EXPIRED', path, `ZooKeeper session of ${this.owner} expired (${what} ${path})`),
       );
     }
-    const timeoutMs = this.options.attemptTimeoutMs ?? this.negotiatedTimeoutMs;
+    const timeoutMs = this.options.attemptTimeoutMs ?? Math.round((this.negotiatedTimeoutMs * 2) / 3);
     return new Promise<T>((resolve, reject) => {
       let settled = false;
       const entry: Pending = {
@@ -577,15 +616,12 @@ export class ZkSession {
         this.pending.delete(entry);
         fn();
       };
-      const timer = setTimeout(
-        () =>
-          settle(() =>
-            reject(
-              new ZkError('OPERATION_TIMEOUT', path, `ZooKeeper ${what} ${path}: no answer within ${timeoutMs} ms`),
-            ),
-          ),
-        timeoutMs,
-      );
+      const timer = setTimeout(() => {
+        settle(() =>
+          reject(new ZkError('OPERATION_TIMEOUT', path, `ZooKeeper ${what} ${path}: no answer within ${timeoutMs} ms`)),
+        );
+        this.dropConnection(client, `${what} ${path} had no answer within ${timeoutMs} ms`);
+      }, timeoutMs);
       timer.unref();
       this.pending.add(entry);
       try {
