@@ -2,6 +2,7 @@
 // src/detect. Detection collects every node's dump over its admin listener — never through the
 // RPC pools, which are what is stuck — and aborts the procedure through the master's priority pool
 // (or directly, in process). Prediction watches every node's waits while the cluster runs.
+import { AdminReader } from '../admin/client.js';
 import { BackupAdminClient } from '../cluster/index.js';
 import {
   DeadlockDetector,
@@ -49,16 +50,8 @@ export function detectHooks(
   let abortRemote: ((reason: string) => Promise<void>) | undefined;
   let remoteRpc: RpcClient | undefined;
 
-  const collect = async (): Promise<NodeDump[]> => {
-    const bodies = await Promise.all(
-      urls.map(async (u) => {
-        const res = await fetch(`${u}/stacks?format=json`, { signal: AbortSignal.timeout(2_000) });
-        if (!res.ok) throw new Error(`${u}: HTTP ${res.status}`);
-        return (await res.json()) as NodeDump;
-      }),
-    );
-    return bodies;
-  };
+  const reader = new AdminReader();
+  const collect = (): Promise<NodeDump[]> => Promise.all(urls.map((u) => reader.dump(u)));
 
   return {
     start(ctx: RolllogContext) {
@@ -113,8 +106,9 @@ export function detectHooks(
       detector = undefined;
     },
     finish() {
-      // An open connection to a remote master would keep the CLI process alive.
+      // An open connection to a remote master, or to an admin listener, would keep the CLI alive.
       remoteRpc?.close();
+      reader.close();
       if (!detector) return;
       detector.stop();
       rounds.push(...detector.rounds());
