@@ -54,6 +54,13 @@ export interface LeftoverRun {
   coordinator: string;
 }
 
+/** A leftover run that ended on the coordinator that took over: aborted, or found aborting. */
+export interface EndedLeftover {
+  ref: ProcedureRef;
+  error: ForeignException;
+  members: number;
+}
+
 /** What a master does with a leftover run: finish it (with its after-barrier work) or abort it. */
 export type ResumeDecision = { afterBarrier?: AfterBarrier<unknown> } | { abort: string };
 

@@ -1,5 +1,11 @@
 // Node configuration. Defaults follow HBase (DESIGN §1); every field is a CLI flag somewhere.
-import type { LeftoverRun, ProcedureCoordinatorRpcs, ProcedureMemberRpcs, ResumeDecision } from '../barrier/index.js';
+import type {
+  EndedLeftover,
+  LeftoverRun,
+  ProcedureCoordinatorRpcs,
+  ProcedureMemberRpcs,
+  ResumeDecision,
+} from '../barrier/index.js';
 import type { RpcClient, RpcServer, Authenticator, Peer } from '../rpc/index.js';
 import type { Address } from '../substrate/types.js';
 import type { ThreadRegistry } from '../threads/index.js';
@@ -21,6 +27,8 @@ export interface CoordinatorTransportContext {
    * with its after-barrier work, or abort it (LogRollMasterProcedureManager.resumePolicy).
    */
   resumePolicy: (run: LeftoverRun) => ResumeDecision;
+  /** Told of a leftover run that ended here instead (LogRollMasterProcedureManager.recordEndedLeftover). */
+  leftoverEnded: (run: EndedLeftover) => void;
 }
 
 export interface MemberTransportContext {

@@ -4,6 +4,7 @@ import {
   ForeignException,
   Subprocedure,
   type AfterBarrier,
+  type EndedLeftover,
   type LeftoverRun,
   type Procedure,
   type ProcedureCoordinator,
@@ -111,6 +112,8 @@ const SUMMARY_CACHE_LIMIT = 1000;
 
 export class LogRollMasterProcedureManager {
   private readonly summaries = new Map<number, ProcedureResult>();
+  /** Results of runs a previous master left that ended here (a failover), by instance. */
+  private readonly endedLeftovers = new Map<string, ProcedureResult>();
 
   constructor(private readonly env: ManagerEnv) {}
 
@@ -166,6 +169,25 @@ export class LogRollMasterProcedureManager {
     }
   }
 
+  /**
+   * Remembers how a run a previous master started ended on this one (aborted at the takeover), so
+   * its client, polling by instance after following the new master, gets that answer rather than
+   * "unknown procedure".
+   */
+  recordEndedLeftover(run: EndedLeftover): void {
+    this.endedLeftovers.set(run.ref.instance, {
+      procId: -1,
+      name: run.ref.name,
+      instance: run.ref.instance,
+      state: 'finished',
+      ok: false,
+      error: run.error.toWire(),
+      members: run.members,
+    });
+    if (this.endedLeftovers.size > SUMMARY_CACHE_LIMIT)
+      this.endedLeftovers.delete(this.endedLeftovers.keys().next().value!);
+  }
+
   getProcedureResult(req: GetProcedureResultRequest): ProcedureResult {
     const c = this.env.coordinator;
     // The instance first: unique across masters, so a client that started a run on a master that
@@ -178,6 +200,8 @@ export class LogRollMasterProcedureManager {
           : req.name !== undefined
             ? c.latest(req.name)
             : undefined;
+    const ended = req.instance !== undefined && !proc ? this.endedLeftovers.get(req.instance) : undefined;
+    if (ended) return ended;
     if (!proc) {
       return {
         procId: req.procId ?? -1,

@@ -5,6 +5,7 @@ import {
   ForeignException,
   ProcedureCoordinator,
   RpcProcedureCoordinatorRpcs,
+  type EndedLeftover,
   type LeftoverRun,
   type ProcedureCoordinatorRpcs,
 } from '../barrier/index.js';
@@ -118,6 +119,7 @@ export class Master {
         ...(this.config.adminUrl ? { adminUrl: this.config.adminUrl } : {}),
       }),
       resumePolicy: (run: LeftoverRun) => this.manager.resumePolicy(run),
+      leftoverEnded: (run: EndedLeftover) => this.manager.recordEndedLeftover(run),
     };
     this.transport = c.coordinatorTransport
       ? c.coordinatorTransport(ctx)

@@ -2,15 +2,8 @@
 // server: the standby that wins the election finishes a fixed-mode rolllog the dead master
 // started (backup-table rows from the members' results), workers and clients follow the new
 // master, and masters/active names a master's bound address.
-import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import {
-  BackupAdminClient,
-  DEFAULT_BACKUP_ROOT,
-  ROLLLOG_NAME,
-  ROLLLOG_SIGNATURE,
-  Worker,
-} from '../../src/cluster/index.js';
+import { BackupAdminClient, DEFAULT_BACKUP_ROOT, ROLLLOG_NAME, ROLLLOG_SIGNATURE } from '../../src/cluster/index.js';
 import {
   ActiveMasterTracker,
   LeaderElection,
@@ -23,9 +16,8 @@ import { runRolllog, type RolllogReport } from '../../src/runtime/index.js';
 import { RealClock } from '../../src/substrate/real/index.js';
 import { formatAddress } from '../../src/substrate/types.js';
 import { ThreadRegistry } from '../../src/threads/index.js';
-import { gate } from '../support/gate.js';
 import { startZkServer, type ZkServer } from './zk-server.js';
-import { startMasterPair } from './master-pair.js';
+import { holdRoll, startMasterPair, startPairWorkers } from './master-pair.js';
 import { requireTool } from '../support/environment.js';
 
 const started = await startZkServer();
@@ -69,12 +61,8 @@ describe.skipIf(!zk)('master failover with real nodes over ZooKeeper', () => {
     const chroot = newChroot();
     const url = `${zk!.url(chroot)}?sessionTimeoutMs=${SESSION_MS}`;
     const procedureTimeoutMs = 15_000;
-    const { a, b, bStarted, transportA, substrate, dir, settings } = await startMasterPair(
-      url,
-      procedureTimeoutMs,
-      cleanups,
-    );
-    const listen = { host: '127.0.0.1', port: 0 };
+    const pair = await startMasterPair(url, procedureTimeoutMs, cleanups);
+    const { a, b, bStarted, transportA, substrate } = pair;
 
     // masters/active names master-a's bound port (it listens on :0), not port 0.
     const observer = await testSession(zk!.url(chroot));
@@ -83,27 +71,9 @@ describe.skipIf(!zk)('master failover with real nodes over ZooKeeper', () => {
     expect(activeA?.rpcAddress).toBe(formatAddress(a.address));
     expect(a.address.port).toBeGreaterThan(0);
 
-    const names = ['w1', 'w2', 'w3', 'w4'];
-    const workers = names.map(
-      (name) =>
-        new Worker(
-          { name, listen, dataDir: path.join(dir, name), master: a.address, ...settings(false).worker },
-          substrate,
-        ),
-    );
-    await Promise.all(workers.map((w) => w.start()));
-    cleanups.push(async () => void (await Promise.all(workers.map((w) => w.stop()))));
-
+    const workers = await startPairWorkers(pair, ['w1', 'w2', 'w3', 'w4'], cleanups);
     // w4 rolls only when told: the run is inside the barrier, three members done, when master-a dies.
-    const w4 = workers[3]!;
-    const held = gate();
-    let w4Rolling = false;
-    const roll = w4.wal.roll.bind(w4.wal);
-    w4.wal.roll = async (thread) => {
-      w4Rolling = true;
-      await held.promise;
-      return roll(thread);
-    };
+    const w4 = holdRoll(workers[3]!);
 
     // The rolllog client of a running cluster: finds the active master in ZooKeeper and follows it.
     const rolllog = (mode: 'fixed' | 'legacy'): Promise<RolllogReport> =>
@@ -111,7 +81,7 @@ describe.skipIf(!zk)('master failover with real nodes over ZooKeeper', () => {
     const fixed = rolllog('fixed');
     const rolllogSubs = () => workers.map((w) => w.member.subprocedure(ROLLLOG_NAME));
     await until(
-      () => w4Rolling && rolllogSubs().filter((s) => s?.isComplete && !s.error).length === 3,
+      () => w4.rolling() && rolllogSubs().filter((s) => s?.isComplete && !s.error).length === 3,
       'w1..w3 done and w4 rolling inside the barrier',
       10_000,
     );
@@ -136,7 +106,7 @@ describe.skipIf(!zk)('master failover with real nodes over ZooKeeper', () => {
     expect(running.instance).toBe(instance);
     expect(running.state).toBe('running');
 
-    held.open();
+    w4.release();
     const fixedReport = await fixed;
     expect(fixedReport.runs[0]!.error).toBeUndefined();
     expect(fixedReport.runs[0]!.outcome).toBe('ok');
@@ -174,6 +144,61 @@ describe.skipIf(!zk)('master failover with real nodes over ZooKeeper', () => {
     expect(legacy.nodes).toBe(4);
     expect(b.backupTable.readRegionServerLastLogRollResult(DEFAULT_BACKUP_ROOT)).toEqual(
       Object.fromEntries(workers.map((w) => [w.name, w.wal.highestClosed])),
+    );
+  });
+
+  it('a run that ended while no master was active: the standby cleans it up and its client learns how it ended', async () => {
+    const chroot = newChroot();
+    const url = `${zk!.url(chroot)}?sessionTimeoutMs=${SESSION_MS}`;
+    // Shorter than a takeover (a session timeout): the run's timers fire while no master is active.
+    const procedureTimeoutMs = 1_200;
+    const pair = await startMasterPair(url, procedureTimeoutMs, cleanups);
+    const { a, b, bStarted, transportA, substrate } = pair;
+    const workers = await startPairWorkers(pair, ['w1', 'w2'], cleanups);
+    const w2 = holdRoll(workers[1]!);
+    cleanups.push(async () => w2.release());
+
+    const observer = await testSession(zk!.url(chroot));
+    const report = runRolllog({
+      nodes: 0,
+      mode: 'fixed',
+      runs: 1,
+      masterFrom: url,
+      rpcTimeoutMs: 5_000,
+      procedureTimeoutMs,
+    });
+    await until(() => w2.rolling(), 'w2 rolling inside the barrier', 10_000);
+    const instance = (await observer.getChildren(zkLayout.barrierDir(ROLLLOG_SIGNATURE, 'acquired')))[0]!;
+    transportA()!.rpcs!.session.crash();
+    await a.stop();
+    await bStarted;
+
+    // The client followed master-b and asked for its run by instance: not "unknown procedure".
+    const run = (await report).runs[0]!;
+    console.info(`run after failover: ${run.outcome}: ${run.error}`);
+    expect(run.outcome).not.toBe('ok');
+    expect(run.error).toBeDefined();
+    expect(run.error).not.toMatch(/unknown to the master/);
+    expect(run.error).toMatch(/timed out|coordinator/);
+    const threads = new ThreadRegistry('test-client', 'client', process.pid, clock);
+    const rpc = new RpcClient({ node: 'test-client', substrate });
+    cleanups.push(async () => rpc.close());
+    const viaB = new BackupAdminClient(rpc, b.peer, clock, threads.spawn('poll'));
+    expect(await viaB.getProcedureResult({ instance }, 5_000)).toMatchObject({
+      state: 'finished',
+      ok: false,
+      instance,
+      members: 2,
+    });
+    // Nothing of the run is left in ZooKeeper, and no member still holds it.
+    for (const d of zkLayout.BARRIER_DIRS) {
+      expect(await observer.getChildren(zkLayout.barrierDir(ROLLLOG_SIGNATURE, d))).toEqual([]);
+    }
+    w2.release();
+    await until(
+      () => workers.every((w) => w.member.subprocedure(ROLLLOG_NAME)?.isComplete === true),
+      'every member released',
+      5_000,
     );
   });
 

@@ -3,10 +3,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Master } from '../../src/cluster/index.js';
+import { Master, Worker } from '../../src/cluster/index.js';
 import { zkClusterSettings, type ZkMasterTransport } from '../../src/coordination/zookeeper/index.js';
 import { realSubstrate } from '../../src/substrate/real/index.js';
 import type { Substrate } from '../../src/substrate/types.js';
+import { gate } from '../support/gate.js';
 
 export interface MasterPair {
   a: Master;
@@ -50,4 +51,36 @@ export async function startMasterPair(
     await b.stop();
   });
   return { a, b, bStarted, transportA: () => transportA, substrate, dir, settings };
+}
+
+/** Workers of the pair's cluster, registered with the active master; the cleanups stop them. */
+export async function startPairWorkers(
+  pair: MasterPair,
+  names: string[],
+  cleanups: (() => Promise<void>)[],
+): Promise<Worker[]> {
+  const listen = { host: '127.0.0.1', port: 0 };
+  const workers = names.map(
+    (name) =>
+      new Worker(
+        { name, listen, dataDir: path.join(pair.dir, name), master: pair.a.address, ...pair.settings(false).worker },
+        pair.substrate,
+      ),
+  );
+  await Promise.all(workers.map((w) => w.start()));
+  cleanups.push(async () => void (await Promise.all(workers.map((w) => w.stop()))));
+  return workers;
+}
+
+/** Makes a worker's WAL roll wait until release(): keeps a rolllog inside its barrier. */
+export function holdRoll(worker: Worker): { rolling: () => boolean; release: () => void } {
+  const held = gate();
+  let rolling = false;
+  const roll = worker.wal.roll.bind(worker.wal);
+  worker.wal.roll = async (thread) => {
+    rolling = true;
+    await held.promise;
+    return roll(thread);
+  };
+  return { rolling: () => rolling, release: () => held.open() };
 }

@@ -19,15 +19,14 @@ import {
   type ResumePolicy,
   type ZkSession,
 } from '../../src/coordination/zookeeper/index.js';
-import { BackupAdminClient, DEFAULT_BACKUP_ROOT, ROLLLOG_SIGNATURE, Worker } from '../../src/cluster/index.js';
+import { BackupAdminClient, DEFAULT_BACKUP_ROOT, ROLLLOG_SIGNATURE } from '../../src/cluster/index.js';
 import { RpcClient } from '../../src/rpc/index.js';
-import path from 'node:path';
 import { runRolllog, type RolllogOptions } from '../../src/runtime/index.js';
 import { RealClock } from '../../src/substrate/real/index.js';
 import { ThreadRegistry, type LogicalThread } from '../../src/threads/index.js';
 import { gate, type Gate } from '../support/gate.js';
 import { startZkServer, type ZkServer } from './zk-server.js';
-import { startMasterPair } from './master-pair.js';
+import { startMasterPair, startPairWorkers } from './master-pair.js';
 import { startFreezeProxy } from './freeze-proxy.js';
 import { requireTool } from '../support/environment.js';
 
@@ -285,17 +284,9 @@ describe.skipIf(!zk)('rolllog over ZooKeeper (in-process cluster, real TCP)', ()
   it('a standby master that took over runs the next rolllog with the workers registered in ZooKeeper', async () => {
     const chroot = newChroot();
     const url = `${zk!.url(chroot)}?sessionTimeoutMs=${SESSION_MS}`;
-    const { a, b, bStarted, transportA, substrate, dir, settings } = await startMasterPair(url, 5_000, cleanups);
-    const listen = { host: '127.0.0.1', port: 0 };
-    const workers = ['w1', 'w2', 'w3'].map(
-      (name) =>
-        new Worker(
-          { name, listen, dataDir: path.join(dir, name), master: a.address, ...settings(false).worker },
-          substrate,
-        ),
-    );
-    await Promise.all(workers.map((w) => w.start()));
-    cleanups.push(async () => void (await Promise.all(workers.map((w) => w.stop()))));
+    const pair = await startMasterPair(url, 5_000, cleanups);
+    const { a, b, bStarted, transportA, substrate } = pair;
+    await startPairWorkers(pair, ['w1', 'w2', 'w3'], cleanups);
     const threads = new ThreadRegistry('client', 'client', process.pid, clock);
     const rpc = new RpcClient({ node: 'client', substrate });
     cleanups.push(async () => rpc.close());

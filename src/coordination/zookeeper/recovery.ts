@@ -21,7 +21,7 @@ import { Procedure, listMembers, type AfterBarrier, type ProcedureOutcome } from
 import type { CoordinatorCallbacks, ProcedureRef } from '../../barrier/transport.js';
 import type { Clock } from '../../substrate/types.js';
 import type { ThreadRegistry } from '../../threads/index.js';
-import { decodeProcedureState, type ProcedureState } from './codec.js';
+import { decodeError, decodeProcedureState, type ProcedureState } from './codec.js';
 import { removeRun, writeAbort, type ZkCoordinatorRpcs } from './coordinator-rpcs.js';
 import { PROCEDURES_DIR, barrierDir, instanceNode } from './layout.js';
 
@@ -49,6 +49,11 @@ export interface RecoveredRun {
   ref: ProcedureRef;
   action: 'resumed' | 'aborted' | 'cleaned';
   reason: string;
+  /**
+   * For a run that ended here (aborted, or cleaned while aborting) whose state was readable: the
+   * error it ended with and its member count, so the master can tell a client that polls for it.
+   */
+  ended?: { error: ForeignException; members: number };
   /** For resumed runs: resolves when the run completed or aborted here. */
   completion?: Promise<ProcedureOutcome<unknown>>;
 }
@@ -106,15 +111,21 @@ async function recoverRun(options: RecoveryOptions, state: ProcedureState, abort
   const { ref } = state;
   const session = options.rpcs.session;
   if (aborting) {
+    const error = await abortError(options, state);
     await removeRun(session, ref);
-    return { ref, action: 'cleaned', reason: 'it was already aborting when its coordinator went away' };
+    return {
+      ref,
+      action: 'cleaned',
+      reason: 'it was already aborting when its coordinator went away',
+      ended: { error, members: state.members.length },
+    };
   }
   const remainingMs = state.startedWallMs + state.timeoutMs - options.clock.wallMs();
   if (remainingMs <= 0) {
     const missing = await missingMembers(options, state);
     return abortRun(
       options,
-      ref,
+      state,
       new ForeignException(
         options.node,
         `procedure ${ref.name} (instance ${ref.instance}) timed out after ${state.timeoutMs} ms while its coordinator ` +
@@ -132,7 +143,7 @@ async function recoverRun(options: RecoveryOptions, state: ProcedureState, abort
   if ('abort' in plan) {
     return abortRun(
       options,
-      ref,
+      state,
       new ForeignException(options.node, `master failover: cannot resume procedure ${ref.name}: ${plan.abort}`),
     );
   }
@@ -153,7 +164,7 @@ async function recoverRun(options: RecoveryOptions, state: ProcedureState, abort
     } catch (err) {
       return abortRun(
         options,
-        ref,
+        state,
         new ForeignException(
           options.node,
           `master failover: cannot resume procedure ${ref.name}: ${(err as Error).message}`,
@@ -194,7 +205,12 @@ async function recoverRun(options: RecoveryOptions, state: ProcedureState, abort
   };
 }
 
-async function abortRun(options: RecoveryOptions, ref: ProcedureRef, error: ForeignException): Promise<RecoveredRun> {
+async function abortRun(
+  options: RecoveryOptions,
+  state: ProcedureState,
+  error: ForeignException,
+): Promise<RecoveredRun> {
+  const { ref } = state;
   const session = options.rpcs.session;
   await options.threads.withThread(`(${options.node})-zk-recovery`, RECOVERY_FRAME, async (thread) => {
     await thread.waitOn(
@@ -206,7 +222,22 @@ async function abortRun(options: RecoveryOptions, ref: ProcedureRef, error: Fore
       removeRun(session, ref),
     );
   });
-  return { ref, action: 'aborted', reason: error.message };
+  return { ref, action: 'aborted', reason: error.message, ended: { error, members: state.members.length } };
+}
+
+/** The error an aborting run was ending with (its abort znode), or one saying it was aborting. */
+async function abortError(options: RecoveryOptions, state: ProcedureState): Promise<ForeignException> {
+  const path = instanceNode(state.ref, 'abort');
+  try {
+    const read = await options.rpcs.session.getDataIfPresent(path);
+    if (read) return ForeignException.fromWire(decodeError(path, read.data));
+  } catch {
+    // Unreadable: fall back to what is known.
+  }
+  return new ForeignException(
+    options.node,
+    `procedure ${state.ref.name} (instance ${state.ref.instance}) was aborting when its coordinator ${state.coordinator} went away`,
+  );
 }
 
 /** Members that had not reported in the run's current phase. */

@@ -11,6 +11,7 @@
 // The worker's transport watches masters/active and moves the worker's master calls to the leader.
 import type { ForeignException } from '../../barrier/errors.js';
 import type {
+  EndedLeftover,
   CoordinatorCallbacks,
   LeftoverRun,
   MemberCallbacks,
@@ -73,6 +74,11 @@ export interface ZkNodeContext {
   advertised?: () => { rpc?: Address; adminUrl?: string };
   /** Master: what it does with a run a previous master left (unless the options give a policy). */
   resumePolicy?: (run: LeftoverRun) => ResumeDecision;
+  /**
+   * Master: told of every run a previous master left that ended here (aborted or already
+   * aborting), so a client that polls for it by instance learns how it ended.
+   */
+  leftoverEnded?: (run: EndedLeftover) => void;
   /** Worker: told when another master becomes active, so its master calls follow it. */
   followMaster?: (master: { name: string; address: Address }) => void;
 }
@@ -155,7 +161,12 @@ export class ZkMasterTransport implements ProcedureCoordinatorRpcs {
       policy: o.policy ?? (resumePolicy ? (state) => resumePolicy(state) : abortLeftoverRuns),
       ...(o.wakeIntervalMs ? { wakeIntervalMs: o.wakeIntervalMs } : {}),
       ...(o.log ? { log: o.log } : {}),
-      ...(o.onActive ? { onActive: o.onActive } : {}),
+      onActive: (recovered) => {
+        for (const r of recovered) {
+          if (r.ended && r.ref.name !== '?') this.ctx.leftoverEnded?.({ ref: r.ref, ...r.ended });
+        }
+        o.onActive?.(recovered);
+      },
       ...(o.onStandby ? { onStandby: o.onStandby } : {}),
     });
     const active = this.role.becomeActive();
