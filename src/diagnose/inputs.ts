@@ -147,9 +147,16 @@ function captureWarnings(nodes: BundleNode[], roundCount: number): string[] {
     .map((f) => `${f.node} round ${f.round + 1}: ${f.error ?? 'no dump written'}`);
   const more = failed.length > listed.length ? `; and ${failed.length - listed.length} more` : '';
   const out = [`${failed.length} capture(s) in the bundle have no dump: ${listed.join('; ')}${more}`];
-  for (let r = 0; r < roundCount; r++) {
-    if (nodes.every((n) => !n.samples.some((s) => s.round === r && s.file !== undefined)))
-      out.push(`round ${r + 1} has no dump from any node and is left out of the analysis`);
+  const withDump = new Set(nodes.flatMap((n) => n.samples.filter((s) => s.file !== undefined).map((s) => s.round)));
+  const empty: number[] = [];
+  for (let r = 0; r < roundCount; r++) if (!withDump.has(r)) empty.push(r + 1);
+  if (empty.length > 0) {
+    const shown = empty.slice(0, MAX_CAPTURE_ERRORS_LISTED).join(', ');
+    const rest =
+      empty.length > MAX_CAPTURE_ERRORS_LISTED ? ` and ${empty.length - MAX_CAPTURE_ERRORS_LISTED} more` : '';
+    out.push(
+      `round${empty.length > 1 ? 's' : ''} ${shown}${rest} ${empty.length > 1 ? 'have' : 'has'} no dump from any node and ${empty.length > 1 ? 'are' : 'is'} left out of the analysis`,
+    );
   }
   return out;
 }

@@ -13,6 +13,7 @@ import { RpcClient, RpcServer } from '../../src/rpc/index.js';
 import { realSubstrate } from '../../src/substrate/real/index.js';
 import type { Address } from '../../src/substrate/types.js';
 import { ThreadRegistry, type LogicalThread } from '../../src/threads/index.js';
+import { until } from '../support/gate.js';
 
 export type Behaviour =
   | { kind: 'ok'; result?: unknown }
@@ -179,10 +180,6 @@ export async function startBarrierFixture(options: {
 }
 
 /** Polls until cond() holds (bounded); for conditions reached by message delivery, not by time. */
-export async function eventually(cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
+export function eventually(cond: () => boolean, timeoutMs = 5000): Promise<void> {
+  return until(cond, 'condition', timeoutMs, 5);
 }

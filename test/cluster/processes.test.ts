@@ -7,17 +7,9 @@ import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { defaultCliPath, runRolllog, startProcessCluster } from '../../src/runtime/index.js';
 import { eventually } from '../barrier/fixture.js';
+import { alive } from '../support/processes.js';
 
 const cli = defaultCliPath();
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function rollcall(args: string[], timeoutMs = 60_000): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: timeoutMs });

@@ -16,13 +16,11 @@ import { runRolllog, type RolllogReport } from '../../src/runtime/index.js';
 import { RealClock } from '../../src/substrate/real/index.js';
 import { formatAddress } from '../../src/substrate/types.js';
 import { ThreadRegistry } from '../../src/threads/index.js';
-import { startZkServer, type ZkServer } from './zk-server.js';
+import { untilSlow } from '../support/gate.js';
+import { zkServerForTests, type ZkServer } from './zk-server.js';
 import { holdRoll, startMasterPair, startPairWorkers } from './master-pair.js';
-import { requireTool } from '../support/environment.js';
 
-const started = await startZkServer();
-if (!started.ok) requireTool('ZooKeeper server', false, started.reason);
-const zk: ZkServer | undefined = started.ok ? started.server : undefined;
+const zk: ZkServer | undefined = await zkServerForTests();
 
 /** Short sessions: a dead master's session expires, and the standby takes over, in about this long. */
 const SESSION_MS = 2_000;
@@ -36,14 +34,6 @@ afterEach(async () => {
 afterAll(async () => {
   await zk?.destroy();
 });
-
-async function until(cond: () => boolean, what: string, limitMs: number): Promise<void> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > limitMs) throw new Error(`timed out after ${limitMs} ms waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 let chrootCounter = 0;
 function newChroot(): string {
@@ -80,7 +70,7 @@ describe.skipIf(!zk)('master failover with real nodes over ZooKeeper', () => {
       runRolllog({ nodes: 0, mode, runs: 1, masterFrom: url, rpcTimeoutMs: 5_000, procedureTimeoutMs });
     const fixed = rolllog('fixed');
     const rolllogSubs = () => workers.map((w) => w.member.subprocedure(ROLLLOG_NAME));
-    await until(
+    await untilSlow(
       () => w4.rolling() && rolllogSubs().filter((s) => s?.isComplete && !s.error).length === 3,
       'w1..w3 done and w4 rolling inside the barrier',
       10_000,
@@ -130,7 +120,7 @@ describe.skipIf(!zk)('master failover with real nodes over ZooKeeper', () => {
     // masters/active names master-b's bound address, and every worker follows it.
     const activeB = await LeaderElection.activeMaster(observer);
     expect(activeB?.rpcAddress).toBe(formatAddress(b.address));
-    await until(
+    await untilSlow(
       () => workers.every((w) => w.masterPeer.node === 'master-b' && w.masterPeer.addr.port === b.address.port),
       'workers following master-b',
       5_000,
@@ -167,7 +157,7 @@ describe.skipIf(!zk)('master failover with real nodes over ZooKeeper', () => {
       rpcTimeoutMs: 5_000,
       procedureTimeoutMs,
     });
-    await until(() => w2.rolling(), 'w2 rolling inside the barrier', 10_000);
+    await untilSlow(() => w2.rolling(), 'w2 rolling inside the barrier', 10_000);
     const instance = (await observer.getChildren(zkLayout.barrierDir(ROLLLOG_SIGNATURE, 'acquired')))[0]!;
     transportA()!.rpcs!.session.crash();
     await a.stop();
@@ -195,7 +185,7 @@ describe.skipIf(!zk)('master failover with real nodes over ZooKeeper', () => {
       expect(await observer.getChildren(zkLayout.barrierDir(ROLLLOG_SIGNATURE, d))).toEqual([]);
     }
     w2.release();
-    await until(
+    await untilSlow(
       () => workers.every((w) => w.member.subprocedure(ROLLLOG_NAME)?.isComplete === true),
       'every member released',
       5_000,
@@ -218,17 +208,17 @@ describe.skipIf(!zk)('master failover with real nodes over ZooKeeper', () => {
       encoder.encode(JSON.stringify({ format: 'rollcall-zk-master/1', name, rpcAddress, adminAddress: '', pid: 1 }));
     // A master that has no usable address yet is not followed.
     await s.create(zkLayout.ACTIVE_MASTER, info('m0', '127.0.0.1:0'), 'ephemeral');
-    await until(() => tracker.present, 'masters/active read', 5_000);
+    await untilSlow(() => tracker.present, 'masters/active read', 5_000);
     expect(tracker.current).toBeUndefined();
     await s.delete(zkLayout.ACTIVE_MASTER);
     await s.create(zkLayout.ACTIVE_MASTER, info('m1', '127.0.0.1:1111'), 'ephemeral');
     await expect(tracker.waitForMaster(5_000)).resolves.toMatchObject({ info: { name: 'm1' } });
     // The leader dies: no masters/active, the view keeps m1 until the next one publishes itself.
     await s.delete(zkLayout.ACTIVE_MASTER);
-    await until(() => !tracker.present, 'masters/active gone', 5_000);
+    await untilSlow(() => !tracker.present, 'masters/active gone', 5_000);
     expect(tracker.current?.info.name).toBe('m1');
     await s.create(zkLayout.ACTIVE_MASTER, info('m2', '127.0.0.1:2222'), 'ephemeral');
-    await until(() => tracker.current?.info.name === 'm2', 'view moved to m2', 5_000);
+    await untilSlow(() => tracker.current?.info.name === 'm2', 'view moved to m2', 5_000);
     expect(seen).toEqual(['m1@127.0.0.1:1111', 'm2@127.0.0.1:2222']);
   });
 });

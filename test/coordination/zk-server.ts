@@ -7,6 +7,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { requireTool } from '../support/environment.js';
+import { alive } from '../support/processes.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SCRIPT = path.join(ROOT, 'scripts/zk.sh');
@@ -28,6 +30,14 @@ export interface ZkServer {
 }
 
 export type ZkStartResult = { ok: true; server: ZkServer } | { ok: false; reason: string };
+
+/** The suite's server: undefined (tests skip, saying why) when it cannot start, an error in CI. */
+export async function zkServerForTests(): Promise<ZkServer | undefined> {
+  const started = await startZkServer();
+  if (started.ok) return started.server;
+  requireTool('ZooKeeper server', false, started.reason);
+  return undefined;
+}
 
 /** Ports tried before giving up: a free port can be taken by another test before the JVM binds it. */
 const START_ATTEMPTS = 3;
@@ -95,15 +105,6 @@ async function startZkServerOnce(): Promise<ZkStartResult> {
       },
     },
   };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function freePort(): Promise<number> {

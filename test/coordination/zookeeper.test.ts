@@ -24,15 +24,12 @@ import { RpcClient } from '../../src/rpc/index.js';
 import { runRolllog, type RolllogOptions } from '../../src/runtime/index.js';
 import { RealClock } from '../../src/substrate/real/index.js';
 import { ThreadRegistry, type LogicalThread } from '../../src/threads/index.js';
-import { gate, type Gate } from '../support/gate.js';
-import { startZkServer, type ZkServer } from './zk-server.js';
+import { gate, untilSlow, type Gate } from '../support/gate.js';
+import { zkServerForTests, type ZkServer } from './zk-server.js';
 import { startMasterPair, startPairWorkers } from './master-pair.js';
 import { startFreezeProxy } from './freeze-proxy.js';
-import { requireTool } from '../support/environment.js';
 
-const started = await startZkServer();
-if (!started.ok) requireTool('ZooKeeper server', false, started.reason);
-const zk: ZkServer | undefined = started.ok ? started.server : undefined;
+const zk: ZkServer | undefined = await zkServerForTests();
 
 /** Short sessions so expiry tests take seconds (zk.sh allows 1,000 ms and up). */
 const SESSION_MS = 2_000;
@@ -97,15 +94,6 @@ afterEach(async ({ task }) => {
 afterAll(async () => {
   await zk?.destroy();
 });
-
-/** Polls every 20 ms (not every macrotask: some waits here last seconds). */
-async function until(cond: () => boolean, what: string, limitMs: number): Promise<void> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > limitMs) throw new Error(`timed out after ${limitMs} ms waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 let chrootCounter = 0;
 function newChroot(): string {
@@ -356,7 +344,7 @@ describe.skipIf(!zk)('barrier over ZooKeeper', () => {
     expect(outcome.ok).toBe(false);
     expect(outcome.error?.source).toBe('w3');
     expect(outcome.error?.message).toContain('disk full');
-    await until(() => members.every((m) => m.member.subprocedure(NAME)?.isComplete), 'members released', 5_000);
+    await untilSlow(() => members.every((m) => m.member.subprocedure(NAME)?.isComplete), 'members released', 5_000);
     expect(await leftovers(master.session)).toEqual([]);
   });
 
@@ -371,7 +359,11 @@ describe.skipIf(!zk)('barrier over ZooKeeper', () => {
     expect(outcome.error?.source).toBe('ghost');
     expect(outcome.error?.message).toMatch(/no live ZooKeeper session/);
     expect(Date.now() - t0).toBeLessThan(2_000);
-    await until(() => members.every((m) => m.member.subprocedure(NAME)?.isComplete ?? true), 'members released', 5_000);
+    await untilSlow(
+      () => members.every((m) => m.member.subprocedure(NAME)?.isComplete ?? true),
+      'members released',
+      5_000,
+    );
     expect(await leftovers(master.session)).toEqual([]);
   });
 
@@ -426,8 +418,8 @@ describe.skipIf(!zk)('barrier over ZooKeeper', () => {
     });
     const names = members.map((m) => m.name);
     const proc = run(primary, names);
-    await until(() => acquiredOnce, 'w8 acquiring', 5_000);
-    await until(() => proc.missing().length === 1, 'seven members acquired', 5_000);
+    await untilSlow(() => acquiredOnce, 'w8 acquiring', 5_000);
+    await untilSlow(() => proc.missing().length === 1, 'seven members acquired', 5_000);
     const killedAt = Date.now();
     primary.session.crash(); // the active master dies
     const recovered = await standby.active;
@@ -441,7 +433,7 @@ describe.skipIf(!zk)('barrier over ZooKeeper', () => {
     expect(outcome.ok).toBe(true);
     expect([...outcome.results.keys()].sort()).toEqual([...names].sort());
     expect(tookOverMs).toBeLessThan(SESSION_MS + 3_000);
-    await until(
+    await untilSlow(
       () => members.every((m) => m.member.subprocedure(NAME)?.isComplete && !m.member.subprocedure(NAME)?.error),
       'every member completed',
       5_000,
@@ -468,14 +460,14 @@ describe.skipIf(!zk)('barrier over ZooKeeper', () => {
       primary,
       members.map((m) => m.name),
     );
-    await until(() => proc.missing().length === 1, 'three members acquired', 5_000);
+    await untilSlow(() => proc.missing().length === 1, 'three members acquired', 5_000);
     primary.session.crash();
     const recovered = await standby.active;
     const r = recovered.find((x) => x.ref.instance === proc.ref.instance);
     expect(r?.action).toBe('aborted');
     expect(r?.reason).toMatch(/no handler for test-proc/);
     // Members that acquired were waiting for 'reached': the abort releases them at once.
-    await until(
+    await untilSlow(
       () => ['w1', 'w2', 'w3'].every((n) => members.find((m) => m.name === n)!.member.subprocedure(NAME)?.isComplete),
       'acquired members released',
       5_000,
@@ -561,7 +553,7 @@ describe.skipIf(!zk)('barrier over ZooKeeper', () => {
       console.info(`ZooKeeper restarted in ${Date.now() - r0} ms`);
     })();
     // Members first: whatever the server does, none outlives its own timer.
-    await until(
+    await untilSlow(
       () => members.every((m) => m.member.subprocedure(NAME)?.isComplete),
       'every member finished',
       memberTimeoutMs + 2_000,

@@ -10,11 +10,19 @@ export function gate<T = void>(): Gate<T> {
   return { promise, open };
 }
 
-/** Waits until cond() holds, checking after every macrotask; fails after limitMs. */
-export async function until(cond: () => boolean, what: string, limitMs = 5000): Promise<void> {
+/**
+ * Waits until cond() holds, checking every pollMs (0: after every macrotask, for conditions
+ * reached by message delivery); fails after limitMs.
+ */
+export async function until(cond: () => boolean, what: string, limitMs = 5000, pollMs = 0): Promise<void> {
   const start = Date.now();
   while (!cond()) {
-    if (Date.now() - start > limitMs) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setImmediate(r));
+    if (Date.now() - start > limitMs) throw new Error(`timed out after ${limitMs} ms waiting for: ${what}`);
+    await new Promise((r) => (pollMs > 0 ? setTimeout(r, pollMs) : setImmediate(r)));
   }
+}
+
+/** until() for waits that last seconds (ZooKeeper sessions, elections): checks every 20 ms. */
+export function untilSlow(cond: () => boolean, what: string, limitMs: number): Promise<void> {
+  return until(cond, what, limitMs, 20);
 }
