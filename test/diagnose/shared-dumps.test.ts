@@ -6,9 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { analyzeDumps, type AnalysisResult } from '../../src/diagnose/index.js';
 import { FrameTable, parseDumpFileSync, type ProcessDump } from '../../src/dumps/index.js';
+import { requireTool } from '../support/environment.js';
 
 const DIR = fileURLToPath(new URL('../../../shared/dumps/', import.meta.url));
-const have = existsSync(DIR);
+const have = requireTool('../shared/dumps', existsSync(DIR), `clone rollcall beside the shared folder (${DIR})`);
 
 function load(file: string): { dumps: ProcessDump[]; result: AnalysisResult } {
   const r = parseDumpFileSync(join(DIR, file), { frames: new FrameTable() });
