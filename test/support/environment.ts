@@ -15,7 +15,7 @@ export const inCi = (): boolean => {
 export function requireTool(what: string, available: boolean, why: string): boolean {
   if (available) return true;
   const message = `${what} unavailable: ${why}`;
-  if (inCi()) throw new Error(`${message} (CI must run these tests; .ci/setup-system installs it)`);
+  if (inCi()) throw new Error(`${message} (under CI these tests must run, not skip)`);
   console.warn(`${message}: tests SKIPPED`);
   return false;
 }
