@@ -125,7 +125,9 @@ export class BackupAdminClient {
         try {
           const r = await this.getProcedureResult({ name }, Math.min(2000, Math.max(1, deadline - this.clock.nowMs())));
           if (r.state !== 'running') return true;
-        } catch {
+        } catch (err) {
+          // A master that refuses connections is gone, not busy (unless a failover may bring another).
+          if (err instanceof NetworkError && !this.following) return false;
           // A stuck default pool times the poll out; try again until the deadline.
         }
         await sleep(t, this.clock, 50, 'wait-for-procedure-end');

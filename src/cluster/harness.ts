@@ -167,8 +167,14 @@ export async function startCluster(spec: ClusterSpec): Promise<Cluster> {
     },
     spec.substrateFor(masterName),
   );
-  await spec.prepareNode?.(master);
-  await master.start();
+  try {
+    await spec.prepareNode?.(master);
+    await master.start();
+  } catch (err) {
+    // A master that bound its listener and then failed (coordination unreachable) must not keep it.
+    await master.stop().catch(() => {});
+    throw err;
+  }
   const names = Array.from({ length: spec.workers }, (_, i) => (spec.workerName ?? defaultWorkerName)(i));
   assert(new Set(names).size === names.length, 'worker names must be unique');
   const workers = names.map((n) => createWorker(spec, master, n));

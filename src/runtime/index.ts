@@ -4,6 +4,7 @@ export { startNode, type NodeOptions, type RunningNode } from './node.js';
 export {
   runRolllog,
   RolllogInterrupted,
+  RolllogStartError,
   summarize,
   percentile,
   MAX_RUNS,

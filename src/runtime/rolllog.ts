@@ -1,6 +1,7 @@
 // `rollcall rolllog` as a function: start an in-process cluster (or connect to one), run rolllog
 // K times, report each run and a summary. The demo and later flags (--detect, --predict,
 // --coordination) plug in through RolllogHooks instead of forking this loop.
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   BackupAdminClient,
   MASTER_DEFAULTS,
@@ -16,9 +17,9 @@ import {
   zkClusterSettings,
   type ZkSession,
 } from '../coordination/zookeeper/index.js';
-import { RpcClient, type Peer } from '../rpc/index.js';
+import { RpcClient, RpcError, type Peer } from '../rpc/index.js';
 import { realSubstrate } from '../substrate/real/index.js';
-import { formatAddress, parseAddress } from '../substrate/types.js';
+import { NetworkError, formatAddress, parseAddress } from '../substrate/types.js';
 import { ThreadRegistry } from '../threads/index.js';
 import { startLocalCluster, type LocalCluster, type LocalClusterOptions } from './inprocess.js';
 import { loadAuthenticator } from './secrets.js';
@@ -52,6 +53,8 @@ export interface RolllogReport {
   predictions?: unknown[];
   /** What online detection cost (--detect): collection and analysis per round. */
   detector?: unknown;
+  /** Why the runs stopped before --runs (the master was lost): the report is partial. */
+  error?: string;
 }
 
 export interface RolllogOptions {
@@ -96,6 +99,11 @@ export interface RolllogOptions {
 
 export class RolllogInterrupted extends Error {
   override name = 'RolllogInterrupted';
+}
+
+/** rolllog could not start: the master did not answer (the CLI exits 2 with this message). */
+export class RolllogStartError extends Error {
+  override name = 'RolllogStartError';
 }
 
 /** What hooks see: the cluster (when in-process), a client, and the cluster's status. */
@@ -189,10 +197,18 @@ export async function runRolllog(options: RolllogOptions): Promise<RolllogReport
       client = local.cluster.client;
     }
     checkAborted();
-    const status = await client.clusterStatus(Math.min(rpcTimeoutMs, 10_000));
+    const masterAddress = (): string => formatAddress(client.masterPeer.addr);
+    let status: ClusterStatus;
+    try {
+      status = await client.clusterStatus(Math.min(rpcTimeoutMs, 10_000));
+    } catch (err) {
+      checkAborted();
+      throw new RolllogStartError(`the master at ${masterAddress()} did not answer: ${(err as Error).message}`);
+    }
     const ctx: RolllogContext = { options, client, status, ...(local ? { local } : {}) };
     await options.hooks?.start?.(ctx);
     const runs: RunReport[] = [];
+    let lost: string | undefined;
     const total = Math.min(options.runs, MAX_RUNS);
     for (let i = 0; i < total; i++) {
       await options.hooks?.beforeRun?.(ctx, i);
@@ -207,6 +223,12 @@ export async function runRolllog(options: RolllogOptions): Promise<RolllogReport
       await options.hooks?.afterRun?.(ctx, i, run);
       runs.push(run);
       options.onRun?.(i, run, total);
+      if (run.outcome !== 'ok') {
+        // A dead master fails every later run at once: stop and say so instead of reporting
+        // thousands of failures (or, waiting below, retrying for minutes).
+        lost = await masterLost(client, follower !== undefined, checkAborted);
+        if (lost !== undefined) break;
+      }
       if (run.outcome !== 'ok' && i + 1 < total) {
         // The procedure may outlive the client's call (its timer, stuck handlers): the next run
         // would be rejected as a duplicate, so wait for it to end.
@@ -219,6 +241,9 @@ export async function runRolllog(options: RolllogOptions): Promise<RolllogReport
       handlers,
       runs,
       summary: summarize(runs),
+      ...(lost !== undefined
+        ? { error: `lost the master at ${masterAddress()} after ${runs.length} of ${total} runs: ${lost}` }
+        : {}),
     };
     await options.hooks?.finish?.(ctx, report);
     return report;
@@ -233,6 +258,42 @@ export async function runRolllog(options: RolllogOptions): Promise<RolllogReport
 
 /** How long a client without --master waits for masters/active (a failover takes a session timeout). */
 const WAIT_FOR_MASTER_MS = 30_000;
+
+/** Probes of a master that may be gone, and the pause between them; following ZooKeeper, a failover's worth. */
+const MASTER_PROBES = 3;
+const MASTER_PROBE_PAUSE_MS = 500;
+const MASTER_PROBE_TIMEOUT_MS = 5_000;
+
+/**
+ * After a failed run: undefined while the master still answers (or only times out: a stuck master
+ * is a result, not a lost one), else why it is lost. Only failures to reach it at all count.
+ */
+async function masterLost(
+  client: BackupAdminClient,
+  following: boolean,
+  checkAborted: () => void,
+): Promise<string | undefined> {
+  const probes = following ? Math.ceil(WAIT_FOR_MASTER_MS / MASTER_PROBE_PAUSE_MS) : MASTER_PROBES;
+  let last: Error | undefined;
+  for (let i = 0; i < probes; i++) {
+    if (i > 0) await delay(MASTER_PROBE_PAUSE_MS);
+    checkAborted();
+    try {
+      await client.clusterStatus(MASTER_PROBE_TIMEOUT_MS);
+      return undefined;
+    } catch (err) {
+      if (!isUnreachable(err)) return undefined;
+      last = err as Error;
+    }
+  }
+  return last?.message ?? 'unreachable';
+}
+
+/** A failure to reach a node at all (refused, reset, closed), as opposed to a slow or failing call. */
+function isUnreachable(err: unknown): boolean {
+  if (err instanceof NetworkError) return true;
+  return err instanceof RpcError && (err.type === 'ConnectionClosed' || err.type === 'ConnectFailed');
+}
 
 /** A ZooKeeper session watching masters/active; waits for a master when there is no other to start with. */
 async function followActiveMaster(

@@ -20,7 +20,7 @@ import {
 } from '../../runtime/index.js';
 import { ZkStartupError, zkClusterSettings } from '../../coordination/zookeeper/index.js';
 import { UsageError } from '../errors.js';
-import { COORDINATION_HELP, coordinationOption } from './coordination.js';
+import { COORDINATION_HELP, coordinationOption, requireReachableZooKeeper } from './coordination.js';
 import { choiceOption, durationMsOption, intOption } from '../options.js';
 
 export interface TuningFlags {
@@ -199,6 +199,7 @@ export function registerCluster(program: Command): void {
   addTuningOptions(start);
   start.action(async (flags: StartFlags) => {
     const log = stderrLog('cluster', flags.verbose === true);
+    await requireReachableZooKeeper(flags.coordination);
     let endpoints: NodeEndpoint[];
     let secretFile: string | undefined;
     let stop: () => Promise<void>;

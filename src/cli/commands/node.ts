@@ -6,7 +6,7 @@ import { formatAddress, parseAddress, type Address } from '../../substrate/types
 import { zkClusterSettings } from '../../coordination/zookeeper/index.js';
 import { UsageError } from '../errors.js';
 import { choiceOption } from '../options.js';
-import { COORDINATION_HELP, coordinationOption } from './coordination.js';
+import { COORDINATION_HELP, coordinationOption, requireReachableZooKeeper } from './coordination.js';
 import { addTuningOptions, asUsage, masterSettings, untilSignal, workerSettings, type TuningFlags } from './cluster.js';
 
 interface NodeFlags extends TuningFlags {
@@ -74,6 +74,7 @@ export function registerNode(program: Command): void {
     if (flags.standby && (flags.role !== 'master' || !flags.coordination)) {
       throw new UsageError('--standby is for a master with --coordination zookeeper://…');
     }
+    await requireReachableZooKeeper(flags.coordination);
     const zk = flags.coordination
       ? zkClusterSettings(flags.coordination, {
           procedureTimeoutMs: flags.procedureTimeoutMs,
