@@ -34,6 +34,7 @@ export {
   defaultWorkerName,
   CLIENT_NODE,
   MAX_CLUSTER_WORKERS,
+  DEFAULT_START_CONCURRENCY,
   type ClusterSpec,
 } from './harness.js';
 export { crc32 } from './crc32.js';

@@ -1,5 +1,11 @@
 export { startLocalCluster, type LocalCluster, type LocalClusterOptions, type NodeEndpoint } from './inprocess.js';
-export { startProcessCluster, defaultCliPath, type ProcessCluster, type ProcessClusterOptions } from './processes.js';
+export {
+  startProcessCluster,
+  defaultCliPath,
+  type NodeExit,
+  type ProcessCluster,
+  type ProcessClusterOptions,
+} from './processes.js';
 export { startNode, type NodeOptions, type RunningNode } from './node.js';
 export {
   runRolllog,
@@ -18,3 +24,4 @@ export {
 } from './rolllog.js';
 export { NodeConfigError, checkListenPolicy, isLoopbackHost, loadAuthenticator, writeSecretFile } from './secrets.js';
 export { stderrLog } from './log.js';
+export { ensureFdsFor, ensureProcessesFor, fdsNeeded, readFdLimits } from './capacity.js';

@@ -31,6 +31,8 @@ function refusal(addr: Address, timeoutMs: number): Promise<string | undefined> 
     };
     const timer = setTimeout(() => done(undefined), timeoutMs);
     socket.once('connect', () => done(undefined));
-    socket.once('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED' ? 'connection refused' : err.message));
+    socket.once('error', (err: NodeJS.ErrnoException) =>
+      done(err.code === 'ECONNREFUSED' ? 'connection refused' : err.message),
+    );
   });
 }

@@ -4,7 +4,7 @@ import { ROLLLOG_MODES, type RolllogMode } from '../../cluster/index.js';
 import { NodeConfigError, startNode, stderrLog } from '../../runtime/index.js';
 import { formatAddress, parseAddress, type Address } from '../../substrate/types.js';
 import { zkClusterSettings } from '../../coordination/zookeeper/index.js';
-import { UsageError } from '../errors.js';
+import { EXIT_USAGE, UsageError } from '../errors.js';
 import { choiceOption } from '../options.js';
 import { COORDINATION_HELP, coordinationOption, requireReachableZooKeeper } from './coordination.js';
 import { addTuningOptions, asUsage, masterSettings, untilSignal, workerSettings, type TuningFlags } from './cluster.js';
@@ -100,9 +100,10 @@ export function registerNode(program: Command): void {
       });
     } catch (err) {
       if (err instanceof NodeConfigError) asUsage(err);
-      // A node that cannot start (port in use, master unreachable, wrong secret) says why, once.
+      // A node that cannot start (port in use, master unreachable, wrong secret) says why, once;
+      // like every failure that is not a finding, that is exit 2.
       process.stderr.write(`rollcall node: ${(err as Error).message}\n`);
-      process.exitCode = 1;
+      process.exitCode = EXIT_USAGE;
       return;
     }
     const running = node;

@@ -6,6 +6,7 @@ import {
   MAX_RUNS,
   RolllogInterrupted,
   RolllogStartError,
+  ensureFdsFor,
   runRolllog,
   stderrLog,
   type RolllogReport,
@@ -109,6 +110,11 @@ Examples:
       throw new UsageError(
         '--predict watches an in-process cluster; it cannot be used with --master (or --coordination without --nodes)',
       );
+    }
+    try {
+      if (!existing) ensureFdsFor(flags.nodes!, `--nodes ${flags.nodes}`);
+    } catch (err) {
+      asUsage(err);
     }
     await requireReachableZooKeeper(flags.coordination);
     const detect = flags.detect ? detectHooks({ intervalMs: flags.detectIntervalMs }) : undefined;
