@@ -10,6 +10,7 @@ import { registerCluster } from './commands/cluster.js';
 import { registerNode } from './commands/node.js';
 import { registerSimulate } from './commands/simulate.js';
 import { registerDemo } from './commands/demo.js';
+import { registerVerify } from './commands/verify.js';
 
 export function buildProgram(): Command {
   const program = new Command('rollcall')
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerRolllog(program);
   registerCluster(program);
   registerNode(program);
+  registerVerify(program);
   registerSimulate(program);
   registerCapture(program);
   registerParse(program);

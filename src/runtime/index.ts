@@ -25,3 +25,4 @@ export {
 export { NodeConfigError, checkListenPolicy, isLoopbackHost, loadAuthenticator, writeSecretFile } from './secrets.js';
 export { stderrLog } from './log.js';
 export { ensureFdsFor, ensureProcessesFor, fdsNeeded, readFdLimits } from './capacity.js';
+export { verifyDataDir, VerifyInputError, type DataDirReport, type VerifySummary } from './verify.js';
