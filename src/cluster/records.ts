@@ -229,9 +229,6 @@ export class CorruptDataError extends Error {
     readonly path: string,
     readonly damage: Damage,
   ) {
-    super(
-      `corrupt data in ${path} at byte ${damage.offset} (${damage.reason}); nothing was changed: ` +
-        '`rollcall verify DATA_DIR` reports the damage and `--repair` quarantines it, keeping a copy',
-    );
+    super(`corrupt data in ${path} at byte ${damage.offset} (${damage.reason}); nothing was changed`);
   }
 }

@@ -1,5 +1,6 @@
-// A node's data directory (--data), checked before anything starts: made if missing, and refused
-// with one line when a file is in the way, it cannot be made (/proc/x) or it is not writable.
+// A directory a command writes to (a node's --data, demo's --out), checked before any work: made if
+// missing, and refused with one line when a file is in the way, it cannot be made (/proc/x) or it
+// is not writable.
 import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import { mkdirp } from '../substrate/real/disk.js';
@@ -15,7 +16,7 @@ const WHY: Record<string, string> = {
   ENOSPC: 'no space left on the device',
 };
 
-export async function prepareDataDir(dir: string, flag = '--data'): Promise<void> {
+export async function prepareDir(dir: string, flag: string): Promise<void> {
   try {
     await mkdirp(dir);
     await fs.access(dir, constants.W_OK | constants.X_OK);

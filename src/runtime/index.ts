@@ -26,3 +26,4 @@ export { NodeConfigError, checkListenPolicy, isLoopbackHost, loadAuthenticator, 
 export { stderrLog } from './log.js';
 export { ensureFdsFor, ensureProcessesFor, fdsNeeded, readFdLimits } from './capacity.js';
 export { verifyDataDir, VerifyInputError, type DataDirReport, type VerifySummary } from './verify.js';
+export { prepareDir } from './datadir.js';

@@ -168,6 +168,14 @@ describe('row 20: rollcall node with bad --data or --coordination', () => {
   });
 });
 
+describe('output directories are checked before the work', () => {
+  it('demo --out /proc/x exits 2 at once (Node’s recursive mkdir spun there for ever)', () => {
+    const r = rollcall(['demo', '--out', '/proc/x'], { timeoutMs: 15_000 });
+    expect(r.status).toBe(2);
+    expectOneLine(r, /--out \/proc\/x: it cannot be created there/);
+  });
+});
+
 describe('an error no command expected', () => {
   // A WAL "segment" that is a directory: reading it fails in a way no command handles.
   function brokenDataDir(): string {

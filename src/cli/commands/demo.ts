@@ -5,7 +5,7 @@ import { runDemo, formatDemoSummary } from '../../demo/run.js';
 import { parseNodeList, NodeListError } from '../../sim/nodes.js';
 import { UsageError } from '../errors.js';
 import { intOption } from '../options.js';
-import { ensureFdsFor } from '../../runtime/index.js';
+import { ensureFdsFor, prepareDir } from '../../runtime/index.js';
 import { asUsage } from './cluster.js';
 
 interface DemoFlags {
@@ -60,6 +60,7 @@ Writes DIR/index.html (analysis report + latency and sweep charts) and DIR/bundl
       }
       try {
         ensureFdsFor(flags.nodes, `--nodes ${flags.nodes}`);
+        await prepareDir(path.resolve(flags.out), '--out');
       } catch (err) {
         asUsage(err);
       }

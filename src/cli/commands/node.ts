@@ -1,6 +1,6 @@
 // `rollcall node`: one master or worker in this process, so a cluster can span machines.
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { ROLLLOG_MODES, type RolllogMode } from '../../cluster/index.js';
+import { CorruptDataError, ROLLLOG_MODES, type RolllogMode } from '../../cluster/index.js';
 import { NodeConfigError, startNode, stderrLog } from '../../runtime/index.js';
 import { formatAddress, parseAddress, type Address } from '../../substrate/types.js';
 import { zkClusterSettings } from '../../coordination/zookeeper/index.js';
@@ -102,7 +102,11 @@ export function registerNode(program: Command): void {
       if (err instanceof NodeConfigError) asUsage(err);
       // A node that cannot start (port in use, master unreachable, wrong secret) says why, once;
       // like every failure that is not a finding, that is exit 2.
-      process.stderr.write(`rollcall node: ${(err as Error).message}\n`);
+      const hint =
+        err instanceof CorruptDataError
+          ? `: rollcall verify ${flags.data} reports it, --repair quarantines it (keeping a copy)`
+          : '';
+      process.stderr.write(`rollcall node: ${(err as Error).message}${hint}\n`);
       process.exitCode = EXIT_USAGE;
       return;
     }

@@ -57,15 +57,12 @@ Examples:
         if (progress) process.stderr.write('\r\x1b[K');
       }
       const clean = report.summary.corrupt === 0;
-      if (flags.json)
-        process.stdout.write(JSON.stringify({ ...withoutFiles(report), clean, files: report.files }) + '\n');
-      else process.stdout.write(formatVerify(report, dataDir));
+      if (flags.json) {
+        const { dataDir: dir, repair, summary, files } = report;
+        process.stdout.write(JSON.stringify({ dataDir: dir, repair, clean, summary, files }) + '\n');
+      } else process.stdout.write(formatVerify(report, dataDir));
       if (!clean) process.exitCode = EXIT_FINDING;
     });
-}
-
-function withoutFiles(r: DataDirReport): Omit<DataDirReport, 'files'> {
-  return { dataDir: r.dataDir, repair: r.repair, summary: r.summary };
 }
 
 export function formatVerify(r: DataDirReport, given: string): string {
