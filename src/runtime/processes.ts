@@ -7,6 +7,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { NodeEndpoint } from './inprocess.js';
+import { atExit } from './exit-hooks.js';
 import { writeSecretFile } from './secrets.js';
 import { makeTempDir, removeDir } from './tempdir.js';
 
@@ -64,7 +65,7 @@ let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on('exit', () => {
+  atExit(() => {
     for (const c of live) c.kill('SIGKILL');
   });
 }

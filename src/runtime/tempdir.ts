@@ -5,20 +5,14 @@ import { rmSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { atExit } from './exit-hooks.js';
 
 const live = new Set<string>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const dir of live) rmSync(dir, { recursive: true, force: true });
-  });
-}
+atExit(() => {
+  for (const dir of live) rmSync(dir, { recursive: true, force: true });
+});
 
 export async function makeTempDir(prefix: string): Promise<string> {
-  installExitHook();
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), `${prefix}-`));
   live.add(dir);
   return dir;

@@ -1,28 +1,20 @@
 // Issue 16, the CLI, process and disk rows: through the built CLI, as a user runs it. No failure is
 // silent or a stack trace; bad input and lost peers exit 2 with one line; nothing hangs.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { defaultCliPath, startLocalCluster, startProcessCluster } from '../../src/runtime/index.js';
 import { zkClusterSettings } from '../../src/coordination/zookeeper/index.js';
 import { describeUnexpected } from '../../src/cli/main.js';
 import { eventually } from '../barrier/fixture.js';
 import { requireTool } from '../support/environment.js';
+import { tempDirs } from '../support/tempdir.js';
 import { REFUSED_PORT } from '../support/refused.js';
 
 const cli = defaultCliPath();
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'rollcall-rel-'));
-  dirs.push(d);
-  return d;
-}
+const tempDir = tempDirs('rollcall-rel');
 
 interface Run {
   status: number | null;

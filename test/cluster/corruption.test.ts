@@ -1,11 +1,8 @@
 // Issue 16 row 6: only a torn tail is ever cut. Damage anywhere else refuses to open (naming the
 // file and byte offset, changing nothing) until `verify --repair` quarantines it with a copy kept —
 // so no acknowledged record is ever lost silently. On real files and on the simulated disk.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   BackupSystemTable,
   BACKUP_TABLE_LOG,
@@ -23,18 +20,11 @@ import { SimWorld } from '../../src/substrate/sim/index.js';
 import { macrotaskHop } from '../../src/sim/drive.js';
 import { joinPath, type Clock, type Disk } from '../../src/substrate/types.js';
 import { ThreadRegistry } from '../../src/threads/index.js';
+import { tempDirs } from '../support/tempdir.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'rollcall-corrupt-'));
-  dirs.push(d);
-  return d;
-}
+const tempDir = tempDirs('rollcall-corrupt');
 
 function flip(data: Uint8Array, bit: number): Uint8Array {
   const out = data.slice();
