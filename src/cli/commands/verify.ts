@@ -30,6 +30,8 @@ when it opens, since those bytes were never acknowledged. Any other damage (a ch
 damaged length, damage with intact records after it) may hold acknowledged records: the node refuses
 to open and names the file and byte offset, leaving the data untouched, until it is repaired here.
 
+Repair only the data of a stopped node: the node must not be writing while its files are rewritten.
+
 Exit: 0 clean (torn tails included), 1 corruption found (also when --repair fixed it: run again to
 see 0), 2 bad usage or a DATA_DIR with nothing to check.
 
