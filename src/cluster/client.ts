@@ -36,6 +36,8 @@ export interface RolllogRunResult {
   procId?: number;
   /** The master's summary of the procedure, when it answered with one. */
   result?: ProcedureResult;
+  /** The run failed because the master could not be reached at all (refused, reset, closed). */
+  unreachable?: boolean;
 }
 
 export const POLL_DEFAULTS = {
@@ -109,6 +111,7 @@ export class BackupAdminClient {
         outcome: isClientTimeout(err) ? 'timeout' : 'failed',
         durationMs: elapsed(),
         error: (err as Error).message,
+        ...(isUnreachable(err) ? { unreachable: true } : {}),
       };
     }
   }
@@ -222,6 +225,12 @@ function fromResult(r: ProcedureResult, durationMs: number): RolllogRunResult {
     procId: r.procId,
     result: r,
   };
+}
+
+/** A failure to reach a node at all (refused, reset, closed), as opposed to a slow or failing call. */
+export function isUnreachable(err: unknown): boolean {
+  if (err instanceof NetworkError) return true;
+  return err instanceof RpcError && (err.type === 'ConnectionClosed' || err.type === 'ConnectFailed');
 }
 
 function isClientTimeout(err: unknown): boolean {

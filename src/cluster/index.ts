@@ -23,6 +23,7 @@ export {
 } from './logroll.js';
 export {
   BackupAdminClient,
+  isUnreachable,
   POLL_DEFAULTS,
   type RolllogOutcome,
   type RolllogRequest,

@@ -4,6 +4,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   BackupAdminClient,
+  isUnreachable,
   MASTER_DEFAULTS,
   ROLLLOG_NAME,
   WORKER_DEFAULTS,
@@ -17,9 +18,9 @@ import {
   zkClusterSettings,
   type ZkSession,
 } from '../coordination/zookeeper/index.js';
-import { RpcClient, RpcError, type Peer } from '../rpc/index.js';
+import { RpcClient, type Peer } from '../rpc/index.js';
 import { realSubstrate } from '../substrate/real/index.js';
-import { NetworkError, formatAddress, parseAddress } from '../substrate/types.js';
+import { formatAddress, parseAddress } from '../substrate/types.js';
 import { ThreadRegistry } from '../threads/index.js';
 import { startLocalCluster, type LocalCluster, type LocalClusterOptions } from './inprocess.js';
 import { loadAuthenticator } from './secrets.js';
@@ -223,12 +224,11 @@ export async function runRolllog(options: RolllogOptions): Promise<RolllogReport
       await options.hooks?.afterRun?.(ctx, i, run);
       runs.push(run);
       options.onRun?.(i, run, total);
-      if (run.outcome !== 'ok') {
-        // A dead master fails every later run at once: stop and say so instead of reporting
-        // thousands of failures (or, waiting below, retrying for minutes).
-        lost = await masterLost(client, follower !== undefined, checkAborted);
-        if (lost !== undefined) break;
-      }
+      // A dead master fails every later run at once: stop and say so instead of reporting
+      // thousands of failures (or, waiting below, retrying for minutes). A master that is only
+      // slow or stuck is a result, and is not probed.
+      if (result.unreachable) lost = await masterLost(client, follower !== undefined, checkAborted);
+      if (lost !== undefined) break;
       if (run.outcome !== 'ok' && i + 1 < total) {
         // The procedure may outlive the client's call (its timer, stuck handlers): the next run
         // would be rejected as a duplicate, so wait for it to end.
@@ -265,8 +265,8 @@ const MASTER_PROBE_PAUSE_MS = 500;
 const MASTER_PROBE_TIMEOUT_MS = 5_000;
 
 /**
- * After a failed run: undefined while the master still answers (or only times out: a stuck master
- * is a result, not a lost one), else why it is lost. Only failures to reach it at all count.
+ * After a run that could not reach the master: undefined once it answers again (or only times out:
+ * a stuck master is a result, not a lost one), else why it is lost.
  */
 async function masterLost(
   client: BackupAdminClient,
@@ -287,12 +287,6 @@ async function masterLost(
     }
   }
   return last?.message ?? 'unreachable';
-}
-
-/** A failure to reach a node at all (refused, reset, closed), as opposed to a slow or failing call. */
-function isUnreachable(err: unknown): boolean {
-  if (err instanceof NetworkError) return true;
-  return err instanceof RpcError && (err.type === 'ConnectionClosed' || err.type === 'ConnectFailed');
 }
 
 /** A ZooKeeper session watching masters/active; waits for a master when there is no other to start with. */
