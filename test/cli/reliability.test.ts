@@ -60,7 +60,7 @@ describe('row 1: the master dies under a client running rolllog', () => {
       const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
       // Runs are under way once the master has written backup-table rows for one.
       const table = join(pc.dataDir, 'master', 'backup', 'backup-system-table.log');
-      await eventually(() => existsSync(table) && statSync(table).size > 0, 20_000);
+      await eventually(() => existsSync(table) && statSync(table).size > 0, 60_000);
       process.kill(pc.master.pid!, 'SIGKILL');
       expect(await exited).toBe(2);
       expectOneLine(
@@ -74,7 +74,7 @@ describe('row 1: the master dies under a client running rolllog', () => {
     } finally {
       await pc.stop();
     }
-  });
+  }, 120_000);
 });
 
 describe('row 16: a master that is not there', () => {
@@ -210,10 +210,10 @@ describe('cluster start --processes', () => {
     createInterface({ input: child.stdout! }).on('line', (l) => l.startsWith('{') && events.push(JSON.parse(l)));
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     try {
-      await eventually(() => events.length > 0, 30_000);
+      await eventually(() => events.length > 0, 60_000);
       const worker = events[0]!.nodes!.find((n) => n.name === 'worker-2')!;
       process.kill(worker.pid, 'SIGKILL');
-      await eventually(() => events.some((e) => e.event === 'exit'), 10_000);
+      await eventually(() => events.some((e) => e.event === 'exit'), 30_000);
       expect(events[1]).toEqual({
         event: 'exit',
         name: 'worker-2',
@@ -230,5 +230,5 @@ describe('cluster start --processes', () => {
       child.kill('SIGINT');
     }
     expect(await exited).toBe(0);
-  });
+  }, 120_000);
 });
