@@ -10,6 +10,7 @@ import { registerCluster } from './commands/cluster.js';
 import { registerNode } from './commands/node.js';
 import { registerSimulate } from './commands/simulate.js';
 import { registerDemo } from './commands/demo.js';
+import { registerVerify } from './commands/verify.js';
 
 export function buildProgram(): Command {
   const program = new Command('rollcall')
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerRolllog(program);
   registerCluster(program);
   registerNode(program);
+  registerVerify(program);
   registerSimulate(program);
   registerCapture(program);
   registerParse(program);
@@ -37,6 +39,13 @@ export async function main(argv: string[]): Promise<number> {
   program.commands.forEach(function exitOverrideAll(c: Command): void {
     c.exitOverride();
     c.commands.forEach(exitOverrideAll);
+  });
+  // Errors name the command they come from: `rollcall rolllog: …`.
+  let running = 'rollcall';
+  program.hook('preAction', (_program, action) => {
+    const names: string[] = [];
+    for (let c: Command | null = action; c && c !== program; c = c.parent) names.unshift(c.name());
+    running = ['rollcall', ...names].join(' ');
   });
   try {
     await program.parseAsync(argv);
@@ -51,7 +60,21 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT_USAGE;
     }
     if (err instanceof FindingExit) return EXIT_FINDING;
-    process.stderr.write(`rollcall: ${(err as Error).stack ?? String(err)}\n`);
+    // Anything else is a failure no command expected: one line, the stack only when asked for.
+    process.stderr.write(`${running}: ${describeUnexpected(err)}\n`);
     return EXIT_USAGE;
   }
+}
+
+/** Longest message printed for an unexpected error (a message can embed a whole input). */
+const MAX_MESSAGE_CHARS = 1000;
+
+/** One line for an error no command expected; with ROLLCALL_DEBUG=1, its stack on the lines after. */
+export function describeUnexpected(err: unknown): string {
+  const e = err instanceof Error ? err : new Error(String(err));
+  let message = e.message.replace(/\s+/g, ' ').trim();
+  if (message.length > MAX_MESSAGE_CHARS) message = `${message.slice(0, MAX_MESSAGE_CHARS)}…`;
+  const kind = e.name && e.name !== 'Error' ? `${e.name}; ` : '';
+  if (process.env['ROLLCALL_DEBUG'] === '1') return `${message || e.name}\n${e.stack ?? ''}`;
+  return `${message || e.name} (${kind}ROLLCALL_DEBUG=1 shows the stack)`;
 }

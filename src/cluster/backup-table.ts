@@ -2,8 +2,10 @@
 // segment and when it was rolled.
 //
 // Storage: an append-only log of length+CRC framed JSON records through the substrate's Disk,
-// fsynced with group commit, replayed on open (a torn tail is cut) and compacted by rewriting a
-// snapshot under a temporary name and renaming it over the log. Why not SQLite (better-sqlite3):
+// fsynced with group commit, replayed on open and compacted by rewriting a snapshot under a
+// temporary name and renaming it over the log. On open only a torn tail (an incomplete last record,
+// records.ts) is cut; any other damage refuses to open, naming the file and byte offset, and leaves
+// the log untouched (`rollcall verify --repair` quarantines it). Why not SQLite (better-sqlite3):
 // protocol code gets all I/O from the injected substrate so the master runs unchanged on the
 // simulated disk, whose crash model (unsynced bytes lost) then covers the table too; SQLite would
 // bypass that with its own file I/O, add a native build, and block the event loop on each fsync —
@@ -13,7 +15,7 @@ import type { AppendFile, Clock, Disk } from '../substrate/types.js';
 import { joinPath } from '../substrate/types.js';
 import type { LogicalThread } from '../threads/index.js';
 import { io } from './io.js';
-import { encodeRecord, fromUtf8, scanRecords, utf8 } from './records.js';
+import { CorruptDataError, encodeRecord, fromUtf8, scanRecords, utf8, type RecordFormat } from './records.js';
 
 export interface BackupRow {
   backupRoot: string;
@@ -31,7 +33,37 @@ interface LogRecord {
   put: BackupRow[];
 }
 
-const LOG_NAME = 'backup-system-table.log';
+export const BACKUP_TABLE_LOG = 'backup-system-table.log';
+const LOG_NAME = BACKUP_TABLE_LOG;
+
+/** Why a payload is not a log record, or undefined when it is one. */
+function invalidRecord(payload: Uint8Array): string | undefined {
+  let record: unknown;
+  try {
+    record = JSON.parse(fromUtf8(payload));
+  } catch {
+    return 'a record that is not JSON';
+  }
+  const put = (record as { put?: unknown } | null)?.put;
+  if (!Array.isArray(put)) return 'a record without a put list';
+  const rowOk = (r: unknown): boolean => {
+    const row = r as Partial<BackupRow> | null;
+    return (
+      typeof row?.backupRoot === 'string' &&
+      typeof row.server === 'string' &&
+      Number.isSafeInteger(row.segment) &&
+      Number.isFinite(row.rolledAtMs) &&
+      (row.procedure === undefined || typeof row.procedure === 'string')
+    );
+  };
+  return put.every(rowOk) ? undefined : 'a record with a malformed row';
+}
+
+/** The log's records are JSON objects: `{"put":[…]}`. */
+export const BACKUP_RECORD_FORMAT: RecordFormat = {
+  firstByte: (b) => b === 0x7b, // '{'
+  invalid: invalidRecord,
+};
 /** Records past which the log is rewritten as a snapshot (bounded growth). */
 export const COMPACT_AFTER_RECORDS = 4096;
 
@@ -75,7 +107,8 @@ export class BackupSystemTable {
     await disk.mkdirp(dir);
     const path = t.path();
     if ((await disk.size(path)) !== undefined) {
-      const scan = scanRecords(await disk.readFile(path));
+      const scan = scanRecords(await disk.readFile(path), BACKUP_RECORD_FORMAT);
+      if (scan.damage?.kind === 'corrupt') throw new CorruptDataError(path, scan.damage);
       for (const r of scan.records) t.apply(JSON.parse(fromUtf8(r)) as LogRecord, true);
       t.records = scan.records.length;
       if (scan.tornBytes > 0) {

@@ -36,6 +36,8 @@ export interface RolllogRunResult {
   procId?: number;
   /** The master's summary of the procedure, when it answered with one. */
   result?: ProcedureResult;
+  /** The run failed because the master could not be reached at all (refused, reset, closed). */
+  unreachable?: boolean;
 }
 
 export const POLL_DEFAULTS = {
@@ -109,6 +111,7 @@ export class BackupAdminClient {
         outcome: isClientTimeout(err) ? 'timeout' : 'failed',
         durationMs: elapsed(),
         error: (err as Error).message,
+        ...(isUnreachable(err) ? { unreachable: true } : {}),
       };
     }
   }
@@ -125,7 +128,9 @@ export class BackupAdminClient {
         try {
           const r = await this.getProcedureResult({ name }, Math.min(2000, Math.max(1, deadline - this.clock.nowMs())));
           if (r.state !== 'running') return true;
-        } catch {
+        } catch (err) {
+          // A master that refuses connections is gone, not busy (unless a failover may bring another).
+          if (err instanceof NetworkError && !this.following) return false;
           // A stuck default pool times the poll out; try again until the deadline.
         }
         await sleep(t, this.clock, 50, 'wait-for-procedure-end');
@@ -220,6 +225,12 @@ function fromResult(r: ProcedureResult, durationMs: number): RolllogRunResult {
     procId: r.procId,
     result: r,
   };
+}
+
+/** A failure to reach a node at all (refused, reset, closed), as opposed to a slow or failing call. */
+export function isUnreachable(err: unknown): boolean {
+  if (err instanceof NetworkError) return true;
+  return err instanceof RpcError && (err.type === 'ConnectionClosed' || err.type === 'ConnectFailed');
 }
 
 function isClientTimeout(err: unknown): boolean {

@@ -14,6 +14,8 @@ import { Worker } from './worker.js';
 /** Bound on workers per cluster (the simulator's 10,000 with room). */
 export const MAX_CLUSTER_WORKERS = 20_000;
 export const CLIENT_NODE = 'client';
+/** Workers started at once by default. */
+export const DEFAULT_START_CONCURRENCY = 256;
 
 export interface ClusterSpec {
   workers: number;
@@ -167,12 +169,18 @@ export async function startCluster(spec: ClusterSpec): Promise<Cluster> {
     },
     spec.substrateFor(masterName),
   );
-  await spec.prepareNode?.(master);
-  await master.start();
+  try {
+    await spec.prepareNode?.(master);
+    await master.start();
+  } catch (err) {
+    // A master that bound its listener and then failed (coordination unreachable) must not keep it.
+    await master.stop().catch(() => {});
+    throw err;
+  }
   const names = Array.from({ length: spec.workers }, (_, i) => (spec.workerName ?? defaultWorkerName)(i));
   assert(new Set(names).size === names.length, 'worker names must be unique');
   const workers = names.map((n) => createWorker(spec, master, n));
-  const concurrency = Math.max(1, spec.startConcurrency ?? 256);
+  const concurrency = Math.max(1, spec.startConcurrency ?? DEFAULT_START_CONCURRENCY);
   try {
     for (let i = 0; i < workers.length; i += concurrency) {
       await Promise.all(

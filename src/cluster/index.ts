@@ -11,7 +11,7 @@ export {
   type RecoveryReport,
   type WalOptions,
 } from './wal.js';
-export { BackupSystemTable, COMPACT_AFTER_RECORDS, type BackupRow } from './backup-table.js';
+export { BackupSystemTable, BACKUP_TABLE_LOG, COMPACT_AFTER_RECORDS, type BackupRow } from './backup-table.js';
 export { WalLoadGenerator } from './loadgen.js';
 export {
   LogRollBackupSubprocedure,
@@ -23,6 +23,7 @@ export {
 } from './logroll.js';
 export {
   BackupAdminClient,
+  isUnreachable,
   POLL_DEFAULTS,
   type RolllogOutcome,
   type RolllogRequest,
@@ -34,7 +35,18 @@ export {
   defaultWorkerName,
   CLIENT_NODE,
   MAX_CLUSTER_WORKERS,
+  DEFAULT_START_CONCURRENCY,
   type ClusterSpec,
 } from './harness.js';
 export { crc32 } from './crc32.js';
-export { encodeRecord, scanRecords, RECORD_HEADER_BYTES, MAX_RECORD_BYTES, type ScanResult } from './records.js';
+export {
+  encodeRecord,
+  scanRecords,
+  salvageRecords,
+  CorruptDataError,
+  RECORD_HEADER_BYTES,
+  MAX_RECORD_BYTES,
+  type Damage,
+  type ScanResult,
+} from './records.js';
+export { verifyWal, verifyBackupTable, type FileVerdict, type FileKind, type FileStatus } from './verify.js';

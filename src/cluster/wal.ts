@@ -5,11 +5,14 @@
 // record is length+CRC framed (records.ts). Invariants:
 // - A roll seals the active segment (trailer, fsync, close) after switching appends to the next
 //   one, so no entry is ever written to a closed segment and none is lost across a roll.
-// - Only the active segment and the one a roll is sealing can lack a trailer, so after a crash
-//   only the last two non-empty files need a scan. Each is scanned, a torn tail is cut (never
-//   served), and the segment is sealed; appends then go to a fresh segment. A segment's header
-//   goes out with its first write and becomes durable with its first sync; a crash before that
-//   leaves an empty or torn file that recovery handles.
+// - Only the active segment and the one a roll is sealing can lack a trailer or end torn, so after
+//   a crash only the last two non-empty files may have a torn tail (records.ts says what is torn).
+//   Open first checks every segment without changing anything: corruption anywhere, or a torn tail
+//   in an older segment, refuses to open, naming the file and byte offset (`rollcall verify
+//   --repair` quarantines it). Only then are torn tails cut (never served) and unsealed segments
+//   sealed; appends go to a fresh segment. A segment's header goes out with its first write and
+//   becomes durable with its first sync; a crash before that leaves an empty or torn file that
+//   recovery handles.
 // - Empty files numbered above every non-empty one are preallocated future segments. Creating a
 //   file costs far more than opening one on common filesystems (the inode allocation serializes
 //   with journal commits, ~0.1-1 ms each on ext4 under load), so a WAL may keep `preallocate`
@@ -20,7 +23,15 @@ import { joinPath } from '../substrate/types.js';
 import type { LogicalThread } from '../threads/index.js';
 import { assert } from '../util/assert.js';
 import { io } from './io.js';
-import { encodeRecord, fromUtf8, scanRecords, utf8 } from './records.js';
+import {
+  CorruptDataError,
+  encodeRecord,
+  fromUtf8,
+  scanRecords,
+  utf8,
+  type Damage,
+  type RecordFormat,
+} from './records.js';
 
 const ENTRY = 1;
 const HEADER = 2;
@@ -71,7 +82,40 @@ export interface SegmentContents {
   /** True for a preallocated segment that was never used (an empty file). */
   empty: boolean;
   tornBytes: number;
+  /** The first damage (entries are those before it). */
+  damage?: Damage;
 }
+
+/** One segment as open sees it, before changing anything. */
+export interface SegmentCheck {
+  seq: number;
+  name: string;
+  path: string;
+  bytes: number;
+  /** Intact records before the first damage. */
+  records: number;
+  sealed: boolean;
+  /** One of the last two used segments: the only ones a crash can leave torn. */
+  tailAllowed: boolean;
+  damage?: Damage;
+}
+
+/** What open refuses: corruption, or a torn tail where no crash can leave one. */
+export function refusedDamage(check: SegmentCheck): Damage | undefined {
+  const d = check.damage;
+  if (d === undefined || (d.kind === 'torn' && check.tailAllowed)) return undefined;
+  if (d.kind === 'corrupt') return d;
+  return { ...d, kind: 'corrupt', reason: `${d.reason}, in a segment older than the last two (it was sealed)` };
+}
+
+/** A WAL record's payload starts with its type. */
+export const WAL_RECORD_FORMAT: RecordFormat = {
+  firstByte: (b) => b === ENTRY || b === HEADER || b === TRAILER,
+  invalid: (payload) =>
+    payload[0] === ENTRY || payload[0] === HEADER || payload[0] === TRAILER
+      ? undefined
+      : `unknown record type ${payload[0]}`,
+};
 
 interface Writer {
   seq: number;
@@ -125,10 +169,41 @@ export class Wal {
     this.log = options.log ?? (() => {});
   }
 
-  /** Opens the WAL in `dir`, recovering segments left by a crash, and starts a new segment. */
+  /**
+   * Opens the WAL in `dir`, recovering segments left by a crash, and starts a new segment. Throws
+   * CorruptDataError, having changed nothing, when a segment holds damage a crash cannot leave.
+   */
   static async open(options: WalOptions, thread?: LogicalThread): Promise<Wal> {
     const { disk, dir } = options;
     await io(thread, `mkdir ${dir}`, disk.mkdirp(dir));
+    const { seqs, used, segments } = await Wal.inspect(disk, dir, thread);
+    for (const check of segments) {
+      const refused = refusedDamage(check);
+      if (refused) throw new CorruptDataError(check.path, refused);
+    }
+    const report: RecoveryReport = { segments: used.length, tornBytesCut: 0, sealed: 0 };
+    for (const check of segments) {
+      if (check.bytes > 0 && (check.damage !== undefined || !check.sealed)) {
+        await recoverSegment(options, check, report, thread);
+      }
+    }
+    const last = used.length > 0 ? used[used.length - 1]! : 0;
+    const highestFile = seqs.length > 0 ? seqs[seqs.length - 1]! : 0;
+    const wal = new Wal(options, last, highestFile, report);
+    wal.writer = await io(thread, `open ${segmentName(last + 1)}`, wal.openSegment(last + 1));
+    await io(thread, 'preallocate wal segments', wal.topUp(Infinity));
+    return wal;
+  }
+
+  /**
+   * Checks every segment in `dir` without changing anything: what open does first, and what
+   * `rollcall verify` reports. Segments are read one at a time (memory: the largest segment).
+   */
+  static async inspect(
+    disk: Disk,
+    dir: string,
+    thread?: LogicalThread,
+  ): Promise<{ seqs: number[]; used: number[]; segments: SegmentCheck[] }> {
     const seqs = (await io(thread, `list ${dir}`, disk.list(dir)))
       .map((n) => SEGMENT_RE.exec(n))
       .filter((m): m is RegExpExecArray => m !== null)
@@ -143,14 +218,26 @@ export class Wal {
       top--;
     }
     const used = seqs.slice(0, top);
-    const report: RecoveryReport = { segments: used.length, tornBytesCut: 0, sealed: 0 };
-    for (const seq of used.slice(-UNSEALED_CANDIDATES)) await recoverSegment(options, seq, report, thread);
-    const last = used.length > 0 ? used[used.length - 1]! : 0;
-    const highestFile = seqs.length > 0 ? seqs[seqs.length - 1]! : 0;
-    const wal = new Wal(options, last, highestFile, report);
-    wal.writer = await io(thread, `open ${segmentName(last + 1)}`, wal.openSegment(last + 1));
-    await io(thread, 'preallocate wal segments', wal.topUp(Infinity));
-    return wal;
+    const segments: SegmentCheck[] = [];
+    for (let i = 0; i < used.length; i++) {
+      const seq = used[i]!;
+      const name = segmentName(seq);
+      const path = joinPath(dir, name);
+      const data = await io(thread, `read ${name}`, disk.readFile(path));
+      const scan = scanRecords(data, WAL_RECORD_FORMAT);
+      const last = scan.records[scan.records.length - 1];
+      segments.push({
+        seq,
+        name,
+        path,
+        bytes: data.length,
+        records: scan.records.length,
+        sealed: scan.damage === undefined && last !== undefined && last[0] === TRAILER,
+        tailAllowed: i >= used.length - UNSEALED_CANDIDATES,
+        ...(scan.damage ? { damage: scan.damage } : {}),
+      });
+    }
+    return { seqs, used, segments };
   }
 
   /** Reads every segment in `dir` (for tests, tools and the backup-table check). */
@@ -160,15 +247,16 @@ export class Wal {
       const m = SEGMENT_RE.exec(name);
       if (!m) continue;
       const data = await disk.readFile(joinPath(dir, name));
-      const scan = scanRecords(data);
+      const scan = scanRecords(data, WAL_RECORD_FORMAT);
       const last = scan.records[scan.records.length - 1];
       out.push({
         seq: Number(m[1]),
         name,
         entries: scan.records.filter((r) => r[0] === ENTRY).map((r) => r.subarray(1)),
-        sealed: last !== undefined && last[0] === TRAILER,
+        sealed: scan.damage === undefined && last !== undefined && last[0] === TRAILER,
         empty: data.length === 0,
         tornBytes: scan.tornBytes,
+        ...(scan.damage ? { damage: scan.damage } : {}),
       });
     }
     return out.sort((a, b) => a.seq - b.seq);
@@ -384,13 +472,20 @@ export class Wal {
     if (missing <= 0) return;
     const first = this.highestFile + 1;
     this.highestFile += missing;
-    const files = await Promise.all(
+    const opened = await Promise.allSettled(
       Array.from({ length: missing }, (_, i) => this.options.disk.openAppend(this.path(first + i))),
     );
-    // One fsync commits the new files' metadata now, so the next roll's fsync does not carry it
-    // (on a journaling filesystem the first fsync after many creations is the slow one).
-    await files[files.length - 1]!.sync();
-    await Promise.all(files.map((f) => f.close()));
+    const files = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+    const failed = opened.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    try {
+      // One fsync commits the new files' metadata now, so the next roll's fsync does not carry it
+      // (on a journaling filesystem the first fsync after many creations is the slow one).
+      if (!failed && files.length > 0) await files[files.length - 1]!.sync();
+    } finally {
+      // Every handle that opened is closed, even when another failed (EMFILE): none is leaked.
+      await Promise.all(files.map((f) => f.close()));
+    }
+    if (failed) throw failed.reason;
   }
 
   private path(seq: number): string {
@@ -398,16 +493,19 @@ export class Wal {
   }
 }
 
+/** Cuts a segment's torn tail (open checked it is one) and seals the segment. */
 async function recoverSegment(
   options: WalOptions,
-  seq: number,
+  check: SegmentCheck,
   report: RecoveryReport,
   thread: LogicalThread | undefined,
 ): Promise<void> {
   const { disk, dir } = options;
-  const name = segmentName(seq);
-  const path = joinPath(dir, name);
-  const scan = scanRecords(await io(thread, `read ${name}`, disk.readFile(path)));
+  const { name, path } = check;
+  // Read again: the check kept no data, and only the last two segments (or a rare unsealed older
+  // one) get here.
+  const scan = scanRecords(await io(thread, `read ${name}`, disk.readFile(path)), WAL_RECORD_FORMAT);
+  assert(scan.damage === undefined || scan.damage.kind === 'torn', `${name} changed while the WAL was opening`);
   if (scan.tornBytes > 0) {
     options.log?.(`WAL ${dir}: cutting ${scan.tornBytes} torn bytes from ${name} (${scan.reason})`);
     await io(thread, `truncate ${name}`, disk.truncate(path, scan.validBytes));
@@ -418,7 +516,7 @@ async function recoverSegment(
   const entries = scan.records.filter((r) => r[0] === ENTRY).length;
   const file = await io(thread, `open ${name}`, disk.openAppend(path));
   try {
-    await file.append(typed(TRAILER, utf8(JSON.stringify({ seq, entries, recovered: true }))));
+    await file.append(typed(TRAILER, utf8(JSON.stringify({ seq: check.seq, entries, recovered: true }))));
     await io(thread, `sync ${name}`, file.sync());
   } finally {
     await file.close();

@@ -3,7 +3,7 @@
 // (b) the online detector proves it in well under a second; (c) a 3-worker run predicts the
 // cluster size at which it fires; (d) fixed mode is fast; (e) the simulator shows the cliff from
 // 5 to 200 workers. Writes DIR/index.html (the analysis report plus charts) and DIR/bundle.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Prediction } from '../detect/index.js';
 import { analyzeInputs } from '../diagnose/inputs.js';
@@ -14,6 +14,7 @@ import { renderHtmlReport } from '../report/html/index.js';
 import { combineHooks, detectHooks, predictHooks } from '../runtime/detect.js';
 import { runRolllog, type RolllogContext, type RolllogReport, type RunReport } from '../runtime/rolllog.js';
 import { cliffs, sweep, sweepChartPoints, type SweepPoint } from '../sim/sweep.js';
+import { mkdirp } from '../substrate/real/disk.js';
 
 export interface DemoOptions {
   outDir: string;
@@ -63,7 +64,8 @@ const STEPS = 6;
 
 export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   const t0 = performance.now();
-  mkdirSync(o.outDir, { recursive: true });
+  // Not Node's recursive mkdir: it spins for ever on paths such as /proc/x.
+  await mkdirp(o.outDir);
   const bundleDir = path.join(o.outDir, 'bundle');
 
   // (a) Legacy rolllog at scale, with synchronized dumps of every node while it hangs.

@@ -1,9 +1,16 @@
 export { startLocalCluster, type LocalCluster, type LocalClusterOptions, type NodeEndpoint } from './inprocess.js';
-export { startProcessCluster, defaultCliPath, type ProcessCluster, type ProcessClusterOptions } from './processes.js';
+export {
+  startProcessCluster,
+  defaultCliPath,
+  type NodeExit,
+  type ProcessCluster,
+  type ProcessClusterOptions,
+} from './processes.js';
 export { startNode, type NodeOptions, type RunningNode } from './node.js';
 export {
   runRolllog,
   RolllogInterrupted,
+  RolllogStartError,
   summarize,
   percentile,
   MAX_RUNS,
@@ -17,3 +24,6 @@ export {
 } from './rolllog.js';
 export { NodeConfigError, checkListenPolicy, isLoopbackHost, loadAuthenticator, writeSecretFile } from './secrets.js';
 export { stderrLog } from './log.js';
+export { ensureFdsFor, ensureProcessesFor, fdsNeeded, readFdLimits } from './capacity.js';
+export { verifyDataDir, VerifyInputError, type DataDirReport, type VerifySummary } from './verify.js';
+export { prepareDir } from './datadir.js';

@@ -5,6 +5,7 @@ import { Master, REAL_WAL_PREALLOCATE, Worker, type MasterConfig, type WorkerCon
 import { realSubstrate } from '../substrate/real/index.js';
 import { formatAddress, type Address } from '../substrate/types.js';
 import type { ThreadRegistry } from '../threads/index.js';
+import { prepareDir } from './datadir.js';
 import { checkListenPolicy, loadAuthenticator, NodeConfigError } from './secrets.js';
 
 export interface NodeOptions {
@@ -38,6 +39,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   checkListenPolicy(options.listen.host, hasSecret, 'RPC');
   const auth = options.secretFile ? loadAuthenticator(options.secretFile) : undefined;
   if (options.role === 'worker' && !options.master) throw new NodeConfigError('a worker needs --master HOST:PORT');
+  await prepareDir(options.dataDir, '--data');
   const substrate = realSubstrate({ log: options.log });
   const name =
     options.name ?? (options.role === 'master' ? 'master' : `worker@${options.listen.host}:${options.listen.port}`);

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { NodeEndpoint } from './inprocess.js';
+import { atExit } from './exit-hooks.js';
 import { writeSecretFile } from './secrets.js';
 import { makeTempDir, removeDir } from './tempdir.js';
 
@@ -23,6 +24,20 @@ export interface ProcessClusterOptions {
   cliPath?: string;
   readyTimeoutMs?: number;
   log?: (message: string) => void;
+  /** Told when a node's process ends while the cluster runs (not when stop() ends it). */
+  onExit?: (exit: NodeExit) => void;
+}
+
+/** A node process that ended on its own (crashed, killed, or exited). */
+export interface NodeExit {
+  name: string;
+  role: 'master' | 'worker';
+  pid: number | undefined;
+  /** Exit code, or null when a signal ended it. */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Nodes of the cluster still running. */
+  running: number;
 }
 
 export interface ProcessCluster {
@@ -50,7 +65,7 @@ let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on('exit', () => {
+  atExit(() => {
     for (const c of live) c.kill('SIGKILL');
   });
 }
@@ -97,7 +112,14 @@ export async function startProcessCluster(options: ProcessClusterOptions): Promi
     const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
     children.push(child);
     live.add(child);
-    child.once('exit', () => live.delete(child));
+    let ready = false;
+    child.once('exit', (code, signal) => {
+      live.delete(child);
+      // Before it was ready, the failed start says why; during stop(), ending is the point.
+      if (stopping || !ready) return;
+      const running = children.filter((c) => c.exitCode === null && c.signalCode === null).length;
+      options.onExit?.({ name, role, pid: child.pid, code, signal, running });
+    });
     return new Promise<NodeEndpoint>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${name} not ready after ${readyTimeoutMs} ms`)), readyTimeoutMs);
       const lines = createInterface({ input: child.stdout! });
@@ -107,6 +129,7 @@ export async function startProcessCluster(options: ProcessClusterOptions): Promi
           const msg = JSON.parse(line) as ReadyLine;
           if (msg.event !== 'ready') return;
           clearTimeout(timer);
+          ready = true;
           resolve({ name: msg.name, role: msg.role, rpc: msg.rpc, admin: msg.admin, pid: msg.pid });
         } catch {
           // Not a protocol line.
@@ -119,7 +142,9 @@ export async function startProcessCluster(options: ProcessClusterOptions): Promi
     });
   };
 
+  let stopping = false;
   const stopAll = async (): Promise<void> => {
+    stopping = true;
     await Promise.all(children.map((c) => stopChild(c)));
     if (ownDir) await removeDir(dataDir);
   };

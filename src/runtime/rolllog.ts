@@ -1,8 +1,10 @@
 // `rollcall rolllog` as a function: start an in-process cluster (or connect to one), run rolllog
 // K times, report each run and a summary. The demo and later flags (--detect, --predict,
 // --coordination) plug in through RolllogHooks instead of forking this loop.
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   BackupAdminClient,
+  isUnreachable,
   MASTER_DEFAULTS,
   ROLLLOG_NAME,
   WORKER_DEFAULTS,
@@ -52,6 +54,8 @@ export interface RolllogReport {
   predictions?: unknown[];
   /** What online detection cost (--detect): collection and analysis per round. */
   detector?: unknown;
+  /** Why the runs stopped before --runs (the master was lost): the report is partial. */
+  error?: string;
 }
 
 export interface RolllogOptions {
@@ -96,6 +100,11 @@ export interface RolllogOptions {
 
 export class RolllogInterrupted extends Error {
   override name = 'RolllogInterrupted';
+}
+
+/** rolllog could not start: the master did not answer (the CLI exits 2 with this message). */
+export class RolllogStartError extends Error {
+  override name = 'RolllogStartError';
 }
 
 /** What hooks see: the cluster (when in-process), a client, and the cluster's status. */
@@ -189,10 +198,18 @@ export async function runRolllog(options: RolllogOptions): Promise<RolllogReport
       client = local.cluster.client;
     }
     checkAborted();
-    const status = await client.clusterStatus(Math.min(rpcTimeoutMs, 10_000));
+    const masterAddress = (): string => formatAddress(client.masterPeer.addr);
+    let status: ClusterStatus;
+    try {
+      status = await client.clusterStatus(Math.min(rpcTimeoutMs, 10_000));
+    } catch (err) {
+      checkAborted();
+      throw new RolllogStartError(`the master at ${masterAddress()} did not answer: ${(err as Error).message}`);
+    }
     const ctx: RolllogContext = { options, client, status, ...(local ? { local } : {}) };
     await options.hooks?.start?.(ctx);
     const runs: RunReport[] = [];
+    let lost: string | undefined;
     const total = Math.min(options.runs, MAX_RUNS);
     for (let i = 0; i < total; i++) {
       await options.hooks?.beforeRun?.(ctx, i);
@@ -207,6 +224,11 @@ export async function runRolllog(options: RolllogOptions): Promise<RolllogReport
       await options.hooks?.afterRun?.(ctx, i, run);
       runs.push(run);
       options.onRun?.(i, run, total);
+      // A dead master fails every later run at once: stop and say so instead of reporting
+      // thousands of failures (or, waiting below, retrying for minutes). A master that is only
+      // slow or stuck is a result, and is not probed.
+      if (result.unreachable) lost = await masterLost(client, follower !== undefined, checkAborted);
+      if (lost !== undefined) break;
       if (run.outcome !== 'ok' && i + 1 < total) {
         // The procedure may outlive the client's call (its timer, stuck handlers): the next run
         // would be rejected as a duplicate, so wait for it to end.
@@ -219,6 +241,9 @@ export async function runRolllog(options: RolllogOptions): Promise<RolllogReport
       handlers,
       runs,
       summary: summarize(runs),
+      ...(lost !== undefined
+        ? { error: `lost the master at ${masterAddress()} after ${runs.length} of ${total} runs: ${lost}` }
+        : {}),
     };
     await options.hooks?.finish?.(ctx, report);
     return report;
@@ -233,6 +258,36 @@ export async function runRolllog(options: RolllogOptions): Promise<RolllogReport
 
 /** How long a client without --master waits for masters/active (a failover takes a session timeout). */
 const WAIT_FOR_MASTER_MS = 30_000;
+
+/** Probes of a master that may be gone, and the pause between them; following ZooKeeper, a failover's worth. */
+const MASTER_PROBES = 3;
+const MASTER_PROBE_PAUSE_MS = 500;
+const MASTER_PROBE_TIMEOUT_MS = 5_000;
+
+/**
+ * After a run that could not reach the master: undefined once it answers again (or only times out:
+ * a stuck master is a result, not a lost one), else why it is lost.
+ */
+async function masterLost(
+  client: BackupAdminClient,
+  following: boolean,
+  checkAborted: () => void,
+): Promise<string | undefined> {
+  const probes = following ? Math.ceil(WAIT_FOR_MASTER_MS / MASTER_PROBE_PAUSE_MS) : MASTER_PROBES;
+  let last: Error | undefined;
+  for (let i = 0; i < probes; i++) {
+    if (i > 0) await delay(MASTER_PROBE_PAUSE_MS);
+    checkAborted();
+    try {
+      await client.clusterStatus(MASTER_PROBE_TIMEOUT_MS);
+      return undefined;
+    } catch (err) {
+      if (!isUnreachable(err)) return undefined;
+      last = err as Error;
+    }
+  }
+  return last?.message ?? 'unreachable';
+}
 
 /** A ZooKeeper session watching masters/active; waits for a master when there is no other to start with. */
 async function followActiveMaster(

@@ -12,15 +12,18 @@ import {
 } from '../../cluster/index.js';
 import {
   NodeConfigError,
+  ensureFdsFor,
+  ensureProcessesFor,
   loadAuthenticator,
   startLocalCluster,
   startProcessCluster,
   stderrLog,
   type NodeEndpoint,
+  type NodeExit,
 } from '../../runtime/index.js';
 import { ZkStartupError, zkClusterSettings } from '../../coordination/zookeeper/index.js';
-import { UsageError } from '../errors.js';
-import { COORDINATION_HELP, coordinationOption } from './coordination.js';
+import { EXIT_USAGE, UsageError } from '../errors.js';
+import { COORDINATION_HELP, coordinationOption, requireReachableZooKeeper } from './coordination.js';
 import { choiceOption, durationMsOption, intOption } from '../options.js';
 
 export interface TuningFlags {
@@ -199,10 +202,19 @@ export function registerCluster(program: Command): void {
   addTuningOptions(start);
   start.action(async (flags: StartFlags) => {
     const log = stderrLog('cluster', flags.verbose === true);
+    try {
+      if (flags.processes) ensureProcessesFor(flags.nodes, `--nodes ${flags.nodes} --processes`);
+      else ensureFdsFor(flags.nodes, `--nodes ${flags.nodes}`);
+    } catch (err) {
+      asUsage(err);
+    }
+    await requireReachableZooKeeper(flags.coordination);
     let endpoints: NodeEndpoint[];
     let secretFile: string | undefined;
     let stop: () => Promise<void>;
     let pids: number[] = [];
+    // A node process that dies is said at once (after the ready output), the cluster keeps the others.
+    const exits = nodeExitReporter(flags.json === true);
     try {
       if (flags.processes) {
         const pc = await startProcessCluster({
@@ -210,6 +222,7 @@ export function registerCluster(program: Command): void {
           nodeArgs: [...tuningArgs(flags), ...(flags.coordination ? ['--coordination', flags.coordination] : [])],
           masterArgs: ['--mode', flags.mode],
           log,
+          onExit: exits.report,
         });
         endpoints = pc.endpoints;
         secretFile = pc.secretFile;
@@ -256,13 +269,62 @@ export function registerCluster(program: Command): void {
       process.stdout.write(`\nrun: rollcall rolllog --master ${master.rpc}${secret} --mode ${flags.mode} --runs 5\n`);
       process.stdout.write(`dumps: curl ${master.admin ?? ''}/stacks\nCtrl-C stops the cluster.\n`);
     }
-    const s = await signal;
-    process.stderr.write(
-      `rollcall cluster: ${s}: stopping ${endpoints.length} nodes${pids.length ? ` (pids ${pids.join(' ')})` : ''}\n`,
-    );
+    exits.announced();
+    const s = await Promise.race([signal, exits.allGone]);
+    if (s === ALL_GONE) {
+      process.stderr.write('rollcall cluster: every node has exited\n');
+      process.exitCode = EXIT_USAGE;
+    } else {
+      const which = pids.length ? ` (pids ${pids.join(' ')})` : '';
+      process.stderr.write(`rollcall cluster: ${s}: stopping ${endpoints.length} nodes${which}\n`);
+    }
     await stop();
     process.stderr.write('rollcall cluster: stopped\n');
   });
+}
+
+const ALL_GONE = 'all nodes exited';
+
+/**
+ * Reports node processes that end on their own: one line on stderr, and in the command's output a
+ * JSON event (--json) or, when stdout is not the terminal stderr already writes to, the same line.
+ * Exits before the ready output are held until it is out, so that stays the first line.
+ */
+function nodeExitReporter(json: boolean): {
+  report: (exit: NodeExit) => void;
+  announced: () => void;
+  allGone: Promise<typeof ALL_GONE>;
+} {
+  let held: NodeExit[] | undefined = [];
+  let gone!: (v: typeof ALL_GONE) => void;
+  const allGone = new Promise<typeof ALL_GONE>((r) => (gone = r));
+  const write = (e: NodeExit): void => {
+    const how = e.signal ? `killed by ${e.signal}` : `exited with code ${e.code}`;
+    const line = `${e.role} ${e.name} (pid ${e.pid ?? '?'}) ${how}; ${e.running} node(s) still running`;
+    process.stderr.write(`rollcall cluster: ${line}\n`);
+    if (json) {
+      const event = {
+        event: 'exit',
+        name: e.name,
+        role: e.role,
+        pid: e.pid,
+        code: e.code,
+        signal: e.signal,
+        running: e.running,
+      };
+      process.stdout.write(JSON.stringify(event) + '\n');
+    } else if (!process.stdout.isTTY) process.stdout.write(`exit: ${line}\n`);
+    if (e.running === 0) gone(ALL_GONE);
+  };
+  return {
+    report: (e) => (held ? held.push(e) : write(e)),
+    announced: () => {
+      const h = held ?? [];
+      held = undefined;
+      h.forEach(write);
+    },
+    allGone,
+  };
 }
 
 function printTable(endpoints: NodeEndpoint[]): void {

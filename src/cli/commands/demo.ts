@@ -5,6 +5,8 @@ import { runDemo, formatDemoSummary } from '../../demo/run.js';
 import { parseNodeList, NodeListError } from '../../sim/nodes.js';
 import { UsageError } from '../errors.js';
 import { intOption } from '../options.js';
+import { ensureFdsFor, prepareDir } from '../../runtime/index.js';
+import { asUsage } from './cluster.js';
 
 interface DemoFlags {
   out: string;
@@ -55,6 +57,12 @@ Writes DIR/index.html (analysis report + latency and sweep charts) and DIR/bundl
       } catch (err) {
         if (err instanceof NodeListError) throw new UsageError(err.message);
         throw err;
+      }
+      try {
+        ensureFdsFor(flags.nodes, `--nodes ${flags.nodes}`);
+        await prepareDir(path.resolve(flags.out), '--out');
+      } catch (err) {
+        asUsage(err);
       }
       const quiet = flags.json === true;
       const summary = await runDemo({

@@ -1,12 +1,12 @@
 // `rollcall node`: one master or worker in this process, so a cluster can span machines.
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { ROLLLOG_MODES, type RolllogMode } from '../../cluster/index.js';
+import { CorruptDataError, ROLLLOG_MODES, type RolllogMode } from '../../cluster/index.js';
 import { NodeConfigError, startNode, stderrLog } from '../../runtime/index.js';
 import { formatAddress, parseAddress, type Address } from '../../substrate/types.js';
 import { zkClusterSettings } from '../../coordination/zookeeper/index.js';
-import { UsageError } from '../errors.js';
+import { EXIT_USAGE, UsageError } from '../errors.js';
 import { choiceOption } from '../options.js';
-import { COORDINATION_HELP, coordinationOption } from './coordination.js';
+import { COORDINATION_HELP, coordinationOption, requireReachableZooKeeper } from './coordination.js';
 import { addTuningOptions, asUsage, masterSettings, untilSignal, workerSettings, type TuningFlags } from './cluster.js';
 
 interface NodeFlags extends TuningFlags {
@@ -74,6 +74,7 @@ export function registerNode(program: Command): void {
     if (flags.standby && (flags.role !== 'master' || !flags.coordination)) {
       throw new UsageError('--standby is for a master with --coordination zookeeper://…');
     }
+    await requireReachableZooKeeper(flags.coordination);
     const zk = flags.coordination
       ? zkClusterSettings(flags.coordination, {
           procedureTimeoutMs: flags.procedureTimeoutMs,
@@ -99,9 +100,14 @@ export function registerNode(program: Command): void {
       });
     } catch (err) {
       if (err instanceof NodeConfigError) asUsage(err);
-      // A node that cannot start (port in use, master unreachable, wrong secret) says why, once.
-      process.stderr.write(`rollcall node: ${(err as Error).message}\n`);
-      process.exitCode = 1;
+      // A node that cannot start (port in use, master unreachable, wrong secret) says why, once;
+      // like every failure that is not a finding, that is exit 2.
+      const hint =
+        err instanceof CorruptDataError
+          ? `: rollcall verify ${flags.data} reports it, --repair quarantines it (keeping a copy)`
+          : '';
+      process.stderr.write(`rollcall node: ${(err as Error).message}${hint}\n`);
+      process.exitCode = EXIT_USAGE;
       return;
     }
     const running = node;

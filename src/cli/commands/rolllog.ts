@@ -5,16 +5,18 @@ import { ROLLLOG_MODES, type RolllogMode } from '../../cluster/index.js';
 import {
   MAX_RUNS,
   RolllogInterrupted,
+  RolllogStartError,
+  ensureFdsFor,
   runRolllog,
   stderrLog,
   type RolllogReport,
   type RunReport,
 } from '../../runtime/index.js';
 import { parseAddress } from '../../substrate/types.js';
-import { UsageError } from '../errors.js';
+import { EXIT_USAGE, UsageError } from '../errors.js';
 import { DEFAULT_DETECT_INTERVAL_MS, type Prediction } from '../../detect/index.js';
 import { combineHooks, detectHooks, predictHooks } from '../../runtime/detect.js';
-import { COORDINATION_HELP, coordinationOption } from './coordination.js';
+import { COORDINATION_HELP, coordinationOption, requireReachableZooKeeper } from './coordination.js';
 import { choiceOption, intOption } from '../options.js';
 import { addTuningOptions, asUsage, type TuningFlags } from './cluster.js';
 
@@ -78,6 +80,7 @@ export function registerRolllog(program: Command): Command {
     `
 JSON: {"mode","nodes","handlers","runs":[{"outcome":"ok"|"timeout"|"failed","durationMs","error"?}],
        "summary":{"ok","failed","p50Ms","p99Ms","maxMs"}}   (exit 0 whenever the runs ran)
+  a master lost mid-way stops the runs: the partial report gains "error", and the exit code is 2
   --detect adds to each run: "outcome":"deadlock-detected","detectedAfterMs","cycle"; and "detector":{cost}
   --predict adds "predictions":[{"cycle","pool","handlers","firesAtConcurrency","firesAtNodes","evidence"}]
 
@@ -108,6 +111,12 @@ Examples:
         '--predict watches an in-process cluster; it cannot be used with --master (or --coordination without --nodes)',
       );
     }
+    try {
+      if (!existing) ensureFdsFor(flags.nodes!, `--nodes ${flags.nodes}`);
+    } catch (err) {
+      asUsage(err);
+    }
+    await requireReachableZooKeeper(flags.coordination);
     const detect = flags.detect ? detectHooks({ intervalMs: flags.detectIntervalMs }) : undefined;
     const predict = flags.predict ? predictHooks() : undefined;
     let report: RolllogReport;
@@ -152,6 +161,7 @@ Examples:
         process.exitCode = 130;
         return;
       }
+      if (err instanceof RolllogStartError) throw new UsageError(err.message);
       asUsage(err);
     } finally {
       process.off('SIGINT', onSignal);
@@ -161,6 +171,11 @@ Examples:
     if (detect) report.detector = detect.cost();
     if (flags.json) process.stdout.write(JSON.stringify(report) + '\n');
     else process.stdout.write(formatReport(report));
+    if (report.error !== undefined) {
+      // The runs stopped early (the master is gone): what ran is above, why it stopped here.
+      process.stderr.write(`rollcall rolllog: ${report.error}\n`);
+      process.exitCode = EXIT_USAGE;
+    }
   });
   return cmd;
 }

@@ -2,6 +2,39 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { AppendFile, Disk } from '../types.js';
 
+/** Bound on the directory levels mkdirp creates: deeper is a typo, not a layout. */
+const MAX_MKDIR_LEVELS = 64;
+
+/**
+ * mkdir -p without Node's recursive mkdir, which loops for ever (a CPU at 100 %) when mkdir fails
+ * with ENOENT under a parent that exists, as under /proc: here every level is tried once.
+ */
+export async function mkdirp(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let cur = path.resolve(dir); ;) {
+    try {
+      if ((await fs.stat(cur)).isDirectory()) break;
+      throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${cur}'`), { code: 'ENOTDIR' });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    if (missing.length >= MAX_MKDIR_LEVELS)
+      throw new Error(`mkdir '${dir}': more than ${MAX_MKDIR_LEVELS} missing levels`);
+    missing.push(cur);
+    const parent = path.dirname(cur);
+    if (parent === cur) break;
+    cur = parent;
+  }
+  for (const d of missing.reverse()) {
+    try {
+      await fs.mkdir(d);
+    } catch (err) {
+      // Another process made it meanwhile: fine, if it is a directory.
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || !(await fs.stat(d)).isDirectory()) throw err;
+    }
+  }
+}
+
 class RealAppendFile implements AppendFile {
   constructor(
     readonly path: string,
@@ -22,7 +55,7 @@ class RealAppendFile implements AppendFile {
 
 export class RealDisk implements Disk {
   async mkdirp(p: string): Promise<void> {
-    await fs.mkdir(p, { recursive: true });
+    await mkdirp(p);
   }
   async openAppend(p: string): Promise<AppendFile> {
     const handle = await fs.open(p, 'a');
