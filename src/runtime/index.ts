@@ -15,5 +15,20 @@ export {
   type RunOutcome,
   type RunReport,
 } from './rolllog.js';
-export { NodeConfigError, checkListenPolicy, isLoopbackHost, loadAuthenticator, writeSecretFile } from './secrets.js';
+export {
+  NodeConfigError,
+  NO_SECURITY,
+  adminAuthOf,
+  adminToken,
+  checkListenPolicy,
+  checkNodeListenPolicy,
+  describeSecurity,
+  isLoopbackHost,
+  loadSecurity,
+  readSecretFile,
+  securityOf,
+  writeSecretFile,
+  type NodeSecurity,
+  type SecurityFiles,
+} from './secrets.js';
 export { stderrLog } from './log.js';

@@ -1,24 +1,34 @@
-// One node in this process (`rollcall node`): a master or a worker over real TCP, with its admin
-// listener, optionally authenticating peers with the cluster secret.
+// One node in this process (`rollcall node`): a master or a worker over real TCP (TLS with a
+// secret or certificates), with its admin listener.
+import { hostname } from 'node:os';
 import { startAdminServer, type AdminServer } from '../admin/http.js';
 import { Master, REAL_WAL_PREALLOCATE, Worker, type MasterConfig, type WorkerConfig } from '../cluster/index.js';
 import { realSubstrate } from '../substrate/real/index.js';
 import { formatAddress, type Address } from '../substrate/types.js';
 import type { ThreadRegistry } from '../threads/index.js';
-import { checkListenPolicy, loadAuthenticator, NodeConfigError } from './secrets.js';
+import { listenFirst } from './prebound.js';
+import {
+  adminAuthOf,
+  checkNodeListenPolicy,
+  configErrorOf,
+  loadSecurity,
+  NodeConfigError,
+  type SecurityFiles,
+} from './secrets.js';
 
 export interface NodeOptions {
   role: 'master' | 'worker';
-  /** Default: 'master', or worker@HOST:PORT for a worker. */
+  /** Default: 'master', or worker@HOST:PORT for a worker (its bound address; the host name for a wildcard). */
   name?: string;
   listen: Address;
   admin: Address;
   /** The master's RPC address (workers only). */
   master?: Address;
   dataDir: string;
-  secretFile?: string;
-  masterSettings?: Partial<Omit<MasterConfig, 'name' | 'listen' | 'dataDir' | 'auth'>>;
-  workerSettings?: Partial<Omit<WorkerConfig, 'name' | 'listen' | 'dataDir' | 'master' | 'auth'>>;
+  /** The cluster secret and/or TLS certificates (none: plain TCP, loopback only). */
+  security?: SecurityFiles;
+  masterSettings?: Partial<Omit<MasterConfig, 'name' | 'listen' | 'dataDir'>>;
+  workerSettings?: Partial<Omit<WorkerConfig, 'name' | 'listen' | 'dataDir' | 'master'>>;
   adminRoutes?: (node: string, threads: ThreadRegistry) => Record<string, () => unknown>;
   log: (message: string) => void;
 }
@@ -34,23 +44,22 @@ export interface RunningNode {
 }
 
 export async function startNode(options: NodeOptions): Promise<RunningNode> {
-  const hasSecret = options.secretFile !== undefined;
-  checkListenPolicy(options.listen.host, hasSecret, 'RPC');
-  const auth = options.secretFile ? loadAuthenticator(options.secretFile) : undefined;
+  const security = loadSecurity(options.security ?? {});
+  checkNodeListenPolicy(security, options.listen.host, options.admin.host);
   if (options.role === 'worker' && !options.master) throw new NodeConfigError('a worker needs --master HOST:PORT');
-  const substrate = realSubstrate({ log: options.log });
-  const name =
-    options.name ?? (options.role === 'master' ? 'master' : `worker@${options.listen.host}:${options.listen.port}`);
+  const real = realSubstrate({ log: options.log, ...(security.link ? { security: security.link } : {}) });
+  const prebound = await listenFirst(real, options.listen);
+  const { substrate, address: listen } = prebound;
+  const name = options.name ?? (options.role === 'master' ? 'master' : `worker@${nameHost(listen)}`);
   const node: Master | Worker =
     options.role === 'master'
       ? new Master(
           {
             ...options.masterSettings,
             name,
-            listen: options.listen,
+            listen,
             dataDir: options.dataDir,
             log: options.log,
-            ...(auth ? { auth } : {}),
           },
           substrate,
         )
@@ -59,26 +68,31 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
             walPreallocate: REAL_WAL_PREALLOCATE,
             ...options.workerSettings,
             name,
-            listen: options.listen,
+            listen,
             dataDir: options.dataDir,
             master: options.master!,
             log: options.log,
-            ...(auth ? { auth } : {}),
           },
           substrate,
         );
   let admin: AdminServer | undefined;
   try {
-    admin = await startAdminServer(options.admin.host, options.admin.port, {
-      threads: node.threads,
-      ...(options.adminRoutes ? { extra: options.adminRoutes(name, node.threads) } : {}),
-    });
+    admin = await startAdminServer(
+      options.admin.host,
+      options.admin.port,
+      {
+        threads: node.threads,
+        ...(options.adminRoutes ? { extra: options.adminRoutes(name, node.threads) } : {}),
+      },
+      adminAuthOf(security),
+    );
     node.advertiseAdmin(admin.url);
     await node.start();
   } catch (err) {
     await node.stop().catch(() => {});
+    await prebound.release();
     await admin?.close();
-    throw err;
+    throw configErrorOf(err) ?? err;
   }
   const adminServer = admin;
   let stopped: Promise<void> | undefined;
@@ -100,4 +114,10 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       return stopped;
     },
   };
+}
+
+/** A wildcard listen address names no host: use the machine's name, so names stay unique across hosts. */
+function nameHost(a: Address): string {
+  const wildcard = a.host === '0.0.0.0' || a.host === '::' || a.host === '[::]' || a.host === '';
+  return formatAddress(wildcard ? { host: hostname(), port: a.port } : a);
 }
