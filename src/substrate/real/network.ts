@@ -112,6 +112,9 @@ export class TcpConnection implements Connection {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => {
       this.closeError ??= new NetworkError(err.message, codeOf(err));
+      // A TLS error after the handshake (a forged or corrupt record) does not destroy the socket
+      // by itself: the stream can no longer be trusted, so end it.
+      socket.destroy();
     });
     socket.on('close', () => {
       this.closed = true;
@@ -291,8 +294,18 @@ function codeOf(err: NodeJS.ErrnoException): NetworkError['code'] {
     case 'ECONNRESET':
       return err.code;
     default:
-      return err.code?.startsWith('ERR_SSL_') ? 'EAUTH' : 'EOTHER';
+      return isTlsRefusal(err.code) ? 'EAUTH' : 'EOTHER';
   }
+}
+
+/** OpenSSL failures (wrong key, alerts) and certificate checks: the peer's or our credentials. */
+function isTlsRefusal(code: string | undefined): boolean {
+  if (code === undefined) return false;
+  return (
+    code.startsWith('ERR_SSL_') ||
+    code.startsWith('ERR_TLS_CERT') ||
+    /CERT|SIGNATURE|ISSUER|SELF_SIGNED|CHAIN/.test(code)
+  );
 }
 
 export class TcpNetwork implements Network {
@@ -373,15 +386,17 @@ export class TcpNetwork implements Network {
         socket.destroy();
         reject(new NetworkError(`connect to ${where} timed out after ${timeoutMs} ms`, 'ETIMEDOUT'));
       }, timeoutMs);
+      let tcpConnected = false;
+      socket.once('connect', () => (tcpConnected = true));
       socket.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
         const code = codeOf(err);
-        if (security && (code === 'EAUTH' || socket.remoteAddress !== undefined)) {
+        if (security && (code === 'EAUTH' || tcpConnected)) {
           // Connected, then the TLS handshake failed: most often a key or certificate mismatch.
           reject(
             new NetworkError(
               `TLS handshake with ${where} failed (${sslReason(err)}): ${handshakeHint(security)}`,
-              code === 'EAUTH' ? 'EAUTH' : code,
+              code,
             ),
           );
           return;

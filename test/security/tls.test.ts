@@ -1,0 +1,115 @@
+// Links are TLS: keyed from the cluster secret (TLS 1.2 ECDHE-PSK) or with certificates (mutual
+// TLS). A peer without the key or a certificate from the cluster's CA gets no further than the
+// handshake, with an error that says why, and is not retried.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RpcClient, RpcServer } from '../../src/rpc/index.js';
+import { securityOf } from '../../src/runtime/index.js';
+import { realSubstrate, type LinkSecurity, type RealSubstrate } from '../../src/substrate/real/index.js';
+import { NetworkError } from '../../src/substrate/types.js';
+import { ThreadRegistry } from '../../src/threads/index.js';
+import { makeCa, opensslAvailable, type TestCa } from '../support/certs.js';
+import { requireTool } from '../support/environment.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+const secret = Buffer.from('correct horse battery staple, 32b');
+const other = Buffer.from('another cluster entirely, 32 bytes');
+
+async function server(security: LinkSecurity | undefined, logs: string[] = []) {
+  const substrate = realSubstrate({ ...(security ? { security } : {}), log: (m) => logs.push(m) });
+  const threads = new ThreadRegistry('srv', 'master', substrate.pid, substrate.clock);
+  const s = new RpcServer({
+    node: 'srv',
+    substrate,
+    threads,
+    listen: { host: '127.0.0.1', port: 0 },
+    pools: [{ name: 'default', handlers: 2, queues: 1, maxQueueLength: 10 }],
+    log: (m) => logs.push(m),
+  });
+  s.register('T.echo', 'default', async (a) => a);
+  const addr = await s.start();
+  cleanups.push(() => s.stop());
+  return { addr, substrate, logs };
+}
+
+function call(security: LinkSecurity | undefined, addr: { host: string; port: number }, retries = 0) {
+  const substrate: RealSubstrate = realSubstrate({ ...(security ? { security } : {}), log: () => {} });
+  const rpc = new RpcClient({ node: 'cli', substrate, timeoutMs: 5000 });
+  cleanups.push(() => rpc.close());
+  const thread = new ThreadRegistry('cli', 'client', substrate.pid, substrate.clock).spawn('main');
+  return rpc.call({ node: 'srv', addr }, 'T.echo', 'hi', { thread, retries, retryPauseMs: 1 });
+}
+
+const psk = (s: Buffer): LinkSecurity => securityOf(s).link!;
+
+describe('TLS keyed from the cluster secret', () => {
+  it('carries calls between nodes that share the secret', async () => {
+    const s = await server(psk(secret));
+    expect(await call(psk(secret), s.addr)).toBe('hi');
+  });
+
+  it('refuses a peer with another secret, once, naming the likely cause', async () => {
+    const s = await server(psk(secret));
+    const err = await call(psk(other), s.addr, 5).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NetworkError);
+    expect((err as NetworkError).code).toBe('EAUTH');
+    expect((err as Error).message).toMatch(
+      /^TLS handshake with 127\.0\.0\.1:\d+ failed \(.+\): does the peer use the same cluster secret\?$/,
+    );
+    // Not retried: one failed handshake on the server, though 5 retries were allowed.
+    expect(s.logs.filter((l) => l.startsWith('TLS handshake from 127.0.0.1 failed'))).toHaveLength(1);
+  });
+
+  it('tells a node without a secret that its peer speaks TLS, and the other way round', async () => {
+    const secured = await server(psk(secret));
+    const plain = await call(undefined, secured.addr, 5).catch((e: unknown) => e);
+    expect((plain as NetworkError).code).toBe('EAUTH');
+    expect((plain as Error).message).toMatch(/the peer speaks TLS: pass the cluster secret \(--secret-file\)/);
+    expect(secured.logs.join('\n')).toMatch(/a client without TLS connected from 127\.0\.0\.1/);
+
+    const open = await server(undefined);
+    const tlsToPlain = await call(psk(secret), open.addr, 5).catch((e: unknown) => e);
+    expect((tlsToPlain as NetworkError).code).toBe('EAUTH');
+    expect(open.logs.join('\n')).toMatch(/a TLS client connected, but this node has no cluster secret/);
+  });
+});
+
+describe('mutual TLS with certificates', () => {
+  const enabled = requireTool('openssl', opensslAvailable, 'the openssl command makes the test certificates');
+  let ca: TestCa;
+  let rogue: TestCa;
+  beforeAll(() => {
+    if (!enabled) return;
+    ca = makeCa();
+    rogue = makeCa('rogue-ca');
+  });
+  afterAll(() => {
+    ca?.remove();
+    rogue?.remove();
+  });
+  const certs = (c: TestCa, name: string): LinkSecurity => {
+    const n = c.issue(name);
+    return { kind: 'certificates', cert: n.cert, key: n.key, ca: n.ca };
+  };
+
+  it.skipIf(!enabled)('carries calls between nodes whose certificates the cluster CA signed', async () => {
+    const s = await server(certs(ca, 'master'));
+    expect(await call(certs(ca, 'worker-1'), s.addr)).toBe('hi');
+  });
+
+  it.skipIf(!enabled)('refuses a client, or a server, whose certificate another CA signed', async () => {
+    const s = await server(certs(ca, 'master'));
+    const client = await call(certs(rogue, 'intruder'), s.addr).catch((e: unknown) => e);
+    expect(client).toBeInstanceOf(NetworkError);
+    expect((client as Error).message).toMatch(/TLS handshake with 127\.0\.0\.1:\d+ failed/);
+    await expect(call(certs(ca, 'w'), s.addr)).resolves.toBe('hi');
+
+    const fake = await server(certs(rogue, 'fake-master'));
+    const err = await call(certs(ca, 'worker-2'), fake.addr).catch((e: unknown) => e);
+    expect((err as NetworkError).code).toBe('EAUTH');
+    expect((err as Error).message).toMatch(/is the peer's certificate signed by --tls-ca/);
+  });
+});
