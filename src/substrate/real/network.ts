@@ -196,7 +196,8 @@ export class TcpConnection implements Connection {
   }
 
   private fail(message: string, code: NetworkError['code'], reply?: Buffer): void {
-    this.network.log(`${message}; closing connection to ${formatAddress(this.remoteAddress)}`);
+    // A client learns why through the close error its caller gets; a server has only its log.
+    if (this.serverSide) this.network.log(`${message}; closing connection to ${formatAddress(this.remoteAddress)}`);
     this.closeError = new NetworkError(message, code);
     this.closed = true;
     if (reply) this.socket.end(reply);
