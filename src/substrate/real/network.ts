@@ -178,7 +178,7 @@ export class TcpConnection implements Connection {
     if (this.closed) return;
     this.closed = true;
     this.uncork();
-    this.socket.pause();
+    // Still read (and drop) what arrives, so the peer's end of the connection is seen.
     this.socket.end();
     setTimeout(() => this.socket.destroy(), this.network.limits.closeFlushMs).unref();
   }
@@ -445,8 +445,12 @@ export class TcpNetwork implements Network {
       this.handshakes.set(host, n + 1);
       this.handshakesTotal++;
       const key = keyOf(raw);
-      // TLS's own handshake timeout starts when it takes the socket; this one covers the silence before.
-      const deadline = setTimeout(() => raw.destroy(), this.limits.handshakeTimeoutMs);
+      // TLS's own handshake timeout starts when it takes the socket; this one covers the silence
+      // before, and counts the connection out even if the wrapped socket never reports its close.
+      const deadline = setTimeout(() => {
+        done();
+        raw.destroy();
+      }, this.limits.handshakeTimeoutMs);
       deadline.unref();
       let counted = true;
       const done = (): void => {
