@@ -11,6 +11,7 @@ import {
   adminAuthOf,
   checkNodeListenPolicy,
   configErrorOf,
+  describeSecurity,
   loadSecurity,
   NodeConfigError,
   type SecurityFiles,
@@ -39,6 +40,8 @@ export interface RunningNode {
   rpc: string;
   admin: string;
   pid: number;
+  /** How its links and admin listener are protected, in one line. */
+  security: string;
   node: Master | Worker;
   stop(): Promise<void>;
 }
@@ -51,7 +54,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const prebound = await listenFirst(real, options.listen);
   const { substrate, address: listen } = prebound;
   const name = options.name ?? (options.role === 'master' ? 'master' : `worker@${nameHost(listen)}`);
-  const node: Master | Worker =
+  const build = (): Master | Worker =>
     options.role === 'master'
       ? new Master(
           {
@@ -75,6 +78,13 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
           },
           substrate,
         );
+  let node: Master | Worker;
+  try {
+    node = build();
+  } catch (err) {
+    await prebound.release();
+    throw err;
+  }
   let admin: AdminServer | undefined;
   try {
     admin = await startAdminServer(
@@ -102,6 +112,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     rpc: formatAddress(node.address),
     admin: adminServer.url,
     pid: substrate.pid,
+    security: describeSecurity(security),
     node,
     stop: () => {
       stopped ??= (async () => {

@@ -13,6 +13,7 @@ import {
   startProcessCluster,
 } from '../../src/runtime/index.js';
 import { eventually } from '../barrier/fixture.js';
+import { nodeArgs } from '../support/cli.js';
 import { alive } from '../support/processes.js';
 
 const cli = defaultCliPath();
@@ -136,21 +137,7 @@ describe('rollcall node', () => {
     writeFileSync(join(dir, 'b.secret'), 'b'.repeat(32), { mode: 0o600 });
     const master = spawn(
       process.execPath,
-      [
-        cli,
-        'node',
-        '--role',
-        'master',
-        '--listen',
-        '127.0.0.1:0',
-        '--admin',
-        '127.0.0.1:0',
-        '--data',
-        join(dir, 'm'),
-        '--secret-file',
-        join(dir, 'a.secret'),
-        '--json',
-      ],
+      [cli, ...nodeArgs('master', join(dir, 'm'), '--secret-file', join(dir, 'a.secret'), '--json')],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let masterErr = '';
@@ -163,23 +150,16 @@ describe('rollcall node', () => {
         ),
       );
       const worker = rollcall(
-        [
-          'node',
-          '--role',
+        nodeArgs(
           'worker',
+          join(dir, 'w'),
           '--name',
           'intruder',
-          '--listen',
-          '127.0.0.1:0',
-          '--admin',
-          '127.0.0.1:0',
           '--master',
           rpc,
-          '--data',
-          join(dir, 'w'),
           '--secret-file',
           join(dir, 'b.secret'),
-        ],
+        ),
         30_000,
       );
       // A key the master does not share is a configuration error: exit 2, one line, no retries.

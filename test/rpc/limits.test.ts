@@ -8,7 +8,6 @@ import {
   DEFAULT_CLIENT_IDLE_TIMEOUT_MS,
   DEFAULT_SERVER_CONNECTION_LIMITS,
   RpcClient,
-  RpcServer,
   decode,
   encode,
   type ServerConnectionLimits,
@@ -19,6 +18,7 @@ import { SimWorld } from '../../src/substrate/sim/index.js';
 import type { Connection, Substrate } from '../../src/substrate/types.js';
 import { ThreadRegistry } from '../../src/threads/index.js';
 import { until } from '../support/gate.js';
+import { startTestServer } from '../support/rpc-server.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -28,27 +28,9 @@ afterEach(async () => {
 const quiet = (): void => {};
 
 async function startServer(substrate: Substrate, limits: Partial<ServerConnectionLimits> = {}, host = '127.0.0.1') {
-  const threads = new ThreadRegistry('srv', 'master', substrate.pid, substrate.clock);
-  const server = new RpcServer({
-    node: 'srv',
-    substrate,
-    threads,
-    listen: { host, port: host === '127.0.0.1' ? 0 : 16000 },
-    pools: [{ name: 'default', handlers: 4, queues: 1, maxQueueLength: 100_000 }],
-    limits,
-  });
-  let served = 0;
-  server.register('T.echo', 'default', async (a) => {
-    served++;
-    return a;
-  });
-  server.register('T.sleep', 'default', async (a) => {
-    await new Promise<void>((r) => substrate.clock.setTimer(a as number, r));
-    return a;
-  });
-  const addr = await server.start();
-  cleanups.push(() => server.stop());
-  return { server, addr, served: () => served };
+  const s = await startTestServer(substrate, { limits, listen: { host, port: host === '127.0.0.1' ? 0 : 16000 } });
+  cleanups.push(() => s.server.stop());
+  return s;
 }
 
 /** A raw TCP client: what it received, and a promise of the server closing on it. */

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultCliPath, startNode, type RunningNode } from '../../src/runtime/index.js';
+import { nodeArgs } from '../support/cli.js';
 
 const cli = defaultCliPath();
 
@@ -63,37 +64,13 @@ describe('the cluster secret on the command line', () => {
       /secret file \S+missing does not exist/,
     );
     expectOneLine(
-      await rollcall([
-        'node',
-        '--role',
-        'master',
-        '--listen',
-        '127.0.0.1:0',
-        '--admin',
-        '127.0.0.1:0',
-        '--data',
-        file('n1'),
-        '--secret-file',
-        file('short'),
-      ]),
+      await rollcall(nodeArgs('master', file('n1'), '--secret-file', file('short'))),
       /holds 4 bytes; the cluster secret needs at least 16/,
     );
   });
 
   it('a secret file others can read is refused, saying how to fix it (as ssh does)', async () => {
-    const r = await rollcall([
-      'node',
-      '--role',
-      'master',
-      '--listen',
-      '127.0.0.1:0',
-      '--admin',
-      '127.0.0.1:0',
-      '--data',
-      file('n2'),
-      '--secret-file',
-      file('open'),
-    ]);
+    const r = await rollcall(nodeArgs('master', file('n2'), '--secret-file', file('open')));
     expectOneLine(r, /permissions 0666 for secret file \S+open are too open: .* \(run: chmod 600 \S+open\)/);
   });
 
@@ -108,21 +85,7 @@ describe('the cluster secret on the command line', () => {
     );
     const [, port] = master.rpc.split(':');
     expectOneLine(
-      await rollcall([
-        'node',
-        '--role',
-        'worker',
-        '--listen',
-        '127.0.0.1:0',
-        '--admin',
-        '127.0.0.1:0',
-        '--master',
-        `127.0.0.1:${port}`,
-        '--data',
-        file('w1'),
-        '--secret-file',
-        file('other'),
-      ]),
+      await rollcall(nodeArgs('worker', file('w1'), '--master', `127.0.0.1:${port}`, '--secret-file', file('other'))),
       /cannot register with the master: .*does the peer use the same cluster secret\?/,
     );
   });

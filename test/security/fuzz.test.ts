@@ -5,11 +5,11 @@
 import net from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_SERVER_CONNECTION_LIMITS, RpcServer } from '../../src/rpc/index.js';
+import { DEFAULT_SERVER_CONNECTION_LIMITS } from '../../src/rpc/index.js';
 import { securityOf } from '../../src/runtime/index.js';
 import { realSubstrate, type LinkSecurity, type RealSubstrate } from '../../src/substrate/real/index.js';
-import { ThreadRegistry } from '../../src/threads/index.js';
 import { until } from '../support/gate.js';
+import { startTestServer } from '../support/rpc-server.js';
 
 const LOGIN_MS = 150;
 const IDLE_MS = 200;
@@ -78,17 +78,9 @@ async function serve(security: LinkSecurity | undefined): Promise<Live> {
     log: () => {},
     limits: { handshakeTimeoutMs: LOGIN_MS },
   });
-  const threads = new ThreadRegistry('srv', 'master', substrate.pid, substrate.clock);
-  const server = new RpcServer({
-    node: 'srv',
-    substrate,
-    threads,
-    listen: { host: '127.0.0.1', port: 0 },
-    pools: [{ name: 'default', handlers: 2, queues: 1, maxQueueLength: 100 }],
+  const { server, addr } = await startTestServer(substrate, {
     limits: { loginTimeoutMs: LOGIN_MS, idleTimeoutMs: IDLE_MS },
   });
-  server.register('T.echo', 'default', async (a) => a);
-  const addr = await server.start();
   return { substrate, port: addr.port, stop: () => server.stop() };
 }
 

@@ -2,13 +2,14 @@
 // TLS). A peer without the key or a certificate from the cluster's CA gets no further than the
 // handshake, with an error that says why, and is not retried.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RpcClient, RpcServer } from '../../src/rpc/index.js';
+import { RpcClient } from '../../src/rpc/index.js';
 import { securityOf } from '../../src/runtime/index.js';
 import { realSubstrate, type LinkSecurity, type RealSubstrate } from '../../src/substrate/real/index.js';
 import { NetworkError } from '../../src/substrate/types.js';
 import { ThreadRegistry } from '../../src/threads/index.js';
 import { makeCa, opensslAvailable, type TestCa } from '../support/certs.js';
 import { requireTool } from '../support/environment.js';
+import { startTestServer } from '../support/rpc-server.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -20,19 +21,9 @@ const other = Buffer.from('another cluster entirely, 32 bytes');
 
 async function server(security: LinkSecurity | undefined, logs: string[] = []) {
   const substrate = realSubstrate({ ...(security ? { security } : {}), log: (m) => logs.push(m) });
-  const threads = new ThreadRegistry('srv', 'master', substrate.pid, substrate.clock);
-  const s = new RpcServer({
-    node: 'srv',
-    substrate,
-    threads,
-    listen: { host: '127.0.0.1', port: 0 },
-    pools: [{ name: 'default', handlers: 2, queues: 1, maxQueueLength: 10 }],
-    log: (m) => logs.push(m),
-  });
-  s.register('T.echo', 'default', async (a) => a);
-  const addr = await s.start();
-  cleanups.push(() => s.stop());
-  return { addr, substrate, logs };
+  const s = await startTestServer(substrate, { log: (m) => logs.push(m) });
+  cleanups.push(() => s.server.stop());
+  return { addr: s.addr, substrate, logs };
 }
 
 function call(security: LinkSecurity | undefined, addr: { host: string; port: number }, retries = 0) {

@@ -136,7 +136,7 @@ export function registerNode(program: Command): void {
       );
     } else {
       process.stdout.write(
-        `rollcall node ${running.name} (${running.role}): rpc ${running.rpc}, admin ${running.admin}\n`,
+        `rollcall node ${running.name} (${running.role}): rpc ${running.rpc}, admin ${running.admin}; ${running.security}\n`,
       );
     }
     const why = await stopped;

@@ -9,6 +9,7 @@ export {
   DEFAULT_MAX_FRAME_BYTES,
   TcpConnection,
   type NetworkStats,
+  type RealNetworkLimits,
   type TcpNetworkOptions,
 } from './network.js';
 export { PSK_CIPHERS, PSK_IDENTITY, type LinkSecurity } from './tls.js';

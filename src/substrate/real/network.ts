@@ -11,19 +11,28 @@ import { clientTlsOptions, handshakeHint, serverTlsOptions, type LinkSecurity } 
 const HEADER_BYTES = 4;
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 
-export const REAL_NETWORK_LIMITS = {
+export interface RealNetworkLimits {
   /** Unsent frames a server connection may hold before it stops reading that peer's requests. */
-  outboundPauseBytes: 1024 * 1024,
+  outboundPauseBytes: number;
   /** Unsent frames any connection may hold: a peer that leaves more unread is disconnected. */
-  outboundMaxBytes: 64 * 1024 * 1024,
+  outboundMaxBytes: number;
   /** A TLS handshake not finished within this closes the connection. */
-  handshakeTimeoutMs: 5_000,
+  handshakeTimeoutMs: number;
   /** TLS handshakes in progress at once, from one host and in total; more are refused. */
+  maxHandshakesPerHost: number;
+  maxHandshakes: number;
+  /** After close(), unsent frames get this long to leave before the socket is destroyed. */
+  closeFlushMs: number;
+}
+
+export const REAL_NETWORK_LIMITS: Readonly<RealNetworkLimits> = {
+  outboundPauseBytes: 1024 * 1024,
+  outboundMaxBytes: 64 * 1024 * 1024,
+  handshakeTimeoutMs: 5_000,
   maxHandshakesPerHost: 256,
   maxHandshakes: 4096,
-  /** After close(), unsent frames get this long to leave before the socket is destroyed. */
   closeFlushMs: 2_000,
-} as const;
+};
 
 export type FrameErrorLogger = (message: string) => void;
 
@@ -33,7 +42,7 @@ export interface TcpNetworkOptions {
   log?: FrameErrorLogger;
   /** TLS for every connection (both directions); plain TCP without. */
   security?: LinkSecurity;
-  limits?: Partial<typeof REAL_NETWORK_LIMITS>;
+  limits?: Partial<RealNetworkLimits>;
 }
 
 export interface NetworkStats {
@@ -47,7 +56,7 @@ export interface NetworkStats {
   tlsHandshakesInProgress: number;
 }
 
-type Limits = typeof REAL_NETWORK_LIMITS;
+type Limits = Readonly<RealNetworkLimits>;
 
 /**
  * Logs what remote peers cause (bad frames, failed handshakes) without letting a peer flood the

@@ -27,15 +27,15 @@ export const PSK_IDENTITY = 'rollcall/1';
 export const PSK_CIPHERS = 'ECDHE-PSK-CHACHA20-POLY1305:ECDHE-PSK-AES256-CBC-SHA384';
 export const MIN_PSK_BYTES = 16;
 
+/** Node 20 supports PSK only up to TLS 1.2. */
+const PSK_PROTOCOL = { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers: PSK_CIPHERS } as const;
+
 export function serverTlsOptions(security: LinkSecurity, handshakeTimeoutMs: number): tls.TlsOptions {
   if (security.kind === 'psk') {
     checkPsk(security.key);
     const key = Buffer.from(security.key);
     return {
-      // Node 20 supports PSK only up to TLS 1.2.
-      minVersion: 'TLSv1.2',
-      maxVersion: 'TLSv1.2',
-      ciphers: PSK_CIPHERS,
+      ...PSK_PROTOCOL,
       pskIdentityHint: PSK_IDENTITY,
       // Any identity gets the cluster key: the handshake then fails unless the client holds it.
       pskCallback: () => key,
@@ -43,10 +43,7 @@ export function serverTlsOptions(security: LinkSecurity, handshakeTimeoutMs: num
     };
   }
   return {
-    minVersion: 'TLSv1.2',
-    cert: Buffer.from(security.cert),
-    key: Buffer.from(security.key),
-    ca: Buffer.from(security.ca),
+    ...certificateOptions(security),
     requestCert: true,
     rejectUnauthorized: true,
     handshakeTimeout: handshakeTimeoutMs,
@@ -58,19 +55,14 @@ export function clientTlsOptions(security: LinkSecurity): tls.ConnectionOptions 
     checkPsk(security.key);
     const key = Buffer.from(security.key);
     return {
-      minVersion: 'TLSv1.2',
-      maxVersion: 'TLSv1.2',
-      ciphers: PSK_CIPHERS,
+      ...PSK_PROTOCOL,
       pskCallback: () => ({ psk: key, identity: PSK_IDENTITY }),
       // With PSK there is no certificate: the key is the server's identity.
       checkServerIdentity: () => undefined,
     };
   }
   return {
-    minVersion: 'TLSv1.2',
-    cert: Buffer.from(security.cert),
-    key: Buffer.from(security.key),
-    ca: Buffer.from(security.ca),
+    ...certificateOptions(security),
     rejectUnauthorized: true,
     // Cluster membership is the CA's signature; nodes are reached by the address they registered
     // (often an IP), which certificates rarely name.
@@ -84,6 +76,10 @@ export function handshakeHint(security: LinkSecurity | undefined): string {
   return security.kind === 'psk'
     ? 'does the peer use the same cluster secret?'
     : "is the peer's certificate signed by --tls-ca, and ours by its CA?";
+}
+
+function certificateOptions(c: Extract<LinkSecurity, { kind: 'certificates' }>): tls.SecureContextOptions {
+  return { minVersion: 'TLSv1.2', cert: Buffer.from(c.cert), key: Buffer.from(c.key), ca: Buffer.from(c.ca) };
 }
 
 function checkPsk(key: Uint8Array): void {
