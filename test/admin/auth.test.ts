@@ -9,8 +9,7 @@ import { bearerMatches, startAdminServer } from '../../src/admin/http.js';
 import { adminToken, NodeConfigError, startNode } from '../../src/runtime/index.js';
 import { RealClock } from '../../src/substrate/real/index.js';
 import { ThreadRegistry } from '../../src/threads/index.js';
-import { makeCa, opensslAvailable, type TestCa } from '../support/certs.js';
-import { requireTool } from '../support/environment.js';
+import { testCert } from '../support/certs.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -103,32 +102,20 @@ describe('the loopback rule for admin listeners', () => {
 });
 
 describe('an admin listener with certificates', () => {
-  const enabled = requireTool('openssl', opensslAvailable, 'the openssl command makes the test certificates');
-  let ca: TestCa;
-  beforeAll(() => {
-    if (enabled) ca = makeCa();
-  });
-  afterAll(() => ca?.remove());
-
-  it.skipIf(!enabled)('serves HTTPS to a client certificate from the CA, or to the token', async () => {
-    const node = ca.issue('node');
-    const tls = { cert: node.cert, key: node.key, ca: node.ca };
+  it('serves HTTPS to a client certificate from the CA, or to the token', async () => {
+    const tls = testCert('node-1');
     const admin = await startAdminServer('127.0.0.1', 0, { threads: registry() }, { token, tls });
     cleanups.push(() => admin.close());
     expect(admin.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
-    const client = ca.issue('detector');
-    const withCert = new AdminReader(undefined, { tls: { cert: client.cert, key: client.key, ca: client.ca } });
+    const withCert = new AdminReader(undefined, { tls: testCert('node-2') });
     cleanups.push(() => withCert.close());
     expect((await withCert.dump(admin.url)).node).toBe('worker-1');
     // Trusting the server, with a certificate another CA signed: refused, unless it has the token.
-    const rogueCa = makeCa('rogue-ca');
-    cleanups.push(() => rogueCa.remove());
-    const rogue = rogueCa.issue('intruder');
-    const rogueTls = { cert: rogue.cert, key: rogue.key, ca: node.ca };
-    const intruder = new AdminReader(undefined, { tls: rogueTls });
+    const rogue = testCert('rogue-1');
+    const intruder = new AdminReader(undefined, { tls: rogue });
     cleanups.push(() => intruder.close());
     await expect(intruder.dump(admin.url)).rejects.toThrow(/HTTP 401/);
-    const withToken = new AdminReader(undefined, { tls: rogueTls, token });
+    const withToken = new AdminReader(undefined, { tls: rogue, token });
     cleanups.push(() => withToken.close());
     expect((await withToken.dump(admin.url)).node).toBe('worker-1');
   });

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultCliPath, startNode, type RunningNode } from '../../src/runtime/index.js';
+import { certFiles } from '../support/certs.js';
 import { nodeArgs } from '../support/cli.js';
 
 const cli = defaultCliPath();
@@ -88,6 +89,41 @@ describe('the cluster secret on the command line', () => {
       await rollcall(nodeArgs('worker', file('w1'), '--master', `127.0.0.1:${port}`, '--secret-file', file('other'))),
       /cannot register with the master: .*does the peer use the same cluster secret\?/,
     );
+  });
+
+  it('certificates on the command line: an in-process cluster over mutual TLS', async () => {
+    const files = certFiles('node-1');
+    try {
+      const r = await rollcall([
+        'rolllog',
+        '--nodes',
+        '2',
+        '--tls-cert',
+        files.cert,
+        '--tls-key',
+        files.key,
+        '--tls-ca',
+        files.ca,
+      ]);
+      expect(r.status, r.stderr).toBe(0);
+      chmodSync(files.key, 0o644);
+      expectOneLine(
+        await rollcall([
+          'rolllog',
+          '--nodes',
+          '2',
+          '--tls-cert',
+          files.cert,
+          '--tls-key',
+          files.key,
+          '--tls-ca',
+          files.ca,
+        ]),
+        /permissions 0644 for TLS key \S+ are too open/,
+      );
+    } finally {
+      files.remove();
+    }
   });
 
   it('the TLS flags go together', async () => {

@@ -1,72 +1,51 @@
-// Test certificates made with the openssl command: a CA and nodes it signs (EC P-256, one day).
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// Test-only TLS material in test/support/tls (see its README): a cluster CA that signed node-1..3,
+// and a rogue CA that signed rogue-1..2. Kept as files so no test needs the openssl command.
+import { copyFileSync, chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { LinkSecurity } from '../../src/substrate/real/index.js';
 
-export const opensslAvailable = spawnSync('openssl', ['version']).status === 0;
+const here = join(dirname(fileURLToPath(import.meta.url)), 'tls');
 
-export interface NodeCertificate {
-  certFile: string;
-  keyFile: string;
-  caFile: string;
+export type TestCertName = 'node-1' | 'node-2' | 'node-3' | 'rogue-1' | 'rogue-2';
+
+export interface TestCertificate {
   cert: Buffer;
   key: Buffer;
+  /** The cluster CA (for rogue certificates too: a rogue node still trusts the real cluster). */
   ca: Buffer;
 }
 
-export interface TestCa {
-  dir: string;
-  caFile: string;
-  /** A certificate for `name` signed by this CA (key file mode 600). */
-  issue(name: string): NodeCertificate;
-  remove(): void;
-}
-
-function openssl(args: string[], cwd: string): void {
-  execFileSync('openssl', args, { cwd, stdio: 'pipe' });
-}
-
-export function makeCa(label = 'rollcall-test-ca'): TestCa {
-  const dir = mkdtempSync(join(tmpdir(), 'rollcall-certs-'));
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  openssl(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', `/CN=${label}`], dir);
-  const caFile = join(dir, 'ca.pem');
+export function testCert(name: TestCertName, caName: 'ca' | 'rogue-ca' = 'ca'): TestCertificate {
   return {
-    dir,
-    caFile,
-    issue(name) {
-      openssl(['req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`], dir);
-      openssl(
-        [
-          'x509',
-          '-req',
-          '-in',
-          `${name}.csr`,
-          '-CA',
-          'ca.pem',
-          '-CAkey',
-          'ca.key',
-          '-CAcreateserial',
-          '-out',
-          `${name}.pem`,
-          '-days',
-          '1',
-        ],
-        dir,
-      );
-      const keyFile = join(dir, `${name}.key`);
-      chmodSync(keyFile, 0o600);
-      const certFile = join(dir, `${name}.pem`);
-      return {
-        certFile,
-        keyFile,
-        caFile,
-        cert: readFileSync(certFile),
-        key: readFileSync(keyFile),
-        ca: readFileSync(caFile),
-      };
-    },
+    cert: readFileSync(join(here, `${name}.pem`)),
+    key: readFileSync(join(here, `${name}.key`)),
+    ca: readFileSync(join(here, `${caName}.pem`)),
+  };
+}
+
+export function certSecurity(name: TestCertName, caName: 'ca' | 'rogue-ca' = 'ca'): LinkSecurity {
+  return { kind: 'certificates', ...testCert(name, caName) };
+}
+
+/**
+ * The files for --tls-cert/--tls-key/--tls-ca, copied to a temporary folder with the key at mode
+ * 600 (git keeps no permissions, and rollcall refuses a key others can read).
+ */
+export function certFiles(name: TestCertName): { cert: string; key: string; ca: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'rollcall-tls-'));
+  const copy = (file: string): string => {
+    const to = join(dir, file);
+    copyFileSync(join(here, file), to);
+    return to;
+  };
+  const key = copy(`${name}.key`);
+  chmodSync(key, 0o600);
+  return {
+    cert: copy(`${name}.pem`),
+    key,
+    ca: copy('ca.pem'),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
