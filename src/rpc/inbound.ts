@@ -19,7 +19,7 @@ export interface ServerConnectionLimits {
   maxConnections: number;
   /** Connections not yet logged in from one host; more are closed at accept. */
   maxPreLoginPerHost: number;
-  /** Logged-in connections from one peer (node name); more are refused at login. */
+  /** Logged-in connections from one peer (a node name at a host); more are refused at login. */
   maxConnectionsPerPeer: number;
   /** Longest node name a hello may carry. */
   maxNodeNameChars: number;
@@ -70,8 +70,12 @@ export class ConnectionLedger {
     return { ok: true };
   }
 
-  /** Moves a connection from its host's pre-login count to its peer's, or says why not. */
-  login(host: string, peer: string): LoginVerdict {
+  /**
+   * Moves a connection from its host's pre-login count to its peer's, or says why not. A peer is a
+   * node name at a host: command-line clients on many hosts all call themselves 'client'.
+   */
+  login(host: string, node: string): LoginVerdict {
+    const peer = peerKey(host, node);
     const n = this.perPeer.get(peer) ?? 0;
     if (n >= this.limits.maxConnectionsPerPeer) {
       return { ok: false, reason: `${n} connections from ${peer} (limit ${this.limits.maxConnectionsPerPeer})` };
@@ -82,12 +86,16 @@ export class ConnectionLedger {
   }
 
   /** Forgets a closed connection: from its host's count if it never logged in, else its peer's. */
-  release(host: string, peer: string | undefined): void {
+  release(host: string, node: string | undefined): void {
     assert(this.total > 0, 'connection ledger released more than it admitted');
     this.total--;
-    if (peer === undefined) decrement(this.preLogin, host);
-    else decrement(this.perPeer, peer);
+    if (node === undefined) decrement(this.preLogin, host);
+    else decrement(this.perPeer, peerKey(host, node));
   }
+}
+
+function peerKey(host: string, node: string): string {
+  return `${node}@${host}`;
 }
 
 function decrement(m: Map<string, number>, key: string): void {

@@ -118,7 +118,7 @@ describe('before login', () => {
     await extra.closed;
     const answer = JSON.parse(extra.received().subarray(4).toString()) as { e: { type: string; message: string } };
     expect(answer.e.type).toBe('TooManyConnections');
-    expect(answer.e.message).toMatch(/2 connections from worker-7 \(limit 2\)/);
+    expect(answer.e.message).toMatch(/2 connections from worker-7@127\.0\.0\.1 \(limit 2\)/);
     // Another peer is not affected.
     const other = raw(s.addr.port);
     other.socket.write(hello('worker-8'));
