@@ -209,8 +209,11 @@ export class Worker {
     return this.advertised;
   }
 
-  /** Stops serving, drains the load generator, seals the WAL and leaves the master's membership. */
-  async stop(): Promise<void> {
+  /**
+   * Stops serving, drains the load generator and seals the WAL. With `leave` (the default) it first
+   * tells the master, which drops it at once; a whole cluster stopping together skips that.
+   */
+  async stop(options: { leave?: boolean } = {}): Promise<void> {
     if (this.state === 'stopped') return;
     const wasRunning = this.state === 'running';
     this.state = 'stopped';
@@ -218,7 +221,7 @@ export class Worker {
     this.reportWake?.();
     await this.loadgen?.stop();
     await this.member.close();
-    if (wasRunning) await this.reportStopped();
+    if (wasRunning && options.leave !== false) await this.reportStopped();
     // Closing the client fails a report in flight, so the report loop ends at once.
     this.client.close();
     await this.reportLoop;
