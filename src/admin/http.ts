@@ -1,7 +1,13 @@
-// The admin listener: a plain HTTP server beside each node's RPC server, sharing nothing with
-// its handler pools, so a node whose handlers are all stuck still answers /stacks.
+// The admin listener: an HTTP server beside each node's RPC server, sharing nothing with its
+// handler pools, so a node whose handlers are all stuck still answers /stacks. A node with a
+// secret requires a bearer token on every request; with certificates it serves HTTPS and also
+// accepts a client certificate signed by the cluster's CA. Without either it is loopback-only
+// (runtime/secrets.ts checkListenPolicy).
+import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { ThreadRegistry, PoolSnapshot } from '../threads/index.js';
 import { formatDumpText } from '../threads/index.js';
 
@@ -11,6 +17,32 @@ export interface AdminRoutes {
   extra?: Record<string, () => unknown>;
 }
 
+/** How an admin listener authenticates requests; empty: it does not (loopback only). */
+export interface AdminAuth {
+  /** Required as `Authorization: Bearer <token>` (runtime/secrets.ts adminToken). */
+  token?: string;
+  /** Serve HTTPS; a client certificate signed by `ca` is accepted in place of the token. */
+  tls?: { cert: Uint8Array; key: Uint8Array; ca: Uint8Array };
+}
+
+/** Bounds on what a client (authenticated or not) can hold on an admin listener. */
+export const ADMIN_LIMITS = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5_000,
+  maxConnections: 1024,
+} as const;
+
+/** Constant-time check of an Authorization header against the token (hashing equalizes lengths). */
+export function bearerMatches(header: string | undefined, token: string): boolean {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  const given = createHash('sha256')
+    .update(m?.[1] ?? '')
+    .digest();
+  const expected = createHash('sha256').update(token).digest();
+  return m !== null && timingSafeEqual(given, expected);
+}
+
 export interface AdminServer {
   host: string;
   port: number;
@@ -18,9 +50,20 @@ export interface AdminServer {
   close(): Promise<void>;
 }
 
-export async function startAdminServer(host: string, port: number, routes: AdminRoutes): Promise<AdminServer> {
-  const server = http.createServer((req, res) => {
+export async function startAdminServer(
+  host: string,
+  port: number,
+  routes: AdminRoutes,
+  auth: AdminAuth = {},
+): Promise<AdminServer> {
+  const handler: http.RequestListener = (req, res) => {
     try {
+      if (!authorized(req, auth)) {
+        res
+          .writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer realm="rollcall"' })
+          .end('authentication required: Authorization: Bearer <token derived from the cluster secret>\n');
+        return;
+      }
       const url = new URL(req.url ?? '/', 'http://admin');
       if (req.method !== 'GET') {
         res.writeHead(405, { 'content-type': 'text/plain' }).end('only GET\n');
@@ -56,8 +99,25 @@ export async function startAdminServer(host: string, port: number, routes: Admin
     } catch (err) {
       res.writeHead(500, { 'content-type': 'text/plain' }).end(`${(err as Error).message}\n`);
     }
-  });
-  server.keepAliveTimeout = 5_000;
+  };
+  const server = auth.tls
+    ? https.createServer(
+        {
+          cert: Buffer.from(auth.tls.cert),
+          key: Buffer.from(auth.tls.key),
+          ca: Buffer.from(auth.tls.ca),
+          minVersion: 'TLSv1.2',
+          // Asked for, not required: a request may carry the token instead.
+          requestCert: true,
+          rejectUnauthorized: false,
+        },
+        handler,
+      )
+    : http.createServer(handler);
+  server.keepAliveTimeout = ADMIN_LIMITS.keepAliveTimeoutMs;
+  server.headersTimeout = ADMIN_LIMITS.headersTimeoutMs;
+  server.requestTimeout = ADMIN_LIMITS.requestTimeoutMs;
+  server.maxConnections = ADMIN_LIMITS.maxConnections;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host, port }, () => resolve());
@@ -66,11 +126,17 @@ export async function startAdminServer(host: string, port: number, routes: Admin
   return {
     host,
     port: addr.port,
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}`,
+    url: `${auth.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${addr.port}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
   };
+}
+
+function authorized(req: http.IncomingMessage, auth: AdminAuth): boolean {
+  if (auth.token === undefined && auth.tls === undefined) return true;
+  if (auth.tls && (req.socket as TLSSocket).authorized === true) return true;
+  return auth.token !== undefined && bearerMatches(req.headers.authorization, auth.token);
 }

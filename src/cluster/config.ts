@@ -6,7 +6,7 @@ import type {
   ProcedureMemberRpcs,
   ResumeDecision,
 } from '../barrier/index.js';
-import type { RpcClient, RpcServer, Authenticator, Peer } from '../rpc/index.js';
+import type { RpcClient, RpcServer, Peer } from '../rpc/index.js';
 import type { Address } from '../substrate/types.js';
 import type { ThreadRegistry } from '../threads/index.js';
 
@@ -64,10 +64,12 @@ export interface MasterConfig {
   wakeIntervalMs: number;
   /** Work the master does for each legacy sanity check before its nested call. */
   checkCostMs: number;
-  /** A worker not heard from for this long is left out of new procedures. */
-  memberExpiryMs: number;
+  /**
+   * A worker not heard from for this long (its reports every reportIntervalMs renew it) is dropped:
+   * left out of new procedures, and a run still waiting for it aborts.
+   */
+  memberLeaseMs: number;
   defaultMode: RolllogMode;
-  auth?: Authenticator;
   log?: (message: string) => void;
   coordinatorTransport?: (ctx: CoordinatorTransportContext) => ProcedureCoordinatorRpcs;
 }
@@ -99,7 +101,6 @@ export interface WorkerConfig {
   registerTimeoutMs: number;
   /** Period of the worker's report to the master (re-registers it after a master restart); 0: none. */
   reportIntervalMs: number;
-  auth?: Authenticator;
   log?: (message: string) => void;
   memberTransport?: (ctx: MemberTransportContext) => ProcedureMemberRpcs;
 }
@@ -117,7 +118,8 @@ export const MASTER_DEFAULTS = {
   procedureTimeoutMs: 60_000,
   wakeIntervalMs: 500,
   checkCostMs: 20,
-  memberExpiryMs: 60_000,
+  // Three of the workers' 3 s reports, and a second of slack.
+  memberLeaseMs: 10_000,
   defaultMode: 'fixed',
 } as const satisfies Partial<MasterConfig>;
 

@@ -2,7 +2,7 @@
 // passes TCP and files, the simulator per-node simulated ones), plus a client node for rolllog.
 // The harness gives tools (detector, predictor, simulator) every node's ThreadRegistry and a way
 // to abort the running procedure.
-import { RpcClient, type Authenticator } from '../rpc/index.js';
+import { RpcClient } from '../rpc/index.js';
 import type { Address, Substrate } from '../substrate/types.js';
 import { ThreadRegistry, type LogicalThread } from '../threads/index.js';
 import { assert } from '../util/assert.js';
@@ -29,7 +29,6 @@ export interface ClusterSpec {
   worker?: Partial<Omit<WorkerConfig, 'name' | 'listen' | 'dataDir' | 'master' | 'masterName'>>;
   /** Per-node overrides, e.g. an admin URL known before the node starts. */
   workerOverrides?: (node: string) => Partial<WorkerConfig>;
-  auth?: Authenticator;
   /** Called for each node after it is built and before it starts (e.g. to start its admin listener). */
   prepareNode?: (node: Master | Worker) => Promise<void>;
   /** Workers started at once (each registers with the master). */
@@ -52,7 +51,7 @@ export class Cluster {
     const substrate = spec.substrateFor(CLIENT_NODE);
     this.clientThreads = new ThreadRegistry(CLIENT_NODE, 'client', substrate.pid, substrate.clock);
     this.clientThread = this.clientThreads.spawn('main', { daemon: false });
-    this.clientRpc = new RpcClient({ node: CLIENT_NODE, substrate, ...(spec.auth ? { auth: spec.auth } : {}) });
+    this.clientRpc = new RpcClient({ node: CLIENT_NODE, substrate });
     this.admin = new BackupAdminClient(this.clientRpc, masterNode.peer, substrate.clock, this.clientThread);
   }
 
@@ -125,7 +124,8 @@ export class Cluster {
     if (this.stopped) return;
     this.stopped = true;
     this.clientRpc.close();
-    await Promise.all(this.workers.map((w) => w.stop()));
+    // The master stops too: thousands of workers need not each tell it they leave.
+    await Promise.all(this.workers.map((w) => w.stop({ leave: false })));
     await this.master.stop();
   }
 }
@@ -139,7 +139,6 @@ function createWorker(spec: ClusterSpec, master: Master, name: string, substrate
       dataDir: spec.dataDirFor(name),
       master: master.address,
       masterName: master.name,
-      ...(spec.auth ? { auth: spec.auth } : {}),
       ...(spec.log ? { log: spec.log } : {}),
       ...spec.workerOverrides?.(name),
     },
@@ -164,7 +163,6 @@ export async function startCluster(spec: ClusterSpec): Promise<Cluster> {
       name: masterName,
       listen: spec.listenFor?.(masterName) ?? { host: '127.0.0.1', port: 0 },
       dataDir: spec.dataDirFor(masterName),
-      ...(spec.auth ? { auth: spec.auth } : {}),
       ...(spec.log ? { log: spec.log } : {}),
     },
     spec.substrateFor(masterName),

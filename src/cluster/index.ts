@@ -1,6 +1,7 @@
 export * from './config.js';
 export * from './messages.js';
 export { Master, masterConfig, MAX_MEMBERS } from './master.js';
+export { Membership, DuplicateNodeError, DUPLICATE_NODE_ERROR, type MemberRecord } from './membership.js';
 export { Worker, workerConfig, type WorkerSettings } from './worker.js';
 export {
   Wal,

@@ -19,6 +19,7 @@ import { MASTER_DEFAULTS, ROLLLOG_SIGNATURE, queuesFor, type MasterConfig, type 
 import { sleep } from './io.js';
 import { startNodeRpc } from './node-rpc.js';
 import { LOGROLL_FRAMES, LogRollMasterProcedureManager } from './logroll.js';
+import { Membership } from './membership.js';
 import {
   MASTER_METHODS,
   isObject,
@@ -40,6 +41,7 @@ const FRAMES = {
   readLastLogRoll: 'rollcall.backup.impl.BackupSystemTableService.readRegionServerLastLogRollResult',
   regionServerStartup: 'rollcall.master.MasterRpcServices.regionServerStartup',
   getClusterStatus: 'rollcall.master.MasterRpcServices.getClusterStatus',
+  regionServerStopped: 'rollcall.master.MasterRpcServices.regionServerStopped',
   abortProcedure: 'rollcall.master.MasterRpcServices.abortProcedure',
 } as const;
 
@@ -60,13 +62,6 @@ export function masterConfig(c: Partial<MasterConfig> & Pick<MasterConfig, 'list
   };
 }
 
-interface Member {
-  name: string;
-  addr: Address;
-  adminUrl?: string;
-  lastSeenMs: number;
-}
-
 export class Master {
   readonly config: MasterConfig;
   readonly threads: ThreadRegistry;
@@ -75,7 +70,7 @@ export class Master {
   readonly coordinator: ProcedureCoordinator;
   private readonly transport: ProcedureCoordinatorRpcs;
   private readonly manager: LogRollMasterProcedureManager;
-  private readonly members = new Map<string, Member>();
+  private readonly members: Membership;
   private table: BackupSystemTable | undefined;
   private advertised: Address | undefined;
   private state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
@@ -88,6 +83,13 @@ export class Master {
     this.config = masterConfig(config);
     const c = this.config;
     this.log = c.log ?? (() => {});
+    this.members = new Membership({
+      clock: substrate.clock,
+      leaseMs: c.memberLeaseMs,
+      maxMembers: MAX_MEMBERS,
+      log: this.log,
+      onDropped: (member, why) => this.abortRunsWaitingFor(member, why),
+    });
     ({
       threads: this.threads,
       server: this.server,
@@ -103,7 +105,6 @@ export class Master {
         priorityQueues: c.priorityQueues,
         queueLengthPerHandler: c.queueLengthPerHandler,
         rpcTimeoutMs: c.rpcTimeoutMs,
-        ...(c.auth ? { auth: c.auth } : {}),
         log: this.log,
       },
       substrate,
@@ -184,21 +185,24 @@ export class Master {
   }
 
   memberNames(): string[] {
-    return [...this.members.keys()];
+    return this.members.names();
   }
 
-  /** Members heard from within memberExpiryMs; the others are dropped (HBase expires dead servers). */
+  /** Registered members whose lease has not ended (Membership drops the others as their leases end). */
   private liveMembers(): string[] {
-    const now = this.substrate.clock.nowMs();
-    const live: string[] = [];
-    for (const m of this.members.values()) {
-      if (now - m.lastSeenMs <= this.config.memberExpiryMs) live.push(m.name);
-      else {
-        this.members.delete(m.name);
-        this.log(`worker ${m.name} expired: not heard from for ${Math.round(now - m.lastSeenMs)} ms`);
+    return this.members.names();
+  }
+
+  /**
+   * A dropped member will never report: a run still waiting for it aborts now, naming it, instead
+   * of at its procedure timer.
+   */
+  private abortRunsWaitingFor(member: string, why: string): void {
+    for (const p of this.coordinator.runningProcedures()) {
+      if (p.missing().includes(member)) {
+        this.coordinator.memberAborted(p.ref, new ForeignException(member, `member ${member} was dropped: ${why}`));
       }
     }
-    return live;
   }
 
   async start(): Promise<Address> {
@@ -228,6 +232,7 @@ export class Master {
   async stop(): Promise<void> {
     if (this.state === 'stopped') return;
     this.state = 'stopped';
+    this.members.close();
     await this.coordinator.close();
     this.client.close();
     await this.server.stop();
@@ -241,7 +246,7 @@ export class Master {
         rpc: this.advertised ? formatAddress(this.advertised) : '',
         ...(this.config.adminUrl ? { adminUrl: this.config.adminUrl } : {}),
       },
-      members: [...this.members.values()].map((m): MemberStatus => ({
+      members: this.members.all().map((m): MemberStatus => ({
         name: m.name,
         rpc: formatAddress(m.addr),
         ...(m.adminUrl ? { adminUrl: m.adminUrl } : {}),
@@ -299,6 +304,20 @@ export class Master {
       'priority',
       async (a) => this.regionServerStartup(a),
       FRAMES.regionServerStartup,
+    );
+    s.register(
+      MASTER_METHODS.regionServerStopped,
+      'priority',
+      async (a) => {
+        if (!isObject(a)) throw new Error('regionServerStopped: bad request');
+        const name = requireString(a, 'name', 'regionServerStopped');
+        const addr = {
+          host: requireString(a, 'host', 'regionServerStopped'),
+          port: requireNumber(a, 'port', 'regionServerStopped'),
+        };
+        return { dropped: this.members.deregister(name, addr) };
+      },
+      FRAMES.regionServerStopped,
     );
     s.register(MASTER_METHODS.getClusterStatus, 'priority', async () => this.status(), FRAMES.getClusterStatus);
     s.register(
@@ -411,19 +430,7 @@ export class Master {
     const name = requireString(a, 'name', 'regionServerStartup');
     const host = requireString(a, 'host', 'regionServerStartup');
     const port = requireNumber(a, 'port', 'regionServerStartup');
-    if (!this.members.has(name) && this.members.size >= MAX_MEMBERS) {
-      throw new Error(`too many workers (limit ${MAX_MEMBERS})`);
-    }
-    const previous = this.members.get(name);
-    this.members.set(name, {
-      name,
-      addr: { host, port },
-      ...(typeof a.adminUrl === 'string' ? { adminUrl: a.adminUrl } : {}),
-      lastSeenMs: this.substrate.clock.nowMs(),
-    });
-    if (previous && (previous.addr.host !== host || previous.addr.port !== port)) {
-      this.log(`worker ${name} re-registered (was ${formatAddress(previous.addr)}, now ${host}:${port})`);
-    }
+    this.members.register(name, { host, port }, typeof a.adminUrl === 'string' ? a.adminUrl : undefined);
     return { master: this.name, members: this.members.size };
   }
 }

@@ -13,6 +13,8 @@ export const MASTER_METHODS = {
   readLastLogRoll: 'BackupSystemTableService.readRegionServerLastLogRollResult',
   /** Priority pool: worker registration (HBase RegionServerStatusService.regionServerStartup). */
   regionServerStartup: 'RegionServerStatusService.regionServerStartup',
+  /** Priority pool: a worker that stops leaves the membership at once (no lease to wait out). */
+  regionServerStopped: 'RegionServerStatusService.regionServerStopped',
   /** Priority pool: members and procedures, answered even when the default pool is stuck. */
   getClusterStatus: 'MasterService.getClusterStatus',
   /** Priority pool: aborts a running procedure (the online detector's lever). */

@@ -1,6 +1,5 @@
 // What every cluster node starts with: its logical-thread registry, an RPC server with HBase's two
 // handler pools (default for client and data calls, priority for reports), and its RPC client.
-import type { Authenticator } from '../rpc/index.js';
 import { RpcClient, RpcServer } from '../rpc/index.js';
 import type { Address, Substrate } from '../substrate/types.js';
 import { ThreadRegistry } from '../threads/index.js';
@@ -16,7 +15,6 @@ export interface NodeRpcSpec {
   /** Per-queue limit is this times the pool's handler count (HBase: 10). */
   queueLengthPerHandler: number;
   rpcTimeoutMs: number;
-  auth?: Authenticator;
   log: (message: string) => void;
 }
 
@@ -44,14 +42,12 @@ export function startNodeRpc(
         maxQueueLength: spec.queueLengthPerHandler * spec.priorityHandlers,
       },
     ],
-    ...(spec.auth ? { auth: spec.auth } : {}),
     log: spec.log,
   });
   const client = new RpcClient({
     node: spec.name,
     substrate,
     timeoutMs: spec.rpcTimeoutMs,
-    ...(spec.auth ? { auth: spec.auth } : {}),
   });
   return { threads, server, client };
 }

@@ -4,7 +4,7 @@
 import { ProcedureMember, RpcProcedureMemberRpcs, type ProcedureMemberRpcs } from '../barrier/index.js';
 import { RpcClient, RpcError, RpcServer, type Peer } from '../rpc/index.js';
 import type { Address, Substrate, TimerHandle } from '../substrate/types.js';
-import { formatAddress, joinPath } from '../substrate/types.js';
+import { NetworkError, formatAddress, joinPath } from '../substrate/types.js';
 import { ThreadRegistry, type LogicalThread } from '../threads/index.js';
 import { assert } from '../util/assert.js';
 import { MASTER_DEFAULTS, WORKER_DEFAULTS, queuesFor, type WorkerConfig } from './config.js';
@@ -20,10 +20,13 @@ const FRAMES = {
   report: 'rollcall.regionserver.HRegionServer.tryRegionServerReport',
   getWalStatus: 'rollcall.regionserver.RSRpcServices.getWalStatus',
   open: 'rollcall.regionserver.HRegionServer.setupWALAndReplication',
+  stopped: 'rollcall.regionserver.HRegionServer.reportStopped',
 } as const;
 
 const REGISTER_PAUSE_MS = 100;
 const REGISTER_MAX_PAUSE_MS = 2000;
+/** How long a stopping worker waits to tell the master it leaves (it is dropped by its lease anyway). */
+const STOPPED_REPORT_TIMEOUT_MS = 1000;
 
 export type WorkerSettings = Partial<WorkerConfig> & Pick<WorkerConfig, 'name' | 'listen' | 'dataDir' | 'master'>;
 
@@ -70,7 +73,6 @@ export class Worker {
         priorityQueues: queuesFor(c.priorityHandlers),
         queueLengthPerHandler: c.queueLengthPerHandler,
         rpcTimeoutMs: c.rpcTimeoutMs,
-        ...(c.auth ? { auth: c.auth } : {}),
         log: this.log,
       },
       substrate,
@@ -207,14 +209,19 @@ export class Worker {
     return this.advertised;
   }
 
-  /** Stops serving, drains the load generator and seals the WAL. */
-  async stop(): Promise<void> {
+  /**
+   * Stops serving, drains the load generator and seals the WAL. With `leave` (the default) it first
+   * tells the master, which drops it at once; a whole cluster stopping together skips that.
+   */
+  async stop(options: { leave?: boolean } = {}): Promise<void> {
     if (this.state === 'stopped') return;
+    const wasRunning = this.state === 'running';
     this.state = 'stopped';
     this.reportTimer?.cancel();
     this.reportWake?.();
     await this.loadgen?.stop();
     await this.member.close();
+    if (wasRunning && options.leave !== false) await this.reportStopped();
     // Closing the client fails a report in flight, so the report loop ends at once.
     this.client.close();
     await this.reportLoop;
@@ -235,9 +242,13 @@ export class Worker {
         });
         return;
       } catch (err) {
-        const retryable = !(err instanceof RpcError) || err.retryable;
+        // A refused key or certificate, or a name in use, does not change by retrying.
+        const retryable =
+          err instanceof RpcError ? err.retryable : !(err instanceof NetworkError && err.code === 'EAUTH');
         if (!retryable || clock.nowMs() + pauseMs > deadline) {
-          throw new Error(`worker ${this.name} cannot register with the master: ${(err as Error).message}`);
+          throw new Error(`worker ${this.name} cannot register with the master: ${(err as Error).message}`, {
+            cause: err,
+          });
         }
         await sleep(thread, clock, pauseMs, 'report-for-duty-retry');
         pauseMs = Math.min(REGISTER_MAX_PAUSE_MS, pauseMs * 2);
@@ -257,6 +268,22 @@ export class Worker {
       } catch (err) {
         if (!this.isStopped())
           this.log(`${this.name}: registering with master ${peer.node} failed: ${(err as Error).message}`);
+      }
+    });
+  }
+
+  /** Tells the master this worker leaves, so a run waiting for it aborts now and its name is free. */
+  private async reportStopped(): Promise<void> {
+    await this.threads.withThread(`${this.name}.main`, FRAMES.stopped, async (thread) => {
+      try {
+        await this.client.call(
+          this.masterPeer,
+          MASTER_METHODS.regionServerStopped,
+          { name: this.name, host: this.address.host, port: this.address.port },
+          { thread, timeoutMs: Math.min(this.config.rpcTimeoutMs, STOPPED_REPORT_TIMEOUT_MS) },
+        );
+      } catch (err) {
+        this.log(`${this.name}: could not tell the master it stops: ${(err as Error).message}`);
       }
     });
   }

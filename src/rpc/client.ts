@@ -2,12 +2,11 @@
 // The calling logical thread is parked on the call (a WAITING thread in dumps, linked to the
 // serving handler by node + thread id + call id). At the deadline the caller stops waiting; the
 // server-side handler is not interrupted, as in HBase.
-import type { Address, Connection, Substrate } from '../substrate/types.js';
+import type { Address, Clock, Connection, Substrate, TimerHandle } from '../substrate/types.js';
 import { NetworkError, formatAddress } from '../substrate/types.js';
 import type { LogicalThread } from '../threads/index.js';
 import { assert } from '../util/assert.js';
 import { withTimeout } from '../util/timeout.js';
-import type { Authenticator } from './auth.js';
 import { CallTimeoutError, RpcError, fromWireError } from './errors.js';
 import { decode, encode, type ResponseMessage } from './messages.js';
 
@@ -42,12 +41,18 @@ export interface RpcClientOptions {
   retryPauseMs?: number;
   operationTimeoutMs?: number;
   connectTimeoutMs?: number;
-  auth?: Authenticator;
+  /** A connection with no call in flight and no traffic for this long is closed (reopened on demand). */
+  idleTimeoutMs?: number;
   /** Bound on calls in flight from this client. */
   maxInFlight?: number;
 }
 
 export const DEFAULT_RPC_TIMEOUT_MS = 60_000;
+/**
+ * Half the server's idle timeout (DEFAULT_SERVER_CONNECTION_LIMITS.idleTimeoutMs): the client
+ * closes first, so a call is never sent on a connection the server is closing.
+ */
+export const DEFAULT_CLIENT_IDLE_TIMEOUT_MS = 90_000;
 export const DEFAULT_MAX_IN_FLIGHT = 100_000;
 export const MAX_RETRIES = 100;
 
@@ -58,10 +63,37 @@ interface Pending {
 
 class PeerConnection {
   readonly pending = new Map<number, Pending>();
+  private lastActivityMs: number;
+  private idleTimer: TimerHandle | undefined;
+
   constructor(
     readonly conn: Connection,
     readonly remoteNode: string,
-  ) {}
+    private readonly clock: Clock,
+    private readonly idleTimeoutMs: number,
+  ) {
+    this.lastActivityMs = clock.nowMs();
+  }
+
+  touch(): void {
+    this.lastActivityMs = this.clock.nowMs();
+  }
+
+  /** Closes the connection once it has been idle (no call pending, no traffic) for idleTimeoutMs. */
+  watchIdle(delayMs = this.idleTimeoutMs): void {
+    this.idleTimer = this.clock.setTimer(delayMs, () => {
+      this.idleTimer = undefined;
+      if (this.conn.closed) return;
+      const idleMs = this.clock.nowMs() - this.lastActivityMs;
+      if (this.pending.size === 0 && idleMs >= this.idleTimeoutMs) this.conn.close();
+      else this.watchIdle(this.pending.size > 0 ? this.idleTimeoutMs : this.idleTimeoutMs - idleMs);
+    });
+  }
+
+  closed(): void {
+    this.idleTimer?.cancel();
+    this.idleTimer = undefined;
+  }
 }
 
 export class RpcClient {
@@ -90,7 +122,8 @@ export class RpcClient {
       try {
         return (await this.attempt(peer, method, args, opts.thread, Math.min(timeoutMs, remaining), opts.signal)) as T;
       } catch (err) {
-        const retryable = err instanceof RpcError ? err.retryable : err instanceof NetworkError;
+        // A failed TLS handshake (wrong secret or certificate) does not heal by retrying.
+        const retryable = err instanceof RpcError ? err.retryable : err instanceof NetworkError && err.code !== 'EAUTH';
         const stop = !retryable || attempt >= retries || this.closed || opts.signal?.aborted === true;
         if (stop || clock.nowMs() + pauseMs >= operationDeadline) throw err;
         await opts.thread.waitOn(
@@ -177,6 +210,7 @@ export class RpcClient {
           reject(e);
         },
       });
+      pc.touch();
       const sent = pc.conn.send(
         encode({ t: 'req', id: callId, m: method, a: args, cn: this.options.node, ct: thread.id }),
       );
@@ -212,22 +246,22 @@ export class RpcClient {
 
   private async open(peer: Peer): Promise<PeerConnection> {
     const key = formatAddress(peer.addr);
+    const { clock, network } = this.options.substrate;
     const connectTimeoutMs = this.options.connectTimeoutMs ?? 10_000;
-    const conn = await this.options.substrate.network.connect(peer.addr, { timeoutMs: connectTimeoutMs });
-    const pc = new PeerConnection(conn, peer.node);
+    const conn = await network.connect(peer.addr, { timeoutMs: connectTimeoutMs });
+    const pc = new PeerConnection(conn, peer.node, clock, this.options.idleTimeoutMs ?? DEFAULT_CLIENT_IDLE_TIMEOUT_MS);
     return new Promise<PeerConnection>((resolve, reject) => {
       let welcomed = false;
-      // The handshake is bounded like the connect: a peer that accepts but never answers (or a
-      // lost handshake frame) must not park every caller of this peer forever.
-      const handshakeTimer = this.options.substrate.clock.setTimer(connectTimeoutMs, () => {
+      // The login is bounded like the connect: a peer that accepts but never answers (or a lost
+      // hello) must not park every caller of this peer forever.
+      const loginTimer = clock.setTimer(connectTimeoutMs, () => {
         if (welcomed) return;
-        reject(
-          new NetworkError(`handshake with ${peer.node} (${key}) timed out after ${connectTimeoutMs} ms`, 'ETIMEDOUT'),
-        );
+        reject(new NetworkError(`login to ${peer.node} (${key}) timed out after ${connectTimeoutMs} ms`, 'ETIMEDOUT'));
         conn.close();
       });
       conn.onClose((error) => {
-        handshakeTimer.cancel();
+        loginTimer.cancel();
+        pc.closed();
         if (this.ready.get(key) === pc) this.ready.delete(key);
         if (this.peers.get(key) !== undefined) {
           void this.peers.get(key)!.then(
@@ -241,27 +275,32 @@ export class RpcClient {
         const closedErr = new RpcError('ConnectionClosed', `connection to ${peer.node} (${key}) closed${cause}`, true);
         for (const p of pc.pending.values()) p.reject(closedErr);
         pc.pending.clear();
-        if (!welcomed)
-          reject(new NetworkError(`connection to ${peer.node} (${key}) closed during handshake${cause}`, 'ECONNRESET'));
+        if (!welcomed) {
+          const code = error instanceof NetworkError ? error.code : 'ECONNRESET';
+          reject(new NetworkError(`connection to ${peer.node} (${key}) closed during login${cause}`, code));
+        }
       });
       conn.onFrame((frame) => {
+        pc.touch();
         const msg = decode(frame);
-        if (msg.t === 'challenge') {
-          const proof = this.options.auth?.prove(msg.nonce, this.options.node);
-          conn.send(encode({ t: 'hello', node: this.options.node, ...(proof ? { proof } : {}) }));
-        } else if (msg.t === 'welcome') {
+        if (msg.t === 'welcome') {
           welcomed = true;
-          handshakeTimer.cancel();
+          loginTimer.cancel();
           this.ready.set(key, pc);
+          pc.watchIdle();
           resolve(pc);
         } else if (msg.t === 'res') {
-          if (!welcomed && msg.e?.type === 'Auth') {
-            reject(new RpcError('Auth', `${peer.node} (${key}) rejected this node: ${msg.e.message}`, false));
+          if (!welcomed && msg.id === 0 && msg.e) {
+            // Refused at login (too many connections from this node).
+            reject(
+              new RpcError(msg.e.type, `${peer.node} (${key}) refused this node: ${msg.e.message}`, msg.e.retryable),
+            );
             return;
           }
           this.onResponse(pc, msg, peer);
         }
       });
+      conn.send(encode({ t: 'hello', node: this.options.node }));
     });
   }
 

@@ -9,6 +9,8 @@ export type RpcErrorType =
   | 'ConnectFailed'
   | 'ServerStopped'
   | 'Auth'
+  /** The server refused the connection: too many from this peer, or in total (retryable, later). */
+  | 'TooManyConnections'
   | 'OperationTimeout'
   /** The caller withdrew the call (CallOptions.signal): its procedure was aborted. */
   | 'Cancelled'

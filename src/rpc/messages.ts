@@ -1,17 +1,14 @@
 // Wire messages, one per frame, as JSON. Short keys keep small calls small.
 import type { WireError } from './errors.js';
 
+/**
+ * The first frame a client sends: who it is (the login). Authentication is not here: with link
+ * security the network is TLS, and only a peer that proved the key or certificate gets this far.
+ */
 export interface HelloMessage {
   t: 'hello';
   /** The connecting node's name. */
   node: string;
-  /** Authentication proof, when the cluster has a shared secret. */
-  proof?: string;
-}
-
-export interface ChallengeMessage {
-  t: 'challenge';
-  nonce: string;
 }
 
 export interface WelcomeMessage {
@@ -36,7 +33,7 @@ export interface ResponseMessage {
   e?: WireError;
 }
 
-export type WireMessage = HelloMessage | ChallengeMessage | WelcomeMessage | RequestMessage | ResponseMessage;
+export type WireMessage = HelloMessage | WelcomeMessage | RequestMessage | ResponseMessage;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

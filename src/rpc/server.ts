@@ -3,8 +3,13 @@ import type { Address, Connection, Listener, Substrate } from '../substrate/type
 import { formatAddress } from '../substrate/types.js';
 import type { LogicalThread, PoolSnapshot, ThreadRegistry } from '../threads/index.js';
 import { assert } from '../util/assert.js';
-import type { Authenticator } from './auth.js';
-import { RpcError, UnknownMethodError, toWireError } from './errors.js';
+import { RpcError, UnknownMethodError, toWireError, type WireError } from './errors.js';
+import {
+  ConnectionLedger,
+  DEFAULT_SERVER_CONNECTION_LIMITS,
+  InboundConnection,
+  type ServerConnectionLimits,
+} from './inbound.js';
 import { decode, encode, type RequestMessage, type ResponseMessage } from './messages.js';
 import { HandlerPool, type PoolConfig } from './pool.js';
 
@@ -25,13 +30,10 @@ export interface RpcServerOptions {
   threads: ThreadRegistry;
   listen: Address;
   pools: PoolConfig[];
-  auth?: Authenticator;
-  /** Bound on open connections; more are closed at once. */
-  maxConnections?: number;
+  /** Login, idle and connection-count limits (DEFAULT_SERVER_CONNECTION_LIMITS for the rest). */
+  limits?: Partial<ServerConnectionLimits>;
   log?: (message: string) => void;
 }
-
-export const DEFAULT_MAX_CONNECTIONS = 20_000;
 
 interface MethodEntry {
   pool: string;
@@ -44,6 +46,7 @@ export class RpcServer {
   private readonly pools = new Map<string, HandlerPool>();
   private readonly methods = new Map<string, MethodEntry>();
   private readonly connections = new Set<Connection>();
+  private readonly ledger: ConnectionLedger;
   private listener: Listener | undefined;
   private stopped = false;
   private readonly log: (message: string) => void;
@@ -52,6 +55,10 @@ export class RpcServer {
   constructor(private readonly options: RpcServerOptions) {
     this.log = options.log ?? (() => {});
     assert(options.pools.length > 0, 'an RPC server needs at least one pool');
+    const limits = { ...DEFAULT_SERVER_CONNECTION_LIMITS, ...options.limits };
+    assert(limits.preLoginMaxFrameBytes <= limits.maxFrameBytes, 'pre-login frame limit above the frame limit');
+    assert(limits.loginTimeoutMs > 0 && limits.idleTimeoutMs > 0, 'login and idle timeouts must be positive');
+    this.ledger = new ConnectionLedger(limits);
   }
 
   /** Routes `method` to `pool`; `frame` names the code that serves it in dumps. */
@@ -119,16 +126,27 @@ export class RpcServer {
   }
 
   private accept(conn: Connection): void {
-    if (this.stopped || this.connections.size >= (this.options.maxConnections ?? DEFAULT_MAX_CONNECTIONS)) {
+    const host = conn.remoteAddress.host;
+    const admitted = this.stopped ? { ok: false as const, reason: 'server stopped' } : this.ledger.admit(host);
+    if (!admitted.ok) {
+      this.log(
+        `${this.options.node}: refusing a connection from ${formatAddress(conn.remoteAddress)}: ${admitted.reason}`,
+      );
       conn.close();
       return;
     }
     this.connections.add(conn);
-    conn.onClose(() => this.connections.delete(conn));
-    const auth = this.options.auth;
-    const nonce = auth ? auth.nonce() : '';
-    let peer: string | undefined;
+    const inbound = new InboundConnection(conn, this.options.substrate.clock, this.ledger.limits, (why) => {
+      this.log(`${this.options.node}: closing a connection: ${why}`);
+      conn.close();
+    });
+    conn.onClose(() => {
+      this.connections.delete(conn);
+      inbound.closed();
+      this.ledger.release(host, inbound.peer);
+    });
     conn.onFrame((frame) => {
+      inbound.touch();
       let msg;
       try {
         msg = decode(frame);
@@ -139,43 +157,61 @@ export class RpcServer {
         conn.close();
         return;
       }
-      if (peer === undefined) {
-        if (msg.t !== 'hello' || typeof msg.node !== 'string') {
-          this.log(`${this.options.node}: connection from ${formatAddress(conn.remoteAddress)} sent no hello; closing`);
-          conn.close();
-          return;
-        }
-        if (auth && (typeof msg.proof !== 'string' || !auth.verify(nonce, msg.node, msg.proof))) {
-          this.log(
-            `${this.options.node}: rejected ${msg.node} from ${formatAddress(conn.remoteAddress)}: wrong cluster secret`,
-          );
-          conn.send(
-            encode({
-              t: 'res',
-              id: 0,
-              e: { type: 'Auth', message: 'authentication failed: wrong cluster secret', retryable: false },
-            }),
-          );
-          conn.close();
-          return;
-        }
-        peer = msg.node;
-        conn.send(encode({ t: 'welcome', node: this.options.node }));
+      if (!inbound.loggedIn) {
+        this.login(inbound, msg);
         return;
       }
-      if (msg.t !== 'req') {
-        this.log(`${this.options.node}: unexpected '${msg.t}' from ${peer}; closing`);
+      if (msg.t !== 'req' || !isRequest(msg)) {
+        this.log(`${this.options.node}: unexpected '${String(msg.t)}' from ${inbound.peer}; closing`);
         conn.close();
         return;
       }
-      this.onRequest(conn, msg);
+      this.onRequest(inbound, msg);
     });
-    conn.send(encode({ t: 'challenge', nonce }));
   }
 
-  private onRequest(conn: Connection, req: RequestMessage): void {
+  /** The first frame must be a hello naming the peer; it is welcomed unless the peer has too many connections. */
+  private login(inbound: InboundConnection, msg: { t: string; node?: unknown }): void {
+    const conn = inbound.conn;
+    const from = formatAddress(conn.remoteAddress);
+    const limits = this.ledger.limits;
+    if (
+      msg.t !== 'hello' ||
+      typeof msg.node !== 'string' ||
+      msg.node.length === 0 ||
+      msg.node.length > limits.maxNodeNameChars
+    ) {
+      this.log(`${this.options.node}: connection from ${from} sent no valid hello; closing`);
+      conn.close();
+      return;
+    }
+    const verdict = this.ledger.login(conn.remoteAddress.host, msg.node);
+    if (!verdict.ok) {
+      this.log(`${this.options.node}: refusing ${msg.node} from ${from}: ${verdict.reason}`);
+      const e: WireError = {
+        type: 'TooManyConnections',
+        message: `${this.options.node} refused: ${verdict.reason}`,
+        retryable: true,
+      };
+      conn.send(encode({ t: 'res', id: 0, e }));
+      conn.close();
+      return;
+    }
+    inbound.loggedInAs(msg.node);
+    conn.send(encode({ t: 'welcome', node: this.options.node }));
+  }
+
+  private onRequest(inbound: InboundConnection, req: RequestMessage): void {
+    const conn = inbound.conn;
+    inbound.callStarted();
+    let replied = false;
     const reply = (res: ResponseMessage): void => {
-      if (!conn.closed) conn.send(encode(res));
+      // Encoded first: a result that cannot be encoded throws to the handler's catch, which answers with the error.
+      const bytes = encode(res);
+      assert(!replied, `call ${req.id} answered twice`);
+      replied = true;
+      inbound.callEnded();
+      if (!conn.closed) conn.send(bytes);
     };
     const entry = this.methods.get(req.m);
     if (!entry) {
@@ -213,4 +249,8 @@ export class RpcServer {
       else throw err;
     }
   }
+}
+
+function isRequest(m: { id?: unknown; m?: unknown; cn?: unknown; ct?: unknown }): boolean {
+  return typeof m.id === 'number' && typeof m.m === 'string' && typeof m.cn === 'string' && typeof m.ct === 'number';
 }

@@ -13,11 +13,12 @@ import {
   type Prediction,
 } from '../detect/index.js';
 import { RpcClient } from '../rpc/index.js';
-import { realSubstrate } from '../substrate/real/index.js';
+import { realSubstrate, type RealSubstrate } from '../substrate/real/index.js';
 import { parseAddress } from '../substrate/types.js';
 import { ThreadRegistry } from '../threads/index.js';
 import type { NodeDump } from '../threads/types.js';
 import type { RolllogContext, RolllogHooks, RolllogReport, RunReport } from './rolllog.js';
+import { adminAuthOf } from './secrets.js';
 
 export const DETECTOR_SOURCE = 'deadlock-detector';
 
@@ -43,19 +44,22 @@ export function detectHooks(
 ): RolllogHooks & {
   cost(): DetectorCost;
 } {
-  const substrate = realSubstrate();
+  // Replaced in start() by one with the cluster's link security, to reach a remote master.
+  let substrate: RealSubstrate = realSubstrate();
   const rounds: DetectorRound[] = [];
   let detector: DeadlockDetector | undefined;
   let urls: string[] = [];
   let abortRemote: ((reason: string) => Promise<void>) | undefined;
   let remoteRpc: RpcClient | undefined;
 
-  const reader = new AdminReader();
+  let reader = new AdminReader();
   const collect = (): Promise<NodeDump[]> => Promise.all(urls.map((u) => reader.dump(u)));
 
   return {
     start(ctx: RolllogContext) {
       const s = ctx.status;
+      reader.close();
+      reader = new AdminReader(undefined, adminAuthOf(ctx.security));
       urls = [s.master.adminUrl, ...s.members.map((m) => m.adminUrl)].filter((u): u is string => typeof u === 'string');
       if (urls.length < s.members.length + 1) {
         options.log?.(
@@ -64,6 +68,7 @@ export function detectHooks(
       }
       if (!ctx.local) {
         // A separate client and thread: the run's own client thread is parked in the rolllog call.
+        substrate = realSubstrate(ctx.security.link ? { security: ctx.security.link } : {});
         const threads = new ThreadRegistry('detector', 'client', substrate.pid, substrate.clock);
         const rpc = (remoteRpc = new RpcClient({ node: 'detector', substrate }));
         const admin = new BackupAdminClient(

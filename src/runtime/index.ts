@@ -22,7 +22,22 @@ export {
   type RunOutcome,
   type RunReport,
 } from './rolllog.js';
-export { NodeConfigError, checkListenPolicy, isLoopbackHost, loadAuthenticator, writeSecretFile } from './secrets.js';
+export {
+  NodeConfigError,
+  NO_SECURITY,
+  adminAuthOf,
+  adminToken,
+  checkListenPolicy,
+  checkNodeListenPolicy,
+  describeSecurity,
+  isLoopbackHost,
+  loadSecurity,
+  readSecretFile,
+  securityOf,
+  writeSecretFile,
+  type NodeSecurity,
+  type SecurityFiles,
+} from './secrets.js';
 export { stderrLog } from './log.js';
 export { ensureFdsFor, ensureProcessesFor, fdsNeeded, readFdLimits } from './capacity.js';
 export { verifyDataDir, VerifyInputError, type DataDirReport, type VerifySummary } from './verify.js';

@@ -10,10 +10,10 @@ import {
   type Master,
   type Worker,
 } from '../cluster/index.js';
-import type { Authenticator } from '../rpc/index.js';
 import { realSubstrate } from '../substrate/real/index.js';
 import { formatAddress, type Substrate } from '../substrate/types.js';
 import type { ThreadRegistry } from '../threads/index.js';
+import { NO_SECURITY, adminAuthOf, checkNodeListenPolicy, type NodeSecurity } from './secrets.js';
 import { makeTempDir, removeDir } from './tempdir.js';
 
 export interface NodeEndpoint {
@@ -37,7 +37,8 @@ export interface LocalClusterOptions {
   adminRoutes?: (node: string, threads: ThreadRegistry) => Record<string, () => unknown>;
   /** Data directory to use (kept); default a temporary one removed by stop(). */
   dataDir?: string;
-  auth?: Authenticator;
+  /** TLS for every link and authentication for the admin listeners (runtime/secrets.ts loadSecurity). */
+  security?: NodeSecurity;
   log?: (message: string) => void;
 }
 
@@ -50,18 +51,28 @@ export interface LocalCluster {
 
 export async function startLocalCluster(options: LocalClusterOptions): Promise<LocalCluster> {
   const host = options.host ?? '127.0.0.1';
+  const security = options.security ?? NO_SECURITY;
+  checkNodeListenPolicy(security, host, options.admin === false ? undefined : host);
   const ownDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await makeTempDir('rollcall-cluster'));
   const admins = new Map<string, AdminServer>();
   // One substrate for all nodes: they share the process, its clock and its disk anyway.
-  const substrate: Substrate = realSubstrate(options.log ? { log: options.log } : {});
+  const substrate: Substrate = realSubstrate({
+    ...(options.log ? { log: options.log } : {}),
+    ...(security.link ? { security: security.link } : {}),
+  });
   const startAdmin = async (node: Master | Worker): Promise<void> => {
     if (options.admin === false) return;
     await admins.get(node.name)?.close();
-    const server = await startAdminServer(host, 0, {
-      threads: node.threads,
-      ...(options.adminRoutes ? { extra: options.adminRoutes(node.name, node.threads) } : {}),
-    });
+    const server = await startAdminServer(
+      host,
+      0,
+      {
+        threads: node.threads,
+        ...(options.adminRoutes ? { extra: options.adminRoutes(node.name, node.threads) } : {}),
+      },
+      adminAuthOf(security),
+    );
     admins.set(node.name, server);
     node.advertiseAdmin(server.url);
   };
@@ -80,7 +91,6 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
       prepareNode: startAdmin,
       ...(options.master ? { master: options.master } : {}),
       worker: { walPreallocate: REAL_WAL_PREALLOCATE, ...options.worker },
-      ...(options.auth ? { auth: options.auth } : {}),
       ...(options.log ? { log: options.log } : {}),
     });
   } catch (err) {

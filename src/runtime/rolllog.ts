@@ -23,7 +23,7 @@ import { realSubstrate } from '../substrate/real/index.js';
 import { formatAddress, parseAddress } from '../substrate/types.js';
 import { ThreadRegistry } from '../threads/index.js';
 import { startLocalCluster, type LocalCluster, type LocalClusterOptions } from './inprocess.js';
-import { loadAuthenticator } from './secrets.js';
+import { NodeConfigError, configErrorOf, loadSecurity, type NodeSecurity, type SecurityFiles } from './secrets.js';
 
 export type RunOutcome = 'ok' | 'timeout' | 'failed' | 'deadlock-detected';
 
@@ -73,10 +73,14 @@ export interface RolllogOptions {
   wakeIntervalMs?: number;
   checkCostMs?: number;
   writeRate?: number;
+  /** The in-process master's member lease, and its workers' report interval (which renews it). */
+  memberLeaseMs?: number;
+  reportIntervalMs?: number;
   backupRoot?: string;
   /** HOST:PORT of an existing cluster's master: run there instead of starting one. */
   master?: string;
-  secretFile?: string;
+  /** The cluster secret and/or TLS certificates: for the in-process cluster, or to reach an existing one. */
+  security?: SecurityFiles;
   /** zookeeper://HOST:PORT/CHROOT: the in-process cluster's barrier runs through ZooKeeper. */
   coordination?: string;
   /**
@@ -110,6 +114,8 @@ export class RolllogStartError extends Error {
 /** What hooks see: the cluster (when in-process), a client, and the cluster's status. */
 export interface RolllogContext {
   options: RolllogOptions;
+  /** How nodes are reached: hooks that talk to them (the detector) use the same keys. */
+  security: NodeSecurity;
   local?: LocalCluster;
   client: BackupAdminClient;
   status: ClusterStatus;
@@ -131,7 +137,7 @@ export async function runRolllog(options: RolllogOptions): Promise<RolllogReport
   const rpcTimeoutMs = options.rpcTimeoutMs ?? MASTER_DEFAULTS.rpcTimeoutMs;
   const procedureTimeoutMs = options.procedureTimeoutMs ?? MASTER_DEFAULTS.procedureTimeoutMs;
   const handlers = options.handlers ?? MASTER_DEFAULTS.handlers;
-  const auth = options.secretFile ? loadAuthenticator(options.secretFile) : undefined;
+  const security = loadSecurity(options.security ?? {});
   let local: LocalCluster | undefined;
   let remote: { rpc: RpcClient; client: BackupAdminClient } | undefined;
   let follower: { session: ZkSession; tracker: ActiveMasterTracker } | undefined;
@@ -148,9 +154,12 @@ export async function runRolllog(options: RolllogOptions): Promise<RolllogReport
   try {
     let client: BackupAdminClient;
     if (options.master || options.masterFrom) {
-      const substrate = realSubstrate(options.log ? { log: options.log } : {});
+      const substrate = realSubstrate({
+        ...(options.log ? { log: options.log } : {}),
+        ...(security.link ? { security: security.link } : {}),
+      });
       const threads = new ThreadRegistry('client', 'client', substrate.pid, substrate.clock);
-      const rpc = new RpcClient({ node: 'client', substrate, ...(auth ? { auth } : {}) });
+      const rpc = new RpcClient({ node: 'client', substrate });
       const given: Peer | undefined = options.master
         ? { node: 'master', addr: parseAddress(options.master) }
         : undefined;
@@ -181,6 +190,7 @@ export async function runRolllog(options: RolllogOptions): Promise<RolllogReport
           procedureTimeoutMs,
           wakeIntervalMs: options.wakeIntervalMs ?? MASTER_DEFAULTS.wakeIntervalMs,
           checkCostMs: options.checkCostMs ?? MASTER_DEFAULTS.checkCostMs,
+          ...(options.memberLeaseMs !== undefined ? { memberLeaseMs: options.memberLeaseMs } : {}),
           defaultMode: options.mode,
           ...zk?.master,
         },
@@ -190,9 +200,10 @@ export async function runRolllog(options: RolllogOptions): Promise<RolllogReport
           memberThreads: options.memberPool ?? WORKER_DEFAULTS.memberThreads,
           wakeIntervalMs: options.wakeIntervalMs ?? WORKER_DEFAULTS.wakeIntervalMs,
           writeRate: options.writeRate ?? 0,
+          ...(options.reportIntervalMs !== undefined ? { reportIntervalMs: options.reportIntervalMs } : {}),
           ...zk?.worker,
         },
-        ...(auth ? { auth } : {}),
+        security,
         ...(options.log ? { log: options.log } : {}),
       });
       client = local.cluster.client;
@@ -204,9 +215,12 @@ export async function runRolllog(options: RolllogOptions): Promise<RolllogReport
       status = await client.clusterStatus(Math.min(rpcTimeoutMs, 10_000));
     } catch (err) {
       checkAborted();
+      // A refused key or certificate is the operator's to fix: one line, exit 2.
+      const config = configErrorOf(err);
+      if (config) throw new NodeConfigError(`cannot reach the master: ${config.message}`);
       throw new RolllogStartError(`the master at ${masterAddress()} did not answer: ${(err as Error).message}`);
     }
-    const ctx: RolllogContext = { options, client, status, ...(local ? { local } : {}) };
+    const ctx: RolllogContext = { options, security, client, status, ...(local ? { local } : {}) };
     await options.hooks?.start?.(ctx);
     const runs: RunReport[] = [];
     let lost: string | undefined;

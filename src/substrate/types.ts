@@ -28,6 +28,12 @@ export interface Connection {
   readonly remoteAddress: Address;
   /** Queues a frame; returns false after close. Frames arrive in order or not at all. */
   send(frame: Uint8Array): boolean;
+  /**
+   * Sets the largest frame accepted from now on (a bigger one closes the connection at its header,
+   * before its body is buffered), capped at the network's own limit. A server keeps it small until
+   * the peer has logged in.
+   */
+  setMaxFrameBytes(bytes: number): void;
   /** Called once per received frame; set before frames can be lost. */
   onFrame(handler: (frame: Uint8Array) => void): void;
   /** Called exactly once when the connection ends, with the cause if it was an error. */

@@ -5,8 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
-import { defaultCliPath, runRolllog, startProcessCluster } from '../../src/runtime/index.js';
+import {
+  adminToken,
+  defaultCliPath,
+  readSecretFile,
+  runRolllog,
+  startProcessCluster,
+} from '../../src/runtime/index.js';
 import { eventually } from '../barrier/fixture.js';
+import { nodeArgs } from '../support/cli.js';
 import { alive } from '../support/processes.js';
 
 const cli = defaultCliPath();
@@ -35,7 +42,7 @@ describe('multi-process cluster', () => {
         mode: 'fixed',
         runs: 2,
         master: pc.master.rpc,
-        secretFile: pc.secretFile!,
+        security: { secretFile: pc.secretFile! },
       });
       expect(report.summary.ok).toBe(2);
       expect(report.nodes).toBe(3);
@@ -44,12 +51,14 @@ describe('multi-process cluster', () => {
         mode: 'legacy',
         runs: 1,
         master: pc.master.rpc,
-        secretFile: pc.secretFile!,
+        security: { secretFile: pc.secretFile! },
       });
       expect(legacy.summary.ok).toBe(1);
-      // The admin listener answers with the node's dump.
+      // The admin listener answers with the node's dump, to a request with the secret's token only.
       const worker = pc.endpoints.find((e) => e.role === 'worker')!;
-      const stacks = await (await fetch(`${worker.admin}/stacks`)).text();
+      expect((await fetch(`${worker.admin}/stacks`)).status).toBe(401);
+      const authorization = `Bearer ${adminToken(readSecretFile(pc.secretFile!))}`;
+      const stacks = await (await fetch(`${worker.admin}/stacks`, { headers: { authorization } })).text();
       expect(stacks).toContain(`node=${worker.name} role=worker`);
       expect(stacks).toContain('RpcServer.priority.FPBQ.Fifo.handler=0');
     } finally {
@@ -116,7 +125,7 @@ describe('rollcall node', () => {
         dir,
       ]);
       expect(r.status).toBe(2);
-      expect(r.stderr).toMatch(/refusing to listen for RPC on 0\.0\.0\.0 without a cluster secret/);
+      expect(r.stderr).toMatch(/refusing to listen for RPC on 0\.0\.0\.0 without authentication/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -124,25 +133,11 @@ describe('rollcall node', () => {
 
   it('rejects a worker with the wrong secret, with a clear error on both sides', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rollcall-node-'));
-    writeFileSync(join(dir, 'a.secret'), 'a'.repeat(32));
-    writeFileSync(join(dir, 'b.secret'), 'b'.repeat(32));
+    writeFileSync(join(dir, 'a.secret'), 'a'.repeat(32), { mode: 0o600 });
+    writeFileSync(join(dir, 'b.secret'), 'b'.repeat(32), { mode: 0o600 });
     const master = spawn(
       process.execPath,
-      [
-        cli,
-        'node',
-        '--role',
-        'master',
-        '--listen',
-        '127.0.0.1:0',
-        '--admin',
-        '127.0.0.1:0',
-        '--data',
-        join(dir, 'm'),
-        '--secret-file',
-        join(dir, 'a.secret'),
-        '--json',
-      ],
+      [cli, ...nodeArgs('master', join(dir, 'm'), '--secret-file', join(dir, 'a.secret'), '--json')],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let masterErr = '';
@@ -155,30 +150,25 @@ describe('rollcall node', () => {
         ),
       );
       const worker = rollcall(
-        [
-          'node',
-          '--role',
+        nodeArgs(
           'worker',
+          join(dir, 'w'),
           '--name',
           'intruder',
-          '--listen',
-          '127.0.0.1:0',
-          '--admin',
-          '127.0.0.1:0',
           '--master',
           rpc,
-          '--data',
-          join(dir, 'w'),
           '--secret-file',
           join(dir, 'b.secret'),
-        ],
+        ),
         30_000,
       );
-      expect(worker.status).not.toBe(0);
+      // A key the master does not share is a configuration error: exit 2, one line, no retries.
+      expect(worker.status).toBe(2);
+      expect(worker.stderr.trim().split('\n')).toHaveLength(1);
       expect(worker.stderr).toMatch(
-        /cannot register with the master: .*rejected this node: authentication failed: wrong cluster secret/,
+        /cannot register with the master: .*TLS handshake with 127\.0\.0\.1:\d+ failed \(.*\): does the peer use the same cluster secret\?/,
       );
-      await eventually(() => /rejected intruder from 127\.0\.0\.1:\d+: wrong cluster secret/.test(masterErr), 5000);
+      await eventually(() => /TLS handshake from 127\.0\.0\.1 failed: /.test(masterErr), 5000);
     } finally {
       master.kill('SIGTERM');
       await new Promise((r) => master.once('exit', r));

@@ -28,3 +28,8 @@ export async function runCli(args: string[]): Promise<CliResult> {
     err.mockRestore();
   }
 }
+
+/** Arguments of `rollcall node` listening on loopback, any free ports. */
+export function nodeArgs(role: 'master' | 'worker', dataDir: string, ...extra: string[]): string[] {
+  return ['node', '--role', role, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--data', dataDir, ...extra];
+}

@@ -26,3 +26,17 @@ export async function until(cond: () => boolean, what: string, limitMs = 5000, p
 export function untilSlow(cond: () => boolean, what: string, limitMs: number): Promise<void> {
   return until(cond, what, limitMs, 20);
 }
+
+/** until() for a condition that must be fetched (an HTTP endpoint, a status call): checks every pollMs. */
+export async function untilAsync(
+  cond: () => Promise<boolean>,
+  what: string,
+  limitMs = 5000,
+  pollMs = 20,
+): Promise<void> {
+  const start = Date.now();
+  while (!(await cond())) {
+    if (Date.now() - start > limitMs) throw new Error(`timed out after ${limitMs} ms waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}

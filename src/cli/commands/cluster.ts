@@ -12,9 +12,11 @@ import {
 } from '../../cluster/index.js';
 import {
   NodeConfigError,
+  adminToken,
   ensureFdsFor,
   ensureProcessesFor,
-  loadAuthenticator,
+  loadSecurity,
+  readSecretFile,
   startLocalCluster,
   startProcessCluster,
   stderrLog,
@@ -25,6 +27,7 @@ import { ZkStartupError, zkClusterSettings } from '../../coordination/zookeeper/
 import { EXIT_USAGE, UsageError } from '../errors.js';
 import { COORDINATION_HELP, coordinationOption, requireReachableZooKeeper } from './coordination.js';
 import { choiceOption, durationMsOption, intOption } from '../options.js';
+import { addSecurityOptions, securityArgs, securityFiles, type SecurityFlags } from '../security.js';
 
 export interface TuningFlags {
   handlers: number;
@@ -37,6 +40,8 @@ export interface TuningFlags {
   wakeIntervalMs: number;
   checkCostMs: number;
   writeRate: number;
+  memberLeaseMs: number;
+  reportIntervalMs: number;
 }
 
 const MAX_POOL = 4096;
@@ -107,7 +112,29 @@ export function addTuningOptions(cmd: Command): Command {
       'WAL entries per second per worker from a load generator',
       intOption('--write-rate', 0, 1_000_000),
       0,
+    )
+    .option(
+      '--member-lease-ms <MS>',
+      'master: a worker not heard from for this long is dropped, and a run waiting for it aborts',
+      ms('--member-lease-ms'),
+      MASTER_DEFAULTS.memberLeaseMs,
+    )
+    .option(
+      '--report-interval-ms <MS>',
+      'worker: how often it reports to the master (renewing its lease)',
+      ms('--report-interval-ms'),
+      WORKER_DEFAULTS.reportIntervalMs,
     );
+}
+
+/** Reports renew the lease: a lease no longer than the report interval would drop live workers. */
+export function checkLease(f: TuningFlags): void {
+  if (f.memberLeaseMs <= f.reportIntervalMs) {
+    throw new UsageError(
+      `--member-lease-ms (${f.memberLeaseMs}) must be longer than --report-interval-ms (${f.reportIntervalMs}): ` +
+        'reports renew the lease (three reports per lease is the default)',
+    );
+  }
 }
 
 export function masterSettings(f: TuningFlags, mode?: RolllogMode): Partial<MasterConfig> {
@@ -119,6 +146,7 @@ export function masterSettings(f: TuningFlags, mode?: RolllogMode): Partial<Mast
     procedureTimeoutMs: f.procedureTimeoutMs,
     wakeIntervalMs: f.wakeIntervalMs,
     checkCostMs: f.checkCostMs,
+    memberLeaseMs: f.memberLeaseMs,
     ...(mode ? { defaultMode: mode } : {}),
   };
 }
@@ -130,6 +158,7 @@ export function workerSettings(f: TuningFlags): Partial<WorkerConfig> {
     memberTimeoutMs: f.memberTimeoutMs ?? f.procedureTimeoutMs,
     wakeIntervalMs: f.wakeIntervalMs,
     writeRate: f.writeRate,
+    reportIntervalMs: f.reportIntervalMs,
   };
 }
 
@@ -146,6 +175,8 @@ export function tuningArgs(f: TuningFlags): string[] {
     ['--wake-interval-ms', f.wakeIntervalMs],
     ['--check-cost-ms', f.checkCostMs],
     ['--write-rate', f.writeRate],
+    ['--member-lease-ms', f.memberLeaseMs],
+    ['--report-interval-ms', f.reportIntervalMs],
   ].flatMap(([k, v]) => [String(k), String(v)]);
 }
 
@@ -168,11 +199,10 @@ export function untilSignal(): Promise<NodeJS.Signals> {
   });
 }
 
-interface StartFlags extends TuningFlags {
+interface StartFlags extends TuningFlags, SecurityFlags {
   nodes: number;
   mode: RolllogMode;
   processes?: boolean;
-  secretFile?: string;
   coordination?: string;
   json?: boolean;
   verbose?: boolean;
@@ -193,15 +223,17 @@ export function registerCluster(program: Command): void {
     )
     .option(
       '--processes',
-      'run each node in its own OS process (`rollcall node`), authenticated with a generated secret',
+      'run each node in its own OS process (`rollcall node`), secured with a generated secret unless given one',
     )
-    .option('--secret-file <FILE>', 'in-process cluster: authenticate connections with this shared secret')
     .option('--coordination <URL>', COORDINATION_HELP, coordinationOption)
     .option('--json', 'print one JSON object with every node instead of a table')
     .option('--verbose', 'log node events to stderr');
+  addSecurityOptions(start, 'cluster secret (mode 600) securing links and admin listeners');
   addTuningOptions(start);
   start.action(async (flags: StartFlags) => {
     const log = stderrLog('cluster', flags.verbose === true);
+    checkLease(flags);
+    const files = securityFiles(flags);
     try {
       if (flags.processes) ensureProcessesFor(flags.nodes, `--nodes ${flags.nodes} --processes`);
       else ensureFdsFor(flags.nodes, `--nodes ${flags.nodes}`);
@@ -210,26 +242,34 @@ export function registerCluster(program: Command): void {
     }
     await requireReachableZooKeeper(flags.coordination);
     let endpoints: NodeEndpoint[];
-    let secretFile: string | undefined;
+    let secretFile: string | undefined = flags.secretFile;
     let stop: () => Promise<void>;
     let pids: number[] = [];
     // A node process that dies is said at once (after the ready output), the cluster keeps the others.
     const exits = nodeExitReporter(flags.json === true);
     try {
       if (flags.processes) {
+        // Checked here, so a bad file is one line from this command rather than one per child.
+        loadSecurity(files);
+        const given = securityArgs(files);
         const pc = await startProcessCluster({
           workers: flags.nodes,
-          nodeArgs: [...tuningArgs(flags), ...(flags.coordination ? ['--coordination', flags.coordination] : [])],
+          ...(given.length > 0 ? { secret: false } : {}),
+          nodeArgs: [
+            ...tuningArgs(flags),
+            ...given,
+            ...(flags.coordination ? ['--coordination', flags.coordination] : []),
+          ],
           masterArgs: ['--mode', flags.mode],
           log,
           onExit: exits.report,
         });
         endpoints = pc.endpoints;
-        secretFile = pc.secretFile;
+        secretFile ??= pc.secretFile;
         pids = pc.pids();
         stop = pc.stop;
       } else {
-        const auth = flags.secretFile ? loadAuthenticator(flags.secretFile) : undefined;
+        const security = loadSecurity(files);
         const zk = flags.coordination
           ? zkClusterSettings(flags.coordination, { procedureTimeoutMs: flags.procedureTimeoutMs, log })
           : undefined;
@@ -237,11 +277,10 @@ export function registerCluster(program: Command): void {
           workers: flags.nodes,
           master: { ...masterSettings(flags, flags.mode), ...zk?.master },
           worker: { ...workerSettings(flags), ...zk?.worker },
-          ...(auth ? { auth } : {}),
+          security,
           log,
         });
         endpoints = lc.endpoints();
-        secretFile = flags.secretFile;
         stop = lc.stop;
       }
     } catch (err) {
@@ -265,9 +304,12 @@ export function registerCluster(program: Command): void {
         `rollcall cluster: master + ${flags.nodes} workers (${where}, default mode ${flags.mode})\n`,
       );
       printTable(endpoints);
-      const secret = secretFile ? ` --secret-file ${secretFile}` : '';
-      process.stdout.write(`\nrun: rollcall rolllog --master ${master.rpc}${secret} --mode ${flags.mode} --runs 5\n`);
-      process.stdout.write(`dumps: curl ${master.admin ?? ''}/stacks\nCtrl-C stops the cluster.\n`);
+      const clientFiles = { ...files, ...(secretFile !== undefined ? { secretFile } : {}) };
+      const secured = securityArgs(clientFiles)
+        .map((a) => ` ${a}`)
+        .join('');
+      process.stdout.write(`\nrun: rollcall rolllog --master ${master.rpc}${secured} --mode ${flags.mode} --runs 5\n`);
+      process.stdout.write(`dumps: ${curlHint(master.admin ?? '', clientFiles)}\nCtrl-C stops the cluster.\n`);
     }
     exits.announced();
     const s = await Promise.race([signal, exits.allGone]);
@@ -340,4 +382,13 @@ function printTable(endpoints: NodeEndpoint[]): void {
         .join('  ')
         .trimEnd() + '\n',
     );
+}
+
+/** How to read a node's dump by hand: with the token (and certificates) its admin listener requires. */
+function curlHint(admin: string, files: SecurityFlags): string {
+  const token = files.secretFile !== undefined ? adminToken(readSecretFile(files.secretFile)) : undefined;
+  const tls =
+    files.tlsCert !== undefined ? ` --cacert ${files.tlsCa} --cert ${files.tlsCert} --key ${files.tlsKey}` : '';
+  const header = token !== undefined ? ` -H 'Authorization: Bearer ${token}'` : '';
+  return `curl${header}${tls} ${admin}/stacks`;
 }

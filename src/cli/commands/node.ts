@@ -6,17 +6,25 @@ import { formatAddress, parseAddress, type Address } from '../../substrate/types
 import { zkClusterSettings } from '../../coordination/zookeeper/index.js';
 import { EXIT_USAGE, UsageError } from '../errors.js';
 import { choiceOption } from '../options.js';
+import { addSecurityOptions, securityFiles, type SecurityFlags } from '../security.js';
 import { COORDINATION_HELP, coordinationOption, requireReachableZooKeeper } from './coordination.js';
-import { addTuningOptions, asUsage, masterSettings, untilSignal, workerSettings, type TuningFlags } from './cluster.js';
+import {
+  addTuningOptions,
+  asUsage,
+  checkLease,
+  masterSettings,
+  untilSignal,
+  workerSettings,
+  type TuningFlags,
+} from './cluster.js';
 
-interface NodeFlags extends TuningFlags {
+interface NodeFlags extends TuningFlags, SecurityFlags {
   role: 'master' | 'worker';
   name?: string;
   listen: Address;
   admin: Address;
   master?: Address;
   data: string;
-  secretFile?: string;
   mode: RolllogMode;
   json?: boolean;
   exitOnStdinClose?: boolean;
@@ -51,11 +59,7 @@ export function registerNode(program: Command): void {
     )
     .option('--master <HOST:PORT>', "the master's RPC address (workers)", addressOption('--master'))
     .requiredOption('--data <DIR>', 'data directory (WAL segments, backup table)')
-    .option(
-      '--secret-file <FILE>',
-      'shared cluster secret: peers prove it with HMAC; required to listen beyond loopback',
-    )
-    .option('--name <NAME>', "node name (default: 'master', or worker@HOST:PORT)")
+    .option('--name <NAME>', "node name (default: 'master', or worker@HOST:PORT of the bound address)")
     .addOption(
       new Option('--mode <MODE>', 'default rolllog mode (master)')
         .argParser(choiceOption('--mode', ROLLLOG_MODES))
@@ -68,9 +72,15 @@ export function registerNode(program: Command): void {
     )
     .option('--json', 'print the ready line as JSON')
     .addOption(new Option('--exit-on-stdin-close', 'exit when stdin closes (a parent process died)').hideHelp());
+  addSecurityOptions(
+    cmd,
+    'cluster secret (mode 600): links are TLS keyed from it, admin requests need a token derived from it; ' +
+      'required (or --tls-*) to listen beyond loopback',
+  );
   addTuningOptions(cmd);
   cmd.action(async (flags: NodeFlags) => {
     const log = stderrLog(flags.name ?? flags.role);
+    checkLease(flags);
     if (flags.standby && (flags.role !== 'master' || !flags.coordination)) {
       throw new UsageError('--standby is for a master with --coordination zookeeper://…');
     }
@@ -93,7 +103,7 @@ export function registerNode(program: Command): void {
         admin: flags.admin,
         ...(flags.master ? { master: flags.master } : {}),
         dataDir: flags.data,
-        ...(flags.secretFile ? { secretFile: flags.secretFile } : {}),
+        security: securityFiles(flags),
         masterSettings: { ...masterSettings(flags, flags.mode), ...zk?.master },
         workerSettings: { ...workerSettings(flags), ...zk?.worker },
         log,
@@ -132,7 +142,7 @@ export function registerNode(program: Command): void {
       );
     } else {
       process.stdout.write(
-        `rollcall node ${running.name} (${running.role}): rpc ${running.rpc}, admin ${running.admin}\n`,
+        `rollcall node ${running.name} (${running.role}): rpc ${running.rpc}, admin ${running.admin}; ${running.security}\n`,
       );
     }
     const why = await stopped;

@@ -18,14 +18,14 @@ import { DEFAULT_DETECT_INTERVAL_MS, type Prediction } from '../../detect/index.
 import { combineHooks, detectHooks, predictHooks } from '../../runtime/detect.js';
 import { COORDINATION_HELP, coordinationOption, requireReachableZooKeeper } from './coordination.js';
 import { choiceOption, intOption } from '../options.js';
-import { addTuningOptions, asUsage, type TuningFlags } from './cluster.js';
+import { addTuningOptions, asUsage, checkLease, type TuningFlags } from './cluster.js';
+import { addSecurityOptions, securityFiles, type SecurityFlags } from '../security.js';
 
-interface RolllogFlags extends TuningFlags {
+interface RolllogFlags extends TuningFlags, SecurityFlags {
   nodes?: number;
   mode: RolllogMode;
   runs: number;
   master?: string;
-  secretFile?: string;
   coordination?: string;
   backupRoot?: string;
   json?: boolean;
@@ -61,7 +61,6 @@ export function registerRolllog(program: Command): Command {
       }
       return v;
     })
-    .option('--secret-file <FILE>', 'the cluster secret (for a cluster that requires one)')
     .option('--coordination <URL>', COORDINATION_HELP, coordinationOption)
     .option('--backup-root <URI>', 'backup root whose rows the roll updates')
     .option('--detect', 'watch for distributed deadlocks online and abort the procedure when one is proven')
@@ -74,6 +73,7 @@ export function registerRolllog(program: Command): Command {
     .option('--predict', 'record class-level waits and predict latent (scale-dependent) deadlocks')
     .option('--json', 'print the report as JSON')
     .option('--verbose', 'log node events to stderr');
+  addSecurityOptions(cmd, 'the cluster secret (of a cluster that has one; or secures the in-process cluster)');
   addTuningOptions(cmd);
   cmd.addHelpText(
     'after',
@@ -100,6 +100,7 @@ Examples:
     // With --nodes, --coordination configures the in-process cluster; without, it finds the running
     // cluster's active master in ZooKeeper (from --master, if given) and follows it across failovers.
     const existing = flags.master !== undefined || flags.nodes === undefined;
+    checkLease(flags);
     const progress = process.stderr.isTTY === true;
     // Ctrl-C stops the cluster and removes its data instead of leaving temp folders behind.
     const interrupt = new AbortController();
@@ -135,9 +136,11 @@ Examples:
         wakeIntervalMs: flags.wakeIntervalMs,
         checkCostMs: flags.checkCostMs,
         writeRate: flags.writeRate,
+        memberLeaseMs: flags.memberLeaseMs,
+        reportIntervalMs: flags.reportIntervalMs,
         ...(flags.backupRoot ? { backupRoot: flags.backupRoot } : {}),
         ...(flags.master ? { master: flags.master } : {}),
-        ...(flags.secretFile ? { secretFile: flags.secretFile } : {}),
+        security: securityFiles(flags),
         ...(flags.coordination
           ? existing
             ? { masterFrom: flags.coordination }

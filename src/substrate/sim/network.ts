@@ -106,6 +106,8 @@ export class SimEndpoint implements Connection, EventTarget {
   /** Why the backlog exists: 'handler' (waiting for onFrame) or 'partition'. */
   private backlogCause: 'handler' | 'partition' | null = null;
   releaseScheduled = false;
+  /** Largest frame this end accepts (setMaxFrameBytes); the fabric's limit until lowered. */
+  private maxInFrameBytes: number | undefined;
 
   constructor(
     readonly fabric: SimFabric,
@@ -128,6 +130,11 @@ export class SimEndpoint implements Connection, EventTarget {
     }
     this.fabric.transmit(this, frame);
     return true;
+  }
+
+  setMaxFrameBytes(bytes: number): void {
+    assert(Number.isInteger(bytes) && bytes >= 1, `a frame limit must be a positive integer, not ${bytes}`);
+    this.maxInFrameBytes = Math.min(bytes, this.fabric.maxFrameBytes);
   }
 
   onFrame(handler: (frame: Uint8Array) => void): void {
@@ -199,6 +206,14 @@ export class SimEndpoint implements Connection, EventTarget {
     }
     if (this.frameHandler === undefined) {
       this.hold({ frame, error }, 'handler');
+      return;
+    }
+    if (this.maxInFrameBytes !== undefined && frame.byteLength > this.maxInFrameBytes) {
+      // As over TCP: an oversized frame closes the connection instead of reaching the protocol.
+      const message = `received a frame of ${frame.byteLength} bytes (limit ${this.maxInFrameBytes})`;
+      this.fabric.log(`${message}; closing connection to ${formatAddress(this.remoteAddress)}`);
+      this.closeError = new NetworkError(message, 'EFRAME');
+      this.close();
       return;
     }
     this.fabric.stats.framesDelivered++;
