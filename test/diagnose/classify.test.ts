@@ -1,5 +1,5 @@
-// Classification over samples (blocked / running-stuck / progressing / idle), identity across
-// samples, pools and their exhaustion, user rules, and the verdicts stuck / slow / healthy.
+// Classification over samples (blocked / running-stuck / waiting / progressing / idle), identity
+// across samples, pools and their exhaustion, user rules, and the verdicts stuck / slow / healthy.
 import { describe, expect, it } from 'vitest';
 import { Analyzer, parseRules, RulesError, type AnalysisResult } from '../../src/diagnose/index.js';
 import { FrameTable, parseDumpText } from '../../src/dumps/index.js';
@@ -71,6 +71,13 @@ const WORK = (n: number) => [
   'java.lang.Thread.run(java.base@17/Thread.java:840)',
 ];
 const SPIN = ['com.example.Spin.loop(Spin.java:1)', 'java.lang.Thread.run(java.base@17/Thread.java:840)'];
+// lock-holder parks in Db.query holding the Db monitor; lock-waiter is blocked entering Db.update.
+const HOLDER = [
+  'java.lang.Object.wait(java.base@17/Native Method)',
+  'com.example.Db.query(Db.java:10)',
+  'com.example.Handler.handle(Handler.java:5)',
+];
+const LOCKER = ['com.example.Db.update(Db.java:20)', 'com.example.Handler.handle(Handler.java:6)'];
 const SLEEP = [
   'java.lang.Thread.sleep(java.base@17/Native Method)',
   'com.example.Retry.backoff(Retry.java:3)',
@@ -79,10 +86,22 @@ const SLEEP = [
 ];
 
 describe('classification across samples', () => {
-  it('tells blocked, running-stuck, progressing and idle apart', () => {
+  it('tells blocked, running-stuck, waiting, progressing and idle apart', () => {
     const rounds = [0, 1, 2].map((r) => [
       { name: 'idle-worker', state: 'WAITING (parking)', stack: IDLE_POOL },
       { name: 'stuck-waiter', state: 'WAITING (on object monitor)', stack: WAIT_APP },
+      {
+        name: 'lock-holder',
+        state: 'WAITING (on object monitor)',
+        stack: HOLDER,
+        locks: ['locked <0x00000000000000c1> (a com.example.Db)'],
+      },
+      {
+        name: 'lock-waiter',
+        state: 'BLOCKED (on object monitor)',
+        stack: LOCKER,
+        locks: ['waiting to lock <0x00000000000000c1> (a com.example.Db)'],
+      },
       { name: 'worker', state: 'RUNNABLE', stack: WORK(r) },
       { name: 'spinner', state: 'RUNNABLE', stack: SPIN, cpu: 10 },
       { name: 'busy-same-stack', state: 'RUNNABLE', stack: SPIN, cpu: 10 + r * 50 },
@@ -90,18 +109,26 @@ describe('classification across samples', () => {
     ]);
     const res = run([rounds]);
     expect(classOf(res, 'idle-worker')).toBe('idle');
-    expect(classOf(res, 'stuck-waiter')).toBe('blocked');
+    // Parked in the same place throughout, but nothing says what it waits for should have happened.
+    expect(classOf(res, 'stuck-waiter')).toBe('waiting');
+    expect(classOf(res, 'lock-holder')).toBe('waiting');
+    // A monitor another thread owns for the whole span: stuck.
+    expect(classOf(res, 'lock-waiter')).toBe('blocked');
     expect(classOf(res, 'worker')).toBe('progressing');
     expect(classOf(res, 'spinner')).toBe('running-stuck');
     expect(classOf(res, 'busy-same-stack')).toBe('progressing');
     expect(classOf(res, 'sleeper')).toBe('progressing');
-    expect(res.threads).toMatchObject({ total: 6, blocked: 1, runningStuck: 1, progressing: 3, idle: 1 });
+    expect(res.threads).toMatchObject({ total: 8, blocked: 1, runningStuck: 1, waiting: 2, progressing: 3, idle: 1 });
     expect(res.stuck.map((s) => [s.thread, s.state])).toEqual([
-      ['stuck-waiter', 'blocked'],
+      ['lock-waiter', 'blocked'],
       ['spinner', 'running-stuck'],
     ]);
-    // The reason frame, not the waiting machinery.
-    expect(res.stuck[0]!.frame).toMatch(/^com\.example\.Db\.query/);
+    // Waiting threads are listed apart, with the reason frame, not the waiting machinery.
+    expect(res.waiting.map((s) => s.thread)).toEqual(['stuck-waiter', 'lock-holder']);
+    expect(res.waitingTotal).toBe(2);
+    expect(res.waiting[0]!.frame).toMatch(/^com\.example\.Db\.query/);
+    expect(res.stuck[0]!.frame).toMatch(/^com\.example\.Db\.update/);
+    expect(res.verdict).not.toBe('deadlock');
   });
 
   it('follows threads by #id through renames, and tolerates threads that come and go', () => {
@@ -118,7 +145,7 @@ describe('classification across samples', () => {
       ],
     ]);
     expect(res.threads.total).toBe(3);
-    expect(classOf(res, 'a-renamed')).toBe('blocked');
+    expect(classOf(res, 'a-renamed')).toBe('waiting');
     expect(classOf(res, 'gone')).toBe('progressing');
     expect(classOf(res, 'new')).toBe('progressing');
     expect(res.nodes[0]!.threadsPerSample).toEqual([2, 2]);

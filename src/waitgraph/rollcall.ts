@@ -2,10 +2,36 @@
 // call id, and the handler serving it names its caller and the same call id; a call not yet taken
 // sits in the target pool's queue listing with its queue index; a barrier wait names the members it
 // still misses. This module turns those facts into wait-for targets. It works on small "views" so
-// `rollcall analyze` (parsed dumps) and the online detector (live NodeDumps) share it.
-import type { Serving, WaitDescriptor } from '../threads/types.js';
-import { formatWait } from '../threads/text.js';
-import type { EdgeInfo, WaitMode } from '../waitgraph/index.js';
+// `rollcall analyze` (parsed dumps) and the online detector (live NodeDumps) share it; the wait and
+// serving records have the shape of rollcall's logical threads (src/threads), restated here so the
+// wait-for graph layer depends on nothing.
+import type { EdgeInfo, WaitMode } from './graph.js';
+import type { WaitTarget } from './build.js';
+
+/** What a rollcall thread waits on (src/threads WaitDescriptor). */
+export type ExplicitWait =
+  | { kind: 'rpc'; target: string; targetAddr?: string; method: string; callId: number; deadlineMs: number }
+  | {
+      kind: 'barrier';
+      procedure: string;
+      instance: string;
+      phase: 'acquired' | 'reached' | 'completed';
+      missing: string[];
+      deadlineMs?: number;
+    }
+  | { kind: 'queue'; queue: string; owner?: string }
+  | { kind: 'lock'; lock: string; owner?: { node: string; threadId: number } }
+  | { kind: 'timer'; untilMs: number; reason: string }
+  | { kind: 'io'; what: string };
+
+/** The call a rollcall handler serves (src/threads Serving). */
+export interface ExplicitServing {
+  callerNode: string;
+  callerThreadId: number;
+  callId: number;
+  method: string;
+  sinceMs: number;
+}
 
 export interface RcThreadView {
   node: string;
@@ -17,8 +43,8 @@ export interface RcThreadView {
   /** Queue index the handler serves (HBase `queue=Q` in the name). */
   queue?: number;
   idle: boolean;
-  wait?: WaitDescriptor & { sinceMs?: number };
-  serving?: Serving;
+  wait?: ExplicitWait & { sinceMs?: number };
+  serving?: ExplicitServing;
   /** Frames, innermost first (only `rollcall.procedure.` ones are looked at). */
   frames: readonly string[];
   /** The dump's monotonic clock, to print waits as the node did. */
@@ -39,15 +65,9 @@ export interface RcPoolView {
   queued: readonly RcQueuedCall[];
 }
 
-export type RcTarget =
-  | { to: 'thread'; ref: number; edge: EdgeInfo }
-  | { to: 'queue'; node: string; pool: string; queue: number; edge: EdgeInfo }
-  | { to: 'group'; key: string; node: string; label: string; mode: WaitMode; refs: number[]; edge: EdgeInfo }
-  | { to: 'external'; label: string; edge: EdgeInfo };
-
 export interface RcWait {
   mode: WaitMode;
-  targets: RcTarget[];
+  targets: WaitTarget[];
   /** True for waits that are no wait at all (a timer): the thread is idle. */
   sleeping?: boolean;
 }
@@ -71,12 +91,14 @@ export class RollcallLinker {
 
   /**
    * `canon` maps the node names dumps use among themselves (a wait's target, a caller) to the
-   * names the caller gave the nodes (a file may be analyzed under another name).
+   * names the caller gave the nodes (a file may be analyzed under another name). `describe`
+   * prints a wait as the node's dump did (src/threads formatWait), for evidence.
    */
   constructor(
     threads: Iterable<RcThreadView>,
     pools: Iterable<RcPoolView>,
     nodes: Iterable<string>,
+    private readonly describe: (wait: ExplicitWait & { sinceMs?: number }, nowMs: number) => string,
     private readonly canon: (node: string) => string = (n) => n,
   ) {
     this.nodes = new Set(nodes);
@@ -97,7 +119,7 @@ export class RollcallLinker {
   waitOf(t: RcThreadView): RcWait | undefined {
     const w = t.wait;
     if (w === undefined || t.idle) return undefined;
-    const line = `"${t.name}" - rollcall: ${formatWait(w, t.nowMs)}`;
+    const line = `"${t.name}" - rollcall: ${this.describe(w, t.nowMs)}`;
     switch (w.kind) {
       case 'timer':
         return { mode: 'any', targets: [], sleeping: true };
@@ -133,9 +155,10 @@ export class RollcallLinker {
     }
   }
 
-  private rpcTarget(t: RcThreadView, w: Extract<WaitDescriptor, { kind: 'rpc' }>, line: string): RcTarget {
+  private rpcTarget(t: RcThreadView, w: Extract<ExplicitWait, { kind: 'rpc' }>, line: string): WaitTarget {
     const target = this.canon(w.target);
     const label = `rpc ${w.method} → ${target}`;
+    const call = serviceMethod(w.method);
     const handler = this.serving.get(key3(target, t.node, w.callId));
     if (handler !== undefined) {
       const s = handler.serving!;
@@ -144,6 +167,7 @@ export class RollcallLinker {
         ref: handler.ref,
         edge: {
           kind: 'rpc',
+          ...call,
           label: `${label} (call ${w.callId}, served by ${handler.name})`,
           evidence: [
             line,
@@ -155,12 +179,13 @@ export class RollcallLinker {
     const q = this.queued.get(key3(target, t.node, w.callId));
     if (q !== undefined) {
       return {
-        to: 'queue',
+        to: 'pool',
         node: target,
         pool: q.pool,
         queue: q.call.queue,
         edge: {
           kind: 'rpc',
+          ...call,
           label: `${label} (call ${w.callId} queued in ${q.pool} queue ${q.call.queue})`,
           evidence: [
             line,
@@ -174,8 +199,8 @@ export class RollcallLinker {
     return external(where, 'rpc', label, [line]);
   }
 
-  private barrierWait(t: RcThreadView, w: Extract<WaitDescriptor, { kind: 'barrier' }>, line: string): RcWait {
-    const targets: RcTarget[] = [];
+  private barrierWait(t: RcThreadView, w: Extract<ExplicitWait, { kind: 'barrier' }>, line: string): RcWait {
+    const targets: WaitTarget[] = [];
     for (const missing of w.missing) {
       const member = this.canon(missing);
       const label = `${member} in ${w.procedure} (${w.phase})`;
@@ -214,6 +239,12 @@ export class RollcallLinker {
   }
 }
 
-function external(label: string, kind: EdgeInfo['kind'], edgeLabel: string, evidence: string[]): RcTarget {
+/** rollcall methods are `Service.method`. */
+function serviceMethod(name: string): { service?: string; method: string } {
+  const dot = name.lastIndexOf('.');
+  return dot <= 0 ? { method: name } : { service: name.slice(0, dot), method: name.slice(dot + 1) };
+}
+
+function external(label: string, kind: EdgeInfo['kind'], edgeLabel: string, evidence: string[]): WaitTarget {
   return { to: 'external', label, edge: { kind, label: edgeLabel, evidence } };
 }
