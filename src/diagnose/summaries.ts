@@ -75,20 +75,12 @@ export function countThreads(state: AnalysisState, maxListed: number): ThreadCou
       if ((c & NATURE_IDLE) !== 0) s.idle++;
       else s[key]++;
     });
-    const seen = {
-      node: node.name,
-      thread: tr.name,
-      frame: tr.lastFacts.top,
-      samples: tr.present,
-      javaState: tr.last.stateDetail || tr.last.state,
-      ...(tr.membership !== undefined ? { pool: tr.membership.pool } : {}),
-    };
     if (tr.cls === 'blocked' || tr.cls === 'running-stuck') {
       stuckTotal++;
-      if (stuck.length < maxListed) stuck.push({ ...seen, state: tr.cls });
+      if (stuck.length < maxListed) stuck.push({ ...listed(state, tr), state: tr.cls });
     } else if (tr.cls === 'waiting') {
       waitingTotal++;
-      if (waiting.length < maxListed) waiting.push(seen);
+      if (waiting.length < maxListed) waiting.push(listed(state, tr));
     }
   }
   const nodes: NodeSummary[] = state.nodes.map((n, i) => ({
@@ -102,6 +94,17 @@ export function countThreads(state: AnalysisState, maxListed: number): ThreadCou
     unparsedLines: n.unparsedLines,
   }));
   return { threads, nodes, stuck, stuckTotal, waiting, waitingTotal };
+}
+
+function listed(state: AnalysisState, tr: Track): WaitingThread {
+  return {
+    node: state.nodes[tr.node]!.name,
+    thread: tr.name,
+    frame: tr.lastFacts.top,
+    samples: tr.present,
+    javaState: tr.last.stateDetail || tr.last.state,
+    ...(tr.membership !== undefined ? { pool: tr.membership.pool } : {}),
+  };
 }
 
 /** Every pool with its load per sample; exhausted first, then saturated, then by size. */
