@@ -14,6 +14,13 @@ const MEANING: Record<ThreadClass, string> = {
   progressing: 'progressing: it moved between samples',
   idle: 'idle: waiting for work in every sample',
 };
+const LOCK_VERB: Partial<Record<string, string>> = {
+  parking: 'parking to wait for',
+  'waiting-on': 'waiting on',
+  'waiting-to-lock': 'waiting to lock',
+  'waiting-to-re-lock': 'waiting to re-lock',
+  'blocked-on': 'blocked on',
+};
 /** Threads of the same name explained per request (names are not unique). */
 const MAX_PER_REQUEST = 4;
 const MAX_TARGETS_SHOWN = 8;
@@ -50,7 +57,7 @@ export function explainTrack(
   lines.push(`innermost frame that says why: ${f.top}`);
   const lock = tr.last.locks.find((l) => l.kind !== 'locked' && l.kind !== 'eliminated');
   if (lock !== undefined)
-    lines.push(`- ${lock.kind.replace(/-/g, ' ')} <${lock.address}>${lock.className ? ` (a ${lock.className})` : ''}`);
+    lines.push(`- ${LOCK_VERB[lock.kind] ?? lock.kind} <${lock.address}>${lock.className ? ` (a ${lock.className})` : ''}`);
   if (tr.changeReason !== undefined) lines.push(`changed: ${tr.changeReason}`);
   else if (tr.present > 1) lines.push('same state, stack and wait object in every sample it was seen in');
   if (tr.firstCpu !== undefined && tr.last.cpuMs !== undefined) {
@@ -61,11 +68,12 @@ export function explainTrack(
   } else if (tr.cls === 'running-stuck') lines.push('cpu: not in the dumps');
   if (f.idleBecause !== undefined && tr.idleRounds > 0) lines.push(`idle: ${f.idleBecause}`);
   if (f.nature === 'sleeping') lines.push('asleep (Thread.sleep): it waits on nothing and wakes by itself');
-  if (tr.membership !== undefined) {
-    const pool = node.pools.get(tr.membership.pool);
-    const size = pool?.tracks.length ?? 0;
+  const pool = tr.membership === undefined ? undefined : node.pools.get(tr.membership.pool);
+  // A "generic" pool of one thread is just a name ending in a number.
+  if (tr.membership !== undefined && pool !== undefined && (pool.family !== 'generic' || pool.tracks.length > 1)) {
+    const size = pool.tracks.length;
     lines.push(
-      `handler of pool ${tr.membership.pool} on ${node.name} (${tr.membership.family}, ${size} thread${size === 1 ? '' : 's'} seen${pool?.unbounded === true ? ', makes threads on demand' : ''})`,
+      `handler of pool ${tr.membership.pool} on ${node.name} (${tr.membership.family}, ${size} thread${size === 1 ? '' : 's'} seen${pool.unbounded ? ', makes threads on demand' : ''})`,
     );
   }
   if (f.serves !== undefined)
