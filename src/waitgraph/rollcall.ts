@@ -2,15 +2,23 @@
 // call id, and the handler serving it names its caller and the same call id; a call not yet taken
 // sits in the target pool's queue listing with its queue index; a barrier wait names the members it
 // still misses. This module turns those facts into wait-for targets. It works on small "views" so
-// `rollcall analyze` (parsed dumps) and the online detector (live NodeDumps) share it; the wait and
-// serving records have the shape of rollcall's logical threads (src/threads), restated here so the
-// wait-for graph layer depends on nothing.
+// `rollcall analyze` (parsed dumps) and the online detector (live NodeDumps) share it. The wait and
+// serving records are defined here, so the wait-for graph layer depends on nothing; rollcall's
+// logical threads (src/threads) record them.
 import type { EdgeInfo, WaitMode } from './graph.js';
 import type { WaitTarget } from './build.js';
 
-/** What a rollcall thread waits on (src/threads WaitDescriptor). */
+/** A reference to a thread on some node: the end of a cross-node wait-for edge. */
+export interface ThreadRef {
+  node: string;
+  threadId: number;
+}
+
+/** What a rollcall thread waits on (src/threads records it as its WaitDescriptor). */
 export type ExplicitWait =
+  /** Blocked in a synchronous RPC: the serving handler on `target` links back through callId. */
   | { kind: 'rpc'; target: string; targetAddr?: string; method: string; callId: number; deadlineMs: number }
+  /** A coordinator or member waiting at a barrier for the members still missing. */
   | {
       kind: 'barrier';
       procedure: string;
@@ -19,12 +27,15 @@ export type ExplicitWait =
       missing: string[];
       deadlineMs?: number;
     }
+  /** Waiting for a slot or an item in a bounded queue owned by `owner` (a pool or a node). */
   | { kind: 'queue'; queue: string; owner?: string }
-  | { kind: 'lock'; lock: string; owner?: { node: string; threadId: number } }
+  | { kind: 'lock'; lock: string; owner?: ThreadRef }
+  /** A timed sleep: not a wait on anything else. */
   | { kind: 'timer'; untilMs: number; reason: string }
+  /** Waiting for a local asynchronous result (disk I/O, a child task). */
   | { kind: 'io'; what: string };
 
-/** The call a rollcall handler serves (src/threads Serving). */
+/** The call a rollcall handler serves (src/threads records it as Serving). */
 export interface ExplicitServing {
   callerNode: string;
   callerThreadId: number;

@@ -14,12 +14,13 @@
 // check and waits on a nested call no handler will take) and completes below that (the small
 // cluster); mode 'slow' keeps those handlers busy but progressing (changing stacks) for slowMs.
 // The JVMs also exit by themselves when the test process dies (their stdin closes).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { requireTool } from '../support/environment.js';
+import { killAll, launch, type LaunchedProcess } from '../systems/jvm.js';
 
 export const JAVA_FIXTURE_DIR = fileURLToPath(new URL('../../fixtures/java/', import.meta.url));
 const SOURCE_DIR = join(JAVA_FIXTURE_DIR, 'src');
@@ -122,21 +123,9 @@ export interface JavaCluster {
   stop(): Promise<void>;
 }
 
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const c of live) c.kill('SIGKILL');
-  });
-}
-
 /** Starts a master and its region server JVMs; on any failure everything started is killed. */
 export async function startJavaCluster(options: JavaClusterOptions = {}): Promise<JavaCluster> {
   const classpath = compileJavaFixture();
-  installExitHook();
   const rsJvms = options.regionServerJvms ?? 2;
   const perJvm = options.serversPerJvm ?? 1;
   const startTimeoutMs = options.startTimeoutMs ?? 30_000;
@@ -158,31 +147,19 @@ export async function startJavaCluster(options: JavaClusterOptions = {}): Promis
   ];
   const events: string[] = [];
   const waiters: (() => void)[] = [];
-  const children: ChildProcess[] = [];
+  const children: LaunchedProcess[] = [];
   const onEvent = (line: string): void => {
     if (events.length < MAX_EVENTS) events.push(line);
     for (const w of [...waiters]) w();
   };
-  const launch = (cls: string, args: string[]): ChildProcess => {
-    const child = spawn('java', [...JVM_FLAGS, '-cp', classpath, cls, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    live.add(child);
+  const start = (cls: string, args: string[]): LaunchedProcess => {
+    const child = launch({
+      name: cls.slice(cls.lastIndexOf('.') + 1),
+      command: 'java',
+      args: [...JVM_FLAGS, '-cp', classpath, cls, ...args],
+      onEvent,
+    });
     children.push(child);
-    child.once('exit', () => live.delete(child));
-    let buf = '';
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (s: string) => {
-      buf += s;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl).trimEnd();
-        buf = buf.slice(nl + 1);
-        if (line.startsWith('rollcall-fixture ')) onEvent(line.slice(17));
-      }
-    });
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (s: string) => {
-      if (events.length < MAX_EVENTS) events.push(`stderr: ${s.trimEnd()}`);
-    });
     return child;
   };
   const waitForEvent = (pattern: RegExp, timeoutMs = 10_000, count = 1): Promise<string> =>
@@ -196,8 +173,11 @@ export async function startJavaCluster(options: JavaClusterOptions = {}): Promis
       };
       const timer = setTimeout(() => {
         cleanup();
+        const output = children.map((c) => `${c.name}: ${c.tail()}`).join('\n');
         reject(
-          new Error(`no ${count}× event ${pattern} within ${timeoutMs} ms; events: ${events.slice(-20).join(' | ')}`),
+          new Error(
+            `no ${count}× event ${pattern} within ${timeoutMs} ms; events: ${events.slice(-20).join(' | ')}\n${output}`,
+          ),
         );
       }, timeoutMs);
       const waiter = (): void => void check();
@@ -208,21 +188,10 @@ export async function startJavaCluster(options: JavaClusterOptions = {}): Promis
       };
       if (!check()) waiters.push(waiter);
     });
-  const stop = async (): Promise<void> => {
-    await Promise.all(
-      children.map(
-        (c) =>
-          new Promise<void>((resolve) => {
-            if (c.exitCode !== null || c.signalCode !== null) return resolve();
-            c.once('exit', () => resolve());
-            c.kill('SIGKILL');
-          }),
-      ),
-    );
-  };
+  const stop = (): Promise<void> => killAll(children);
 
   try {
-    const masterChild = launch(MASTER_CLASS, [
+    const masterChild = start(MASTER_CLASS, [
       '--handlers',
       String(options.handlers ?? 3),
       '--queues',
@@ -237,11 +206,11 @@ export async function startJavaCluster(options: JavaClusterOptions = {}): Promis
     ]);
     const ready = await waitForEvent(/^master ready port=\d+ pid=\d+/, startTimeoutMs);
     const port = Number(/port=(\d+)/.exec(ready)![1]);
-    const master: JavaProcess = { role: 'master', name: 'master', pid: masterChild.pid!, servers: [] };
+    const master: JavaProcess = { role: 'master', name: 'master', pid: masterChild.pid, servers: [] };
     const regionServers: JavaProcess[] = [];
     for (let j = 0; j < rsJvms; j++) {
       const first = 1 + j * perJvm;
-      const child = launch(REGION_SERVER_CLASS, [
+      const child = start(REGION_SERVER_CLASS, [
         '--master-port',
         String(port),
         '--servers',
@@ -253,7 +222,7 @@ export async function startJavaCluster(options: JavaClusterOptions = {}): Promis
       regionServers.push({
         role: 'regionserver',
         name: `rs${j + 1}`,
-        pid: child.pid!,
+        pid: child.pid,
         servers: Array.from({ length: perJvm }, (_, i) => `rs${first + i},16020,${1700000000000 + first + i}`),
       });
     }

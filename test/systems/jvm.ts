@@ -78,6 +78,8 @@ export interface LaunchOptions {
   args: string[];
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** Called with every event line as it arrives (besides the ring kept for events()). */
+  onEvent?: (event: string) => void;
 }
 
 export type EventMatch = RegExp | ((event: string) => boolean);
@@ -137,6 +139,7 @@ export function launch(options: LaunchOptions): LaunchedProcess {
     const event = line.slice(at + EVENT_PREFIX.length);
     events.push(event);
     if (events.length > MAX_EVENTS_KEPT) events.shift();
+    options.onEvent?.(event);
     for (const w of [...waiters]) w(event);
   };
   for (const stream of [child.stdout!, child.stderr!]) {
