@@ -57,7 +57,9 @@ export function explainTrack(
   lines.push(`innermost frame that says why: ${f.top}`);
   const lock = tr.last.locks.find((l) => l.kind !== 'locked' && l.kind !== 'eliminated');
   if (lock !== undefined)
-    lines.push(`- ${LOCK_VERB[lock.kind] ?? lock.kind} <${lock.address}>${lock.className ? ` (a ${lock.className})` : ''}`);
+    lines.push(
+      `- ${LOCK_VERB[lock.kind] ?? lock.kind} <${lock.address}>${lock.className ? ` (a ${lock.className})` : ''}`,
+    );
   if (tr.changeReason !== undefined) lines.push(`changed: ${tr.changeReason}`);
   else if (tr.present > 1) lines.push('same state, stack and wait object in every sample it was seen in');
   if (tr.firstCpu !== undefined && tr.last.cpuMs !== undefined) {

@@ -14,13 +14,18 @@
 // check and waits on a nested call no handler will take) and completes below that (the small
 // cluster); mode 'slow' keeps those handlers busy but progressing (changing stacks) for slowMs.
 // The JVMs also exit by themselves when the test process dies (their stdin closes).
-import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { requireTool } from '../support/environment.js';
-import { killAll, launch, type LaunchedProcess } from '../systems/jvm.js';
+import {
+  buildCached,
+  commandWorks,
+  filesUnder,
+  killAll,
+  launch,
+  runTool,
+  type LaunchedProcess,
+} from '../systems/jvm.js';
 
 export const JAVA_FIXTURE_DIR = fileURLToPath(new URL('../../fixtures/java/', import.meta.url));
 const SOURCE_DIR = join(JAVA_FIXTURE_DIR, 'src');
@@ -38,16 +43,8 @@ export function javaForTests(): boolean {
 }
 
 export function javaToolsAvailable(): boolean {
-  const ok = (cmd: string, args: string[]): boolean => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
+  const ok = commandWorks;
   return ok('javac', ['-version']) && ok('java', ['-version']) && (ok('jcmd', ['-h']) || ok('jstack', ['-h']));
-}
-
-function javaSources(dir = SOURCE_DIR): string[] {
-  return readdirSync(dir, { withFileTypes: true })
-    .flatMap((e) =>
-      e.isDirectory() ? javaSources(join(dir, e.name)) : e.name.endsWith('.java') ? [join(dir, e.name)] : [],
-    )
-    .sort();
 }
 
 /**
@@ -56,24 +53,10 @@ function javaSources(dir = SOURCE_DIR): string[] {
  * the first rename wins.
  */
 export function compileJavaFixture(): string {
-  const sources = javaSources();
-  const hash = createHash('sha256');
-  for (const f of sources) hash.update(relative(SOURCE_DIR, f)).update('\0').update(readFileSync(f)).update('\0');
-  const out = join(BUILD_DIR, hash.digest('hex').slice(0, 16));
-  if (existsSync(join(out, 'org'))) return out;
-  mkdirSync(BUILD_DIR, { recursive: true });
-  const tmp = join(BUILD_DIR, `.tmp-${process.pid}-${Date.now()}`);
-  const r = spawnSync('javac', ['--release', '17', '-nowarn', '-d', tmp, ...sources], { encoding: 'utf8' });
-  if (r.status !== 0) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw new Error(`javac failed (${r.status}): ${r.stderr || r.error?.message}`);
-  }
-  try {
-    renameSync(tmp, out);
-  } catch {
-    rmSync(tmp, { recursive: true, force: true }); // another process won the race
-  }
-  return out;
+  const sources = filesUnder(SOURCE_DIR, ['.java']);
+  return buildCached(SOURCE_DIR, sources, BUILD_DIR, (tmp) =>
+    runTool('javac', ['--release', '17', '-nowarn', '-d', tmp, ...sources]),
+  );
 }
 
 export interface JavaClusterOptions {
