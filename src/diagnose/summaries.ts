@@ -2,6 +2,7 @@
 // (blocked or running-stuck) and, apart from them, the waiting ones; pools with their load and
 // whether they are exhausted; and, when asked, the detail a renderer draws (every thread's stack
 // per sample, the graph of the round shown).
+import { assert } from '../util/assert.js';
 import {
   ABSENT,
   CODE_MASK,
@@ -83,6 +84,10 @@ export function countThreads(state: AnalysisState, maxListed: number): ThreadCou
       if (waiting.length < maxListed) waiting.push(listed(state, tr));
     }
   }
+  assert(
+    threads.total === threads.blocked + threads.runningStuck + threads.waiting + threads.progressing + threads.idle,
+    'every thread has exactly one class',
+  );
   const nodes: NodeSummary[] = state.nodes.map((n, i) => ({
     name: n.name,
     threadsPerSample: n.threadsPerSample,

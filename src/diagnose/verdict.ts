@@ -5,6 +5,7 @@
 // among what is non-live in every sample. The verdict: deadlock (a cycle), stuck (a thread blocked
 // with evidence for the whole span on something outside the dumps, or a pool exhausted by stuck
 // handlers), slow (pools saturated but progressing) or healthy. Waiting threads never decide it.
+import { assert } from '../util/assert.js';
 import {
   WaitGraph,
   WaitGraphBuilder,
@@ -59,7 +60,10 @@ export class Prover {
     const rounds = state.roundCount;
     for (const tr of state.tracks) {
       while (tr.codes.length < rounds) tr.codes.push(ABSENT);
+      assert(tr.codes.length === rounds, 'a track has one code per round');
       tr.cls = this.classify(tr);
+      // Waiting means: nothing linked the wait. Evidence of a wait makes a parked thread blocked.
+      assert(tr.cls !== 'waiting' || !tr.recognizedWait, 'a waiting thread has no recognized wait');
     }
     // One graph per round; what is non-live in every round of its node is deadlocked.
     const keyNonLive = new Map<string, number>();
