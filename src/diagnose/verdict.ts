@@ -271,7 +271,8 @@ export function decideVerdict(
   stuck: number,
 ): { verdict: Verdict; reason: string } {
   const exhausted = pools.filter((p) => p.exhausted && p.family !== 'generic');
-  const saturated = pools.filter((p) => p.saturated && p.family !== 'generic');
+  // One sample with every handler busy is a moment, not a slow system: most samples must say so.
+  const saturated = pools.filter((p) => p.saturated && p.family !== 'generic' && mostlyFull(p));
   if (deadlocks.length > 0) {
     const d = deadlocks[0]!;
     return {
@@ -299,6 +300,11 @@ export function decideVerdict(
     return { verdict: 'slow', reason: `pool ${p.node}/${p.pool} had no idle handler${why}` };
   }
   return { verdict: 'healthy', reason: 'no circular wait, no exhausted or saturated pool' };
+}
+
+function mostlyFull(p: PoolSummary): boolean {
+  const full = p.perSample.filter((s) => s.size > 0 && s.idle === 0).length;
+  return full * 2 > p.perSample.length;
 }
 
 /** `a, b, c` or, for a long list, the first few and how many more: a reason line stays a line. */

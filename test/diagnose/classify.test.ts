@@ -158,6 +158,20 @@ describe('pools and verdicts', () => {
     expect(res.pools[0]).toMatchObject({ exhausted: false, saturated: true, progressing: 3 });
   });
 
+  it('healthy: a pool busy in one sample of three is a moment, not a slow system', () => {
+    const res = run([
+      [0, 1, 2].map((r) =>
+        [0, 1, 2].map((i) =>
+          r === 1
+            ? { name: handler(i), state: 'RUNNABLE', stack: WORK(r + i) }
+            : { name: handler(i), state: 'WAITING (parking)', stack: HBASE_IDLE },
+        ),
+      ),
+    ]);
+    expect(res.pools[0]).toMatchObject({ saturated: true, exhausted: false });
+    expect(res.verdict).toBe('healthy');
+  });
+
   it('a JVM-reported deadlock that dissolves between samples is not a deadlock', () => {
     const a = new Analyzer();
     const deadlocked = `2026-01-01 10:00:00

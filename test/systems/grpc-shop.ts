@@ -140,7 +140,10 @@ export interface GrpcShop {
   completed(): number;
   /** Resolves once `more` further orders have completed (healthy progress). */
   waitForCompleted(more: number, timeoutMs?: number): Promise<void>;
-  /** Resolves once the orders server reports its pool starved: every thread busy, calls queued, nothing finishing for 1 s. */
+  /**
+   * Resolves once the orders server reports the deadlock: every pool thread blocked in Reserve for a
+   * second, with calls (the Audits) queued behind them.
+   */
   waitForStalled(timeoutMs?: number): Promise<void>;
   /** Kills the three JVMs and starts fresh ones (new pids and ports), with option overrides. */
   restart(overrides?: GrpcShopOptions): Promise<void>;
