@@ -65,8 +65,8 @@ export function registerAnalyze(program: Command): void {
       'after',
       `
 Verdicts: deadlock (a circular wait, non-live in every sample), stuck (blocked on something outside
-the dumps for the whole span, or a pool exhausted by stuck handlers), slow (pools saturated but
-progressing), healthy. Samples are aligned by round (bundle) or by order.
+the dumps for the whole span, or a pool exhausted by stuck handlers), slow (a pool without an idle
+handler in most samples, but progressing), healthy. Samples are aligned by round (bundle) or by order.
 
 Threads: blocked (parked in every sample on something that should already have happened: a lock
 another thread owns, an outbound call, a barrier, a full pool), running-stuck (RUNNABLE in the same
