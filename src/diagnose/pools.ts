@@ -34,6 +34,7 @@ const HBASE1 = /^((?:B\.)?[\w.]*RpcServer)\.handler=(\d+),queue=(\d+),port=(\d+)
 const HADOOP = /^IPC Server handler (\d+) on (?:default )?(?:port )?(\d+)$/;
 const EXECUTOR = /^pool-(\d+)-thread-(\d+)$/;
 const GENERIC = /^(.*?[^\d\s#_-])[\s#_-]*(\d+)$/;
+const PAREN_COUNTER = /\(\d+\)/g;
 
 export class PoolNamer {
   private readonly memo = new Map<string, PoolMembership | null>();
@@ -125,7 +126,8 @@ export class PoolNamer {
       return { pool: `IPC Server handler:${m[2]}`, family: 'hadoop', handler: Number(m[1]), port: Number(m[2]) };
     m = EXECUTOR.exec(name);
     if (m !== null) return { pool: `pool-${m[1]}`, family: 'executor', handler: Number(m[2]) };
-    m = GENERIC.exec(name);
+    // A counter in parentheses is a per-thread number too: `RMI TCP Connection(21)-127.0.1.1`.
+    m = GENERIC.exec(name.replace(PAREN_COUNTER, '(N)'));
     if (m !== null && m[1]!.length >= 2) return { pool: m[1]!, family: 'generic', handler: Number(m[2]) };
     return undefined;
   }
