@@ -7,6 +7,11 @@ import type { Frame, ProcessDump, ThreadDump } from '../dumps/model.js';
 import { identityKeys } from './identity.js';
 import {
   ABSENT,
+  CODE_B,
+  CODE_MASK,
+  CODE_N,
+  CODE_R,
+  CODE_W,
   MAX_TRACKS,
   NATURE_IDLE,
   NATURE_SLEEPING,
@@ -27,7 +32,7 @@ import {
   type StateCode,
 } from './stacks.js';
 
-const CODE_BITS: Record<StateCode, number> = { R: 0, W: 1, B: 2, N: 3 };
+const CODE_BITS: Record<StateCode, number> = { R: CODE_R, W: CODE_W, B: CODE_B, N: CODE_N };
 const HOST_PORT = /\bto ([A-Za-z0-9_.-]+(?:\/[0-9A-Fa-f.:]+)?):(\d{1,5})\b/;
 const MAX_PEERS = 10_000;
 
@@ -268,7 +273,10 @@ export class TrackIngest {
 export function busyWaiting(tr: Track, r: number): boolean {
   const c = tr.codes[r]!;
   return (
-    c !== ABSENT && (c & (NATURE_IDLE | NATURE_SLEEPING)) === 0 && (c & 3) !== CODE_BITS.R && (c & 3) !== CODE_BITS.N
+    c !== ABSENT &&
+    (c & (NATURE_IDLE | NATURE_SLEEPING)) === 0 &&
+    (c & CODE_MASK) !== CODE_R &&
+    (c & CODE_MASK) !== CODE_N
   );
 }
 
