@@ -4,8 +4,8 @@
 // is seen in two consecutive rounds — long before any timer would end it.
 //
 // Collection never goes through the RPC pools (they are what is stuck); the caller injects it.
-import { OnlineDeadlockDetector } from '../diagnose/online.js';
-import type { DeadlockOut } from '../diagnose/result.js';
+import type { DeadlockOut } from '../waitgraph/index.js';
+import { OnlineDeadlockDetector } from './online.js';
 import type { Clock, TimerHandle } from '../substrate/types.js';
 import type { NodeDump } from '../threads/types.js';
 import { assert } from '../util/assert.js';

@@ -14,6 +14,7 @@ export {
   type DetectorRound,
 } from './detector.js';
 export { clusterTopology, MEMBER_POOL } from './topology.js';
+export { OnlineDeadlockDetector, type OnlineResult } from './online.js';
 
 import type { Cluster } from '../cluster/index.js';
 import { LatentDeadlockPredictor } from './predictor.js';

@@ -27,6 +27,8 @@ export interface AnalyzeInputsOptions {
   rules?: RulePack[];
   detail?: boolean;
   keepUnparsed?: boolean;
+  /** `--explain NODE/THREAD` values. */
+  explain?: string[];
 }
 
 export interface AnalyzedInputs {
@@ -39,7 +41,12 @@ export async function analyzeInputs(inputs: string[], options: AnalyzeInputsOpti
   const nodeAddrs = [...(options.nodeAddrs ?? [])];
   const warnings: string[] = [];
   const { sources, roundTimes } = await collectSources(inputs, options.nodeFlags ?? [], nodeAddrs, warnings);
-  const analyzer = new Analyzer({ rules: options.rules ?? [], nodeAddrs, detail: options.detail === true });
+  const analyzer = new Analyzer({
+    rules: options.rules ?? [],
+    nodeAddrs,
+    detail: options.detail === true,
+    ...(options.explain !== undefined ? { explain: options.explain } : {}),
+  });
   const unparsed: AnalyzedInputs['unparsed'] = [];
   const keepUnparsed = options.keepUnparsed === true;
   let dumpsSeen = 0;

@@ -1,8 +1,11 @@
-// Thread name → pool. Pools are what exhaust: HBase RPC handler pools, Hadoop IPC handlers, JDK
-// executors (`pool-N-thread-M`), rule-pack pools, rollcall's own pools; as a last resort, threads
-// whose names differ only by a trailing number (`qtp123-45`, `grpc-nio-worker-3`) form a generic
-// pool when at least two of them exist on a node.
+// Thread → pool. Pools are what exhaust: HBase RPC handler pools, Hadoop IPC handlers, JDK
+// executors (`pool-N-thread-M`), rule-pack pools, rollcall's own pools. A thread whose stack runs
+// an executor's worker loop (ThreadPoolExecutor$Worker.run, ForkJoinWorkerThread.run) is a pool
+// handler whatever its name: its pool is named by the name without its trailing number. As a last
+// resort, threads whose names differ only by a trailing number (`qtp123-45`) form a generic pool
+// when at least two of them exist on a node (generic pools never decide a verdict).
 import type { RulePack } from './rules.js';
+import type { SiteFacts } from './services.js';
 
 export type PoolFamily = 'hbase' | 'hadoop' | 'executor' | 'rule' | 'rollcall' | 'generic';
 
@@ -14,6 +17,10 @@ export interface PoolMembership {
   /** Call queue the handler serves (HBase `queue=Q`): a queued call waits for handlers of its queue only. */
   queue?: number;
   port?: number;
+  /** A rule's capacity for the pool. */
+  size?: number;
+  /** A rule says the pool makes threads on demand. */
+  unbounded?: boolean;
 }
 
 /** Bound on memoized names (thread names repeat across samples and nodes). */
@@ -27,14 +34,27 @@ const HBASE1 = /^((?:B\.)?[\w.]*RpcServer)\.handler=(\d+),queue=(\d+),port=(\d+)
 const HADOOP = /^IPC Server handler (\d+) on (?:default )?(?:port )?(\d+)$/;
 const EXECUTOR = /^pool-(\d+)-thread-(\d+)$/;
 const GENERIC = /^(.*?[^\d\s#_-])[\s#_-]*(\d+)$/;
+const PAREN_COUNTER = /\(\d+\)/g;
 
 export class PoolNamer {
   private readonly memo = new Map<string, PoolMembership | null>();
 
   constructor(private readonly packs: readonly RulePack[]) {}
 
-  /** `explicit` is a pool the dump itself names (rollcall's `pool=`); it wins over names. */
-  of(name: string, explicit?: string): PoolMembership | undefined {
+  /**
+   * `explicit` is a pool the dump itself names (rollcall's `pool=`); it wins over names. `worker`
+   * says the thread runs an executor's worker loop: then it is a pool handler even when its name
+   * alone would not say so.
+   */
+  of(name: string, explicit?: string, worker?: SiteFacts['worker']): PoolMembership | undefined {
+    const m = this.named(name, explicit);
+    if (worker === undefined || (m !== undefined && m.family !== 'generic')) return m;
+    if (m !== undefined) return { ...m, family: 'executor' };
+    // A worker whose name has no number: one pool per name (a single-thread executor).
+    return { pool: name, family: 'executor' };
+  }
+
+  private named(name: string, explicit?: string): PoolMembership | undefined {
     if (explicit !== undefined && explicit.length > 0) {
       const fromName = this.byName(name);
       return {
@@ -73,6 +93,8 @@ export class PoolNamer {
           ...(handler !== undefined ? { handler } : {}),
           ...(queue !== undefined ? { queue } : {}),
           ...(port !== undefined ? { port } : {}),
+          ...(rule.size !== undefined ? { size: rule.size } : {}),
+          ...(rule.unbounded === true ? { unbounded: true } : {}),
         };
       }
     }
@@ -104,7 +126,8 @@ export class PoolNamer {
       return { pool: `IPC Server handler:${m[2]}`, family: 'hadoop', handler: Number(m[1]), port: Number(m[2]) };
     m = EXECUTOR.exec(name);
     if (m !== null) return { pool: `pool-${m[1]}`, family: 'executor', handler: Number(m[2]) };
-    m = GENERIC.exec(name);
+    // A counter in parentheses is a per-thread number too: `RMI TCP Connection(21)-127.0.1.1`.
+    m = GENERIC.exec(name.replace(PAREN_COUNTER, '(N)'));
     if (m !== null && m[1]!.length >= 2) return { pool: m[1]!, family: 'generic', handler: Number(m[2]) };
     return undefined;
   }

@@ -1,13 +1,24 @@
 // The analysis result: the JSON contract of `rollcall analyze --json` (field names are fixed), plus
 // what a renderer needs to draw it — the wait-for graph of the last round, a node × sample heatmap
 // and every thread's stack in every sample (in `detail`, only when asked for: it is large).
+import type { CycleStepOut, DeadlockKind, DeadlockOut } from '../waitgraph/index.js';
+
+export type { CycleStepOut, DeadlockKind, DeadlockOut };
 
 export type Verdict = 'deadlock' | 'stuck' | 'slow' | 'healthy';
 
-/** Per thread, over the whole span. */
-export type ThreadClass = 'blocked' | 'running-stuck' | 'progressing' | 'idle';
-
-export type DeadlockKind = 'java-monitor' | 'java-lock' | 'pool-starvation' | 'distributed';
+/**
+ * Per thread, over the whole span.
+ * - blocked: parked or blocked in every sample on something that should already have happened —
+ *   a lock another thread owns, an outbound call, a barrier or latch in a wait-for chain, a full
+ *   pool. Stuck.
+ * - running-stuck: RUNNABLE in the same place in every sample, with no CPU progress where known.
+ * - waiting: parked in every sample with no such evidence — a queue, a timer, a lifecycle join or
+ *   latch, an accept loop. Not stuck; never in the stuck list or the verdict.
+ * - progressing: its stack, state, lock or counters changed.
+ * - idle: waiting for work (a pool worker on its queue, a selector) in every sample.
+ */
+export type ThreadClass = 'blocked' | 'running-stuck' | 'waiting' | 'progressing' | 'idle';
 
 export interface SampleCounts {
   total: number;
@@ -15,6 +26,7 @@ export interface SampleCounts {
   progressing: number;
   blocked: number;
   runningStuck: number;
+  waiting: number;
 }
 
 export interface NodeSummary {
@@ -25,6 +37,7 @@ export interface NodeSummary {
   progressing: number;
   idle: number;
   runningStuck: number;
+  waiting: number;
   /** Rounds (global sample indexes) this node has a dump in. */
   rounds: number[];
   roles: string[];
@@ -43,10 +56,15 @@ export interface PoolSummary {
   /** Non-idle handlers in the last sample. */
   busy: number;
   idle: number;
-  /** Handlers classified blocked (same waiting stack over the span). */
+  /** Handlers classified blocked (same waiting stack over the span, with evidence). */
   blocked: number;
   progressing: number;
-  /** Every handler non-idle in every sample, and none progressing. */
+  /** Handlers parked over the span on something nothing links to. */
+  waiting: number;
+  /**
+   * Every handler non-idle in every sample, none progressing or merely waiting, and the pool bounded
+   * (a pool that makes threads on demand never runs out).
+   */
   exhausted: boolean;
   /** Some sample had no idle handler. */
   saturated: boolean;
@@ -54,6 +72,31 @@ export interface PoolSummary {
   perSample: { size: number; busy: number; idle: number }[];
   /** rollcall pools: calls waiting in the pool's queues in the last sample. */
   queued?: number;
+  /** Capacity a rule or the process declared. */
+  capacity?: number;
+  /** Makes a thread per task (idle threads on a hand-off queue, or a rule): never exhausted. */
+  unbounded?: boolean;
+  /** Services its threads were seen dispatching. */
+  serves?: string[];
+}
+
+export interface WaitingThread {
+  node: string;
+  thread: string;
+  /** Innermost frame past the waiting machinery. */
+  frame: string;
+  samples: number;
+  javaState: string;
+  pool?: string;
+}
+
+/** `--explain NODE/THREAD`: why a thread has its class. */
+export interface ThreadExplanation {
+  node: string;
+  thread: string;
+  class: ThreadClass;
+  /** One line each: what was seen, what it waits for, what that waits for. */
+  evidence: string[];
 }
 
 export interface StuckThread {
@@ -67,32 +110,6 @@ export interface StuckThread {
   /** The JVM's state line, e.g. `WAITING (parking)`. */
   javaState: string;
   pool?: string;
-}
-
-export interface CycleStepOut {
-  node: string;
-  thread?: string;
-  pool?: string;
-  /** What this vertex waits for: `node/thread` or `node/pool`. */
-  waitsFor: string;
-  /** The edge: `waiting to lock <0x…> held by "…"`, `rpc checkRoll → master (…)`. */
-  via: string;
-  evidence: string[];
-}
-
-export interface DeadlockOut {
-  kind: DeadlockKind;
-  nodes: string[];
-  /** One simple cycle through the deadlocked set, readable as a chain. */
-  cycle: CycleStepOut[];
-  /** Every thread and pool of the strongly connected set (`node/name`), bounded. */
-  members: string[];
-  memberCount: number;
-  /** Threads (and pools) not in the cycle but waiting on it, bounded. */
-  blockedBehind: string[];
-  blockedBehindCount: number;
-  /** The JVM printed this deadlock in its own section. */
-  jvmReported: boolean;
 }
 
 export interface GraphVertexOut {
@@ -146,10 +163,15 @@ export interface AnalysisResult {
   /** From the first to the last capture, when the dumps carry times; 0 otherwise. */
   spanMs: number;
   nodes: NodeSummary[];
-  threads: { total: number; blocked: number; runningStuck: number; progressing: number; idle: number };
+  threads: { total: number; blocked: number; runningStuck: number; waiting: number; progressing: number; idle: number };
   pools: PoolSummary[];
   stuck: StuckThread[];
   stuckTotal: number;
+  /** Threads parked over the span with nothing linking their wait to anything (not stuck), bounded. */
+  waiting: WaitingThread[];
+  waitingTotal: number;
+  /** The threads asked for with --explain. */
+  explanations?: ThreadExplanation[];
   deadlocks: DeadlockOut[];
   /** One line on why the verdict is what it is. */
   reason: string;

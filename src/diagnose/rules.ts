@@ -1,16 +1,19 @@
-// Rule packs teach the analyzer what a stack means: which threads form a pool, which stacks are
-// idle (waiting for work), which stacks wait on another process and where that wait lands, and
-// which node plays which role. Built in: HBase, Hadoop IPC, gRPC-java blocking stubs (rollcall's
-// own dumps carry explicit links and need no rules). Users add packs with `--rules FILE`.
+// Rule packs add knowledge of frameworks to what the dumps show: which threads form a pool (and
+// how big it may grow), which stacks are idle (waiting for work), which stacks wait on another
+// process and where that wait lands, who serves a service the dumps never show served, and which
+// node plays which role. They never stand in for the evidence: calls are linked by service
+// (services.ts) and pools found by their executor frames first; rules cover what dumps cannot show.
+// Built in: HBase, Hadoop IPC, gRPC-java (rollcall's own dumps carry explicit links and need no
+// rules). Users add packs with `--rules FILE`.
 //
 // ## Rules file format (JSON, validated; unknown keys are rejected)
 //
 // {
 //   "name": "my-system",                       // optional, shown in evidence
 //   "pools": [                                 // thread name → pool; first match wins, before built-ins
-//     { "threadName": "^worker-(?<handler>\\d+)-q(?<queue>\\d+)$", "pool": "workers" },
-//     { "threadName": "^grpc-(\\w+)-executor-\\d+$", "pool": "grpc-$1" }
-//   ],
+//     { "threadName": "^worker-(?<handler>\\d+)-q(?<queue>\\d+)$", "pool": "workers", "size": 16 },
+//     { "threadName": "^grpc-(\\w+)-executor-\\d+$", "pool": "grpc-$1", "unbounded": true }
+//   ],                                         // size: its capacity; unbounded: makes threads on demand
 //   "idle": [                                  // a frame (Class.method, regex) near the top = idle
 //     { "frame": "^com\\.example\\.JobQueue\\.awaitJob$", "within": 8 }
 //   ],
@@ -22,6 +25,9 @@
 //       "kind": "rpc",                                           // rpc | barrier | lock | other
 //       "target": { "role": "master", "pool": "^default$" }      // see below
 //     }
+//   ],
+//   "services": [                              // who serves a service when no dump shows it served
+//     { "service": "^Orders$", "target": { "node": "orders", "pool": "^pool-1$" } }
 //   ],
 //   "roles": [                                 // which nodes play which role
 //     { "role": "master", "threadName": "^MasterLoop$" },
@@ -48,6 +54,16 @@ export interface PoolRule {
   threadName: RegExp;
   /** Pool name template: `$1`, `$<name>` expand to capture groups of threadName. */
   pool: string;
+  /** Its capacity, when the threads seen may be fewer. */
+  size?: number;
+  /** It makes a thread for every task (a cached pool): it never runs out. */
+  unbounded?: boolean;
+}
+
+export interface ServiceRule {
+  /** Regex on the service name as calls print it (`Orders`, `ClientService`). */
+  service: RegExp;
+  target: TargetRule;
 }
 
 export interface IdleRule {
@@ -92,6 +108,7 @@ export interface RulePack {
   idle: IdleRule[];
   waits: WaitRule[];
   roles: RoleRule[];
+  services: ServiceRule[];
 }
 
 /** Limits on a user rules file. */
@@ -100,6 +117,7 @@ export const MAX_RULES_PER_KIND = 1000;
 const MAX_REGEX_CHARS = 1000;
 const DEFAULT_WITHIN = 12;
 const MAX_WITHIN = 256;
+const MAX_POOL_SIZE = 1_000_000;
 
 const regex = z
   .string()
@@ -131,7 +149,20 @@ const rulesSchema = z
   .object({
     name: z.string().min(1).max(100).optional(),
     pools: z
-      .array(z.object({ threadName: regex, pool: z.string().min(1).max(200) }).strict())
+      .array(
+        z
+          .object({
+            threadName: regex,
+            pool: z.string().min(1).max(200),
+            size: z.number().int().min(1).max(MAX_POOL_SIZE).optional(),
+            unbounded: z.boolean().optional(),
+          })
+          .strict(),
+      )
+      .max(MAX_RULES_PER_KIND)
+      .optional(),
+    services: z
+      .array(z.object({ service: regex, target: targetSchema }).strict())
       .max(MAX_RULES_PER_KIND)
       .optional(),
     idle: z
@@ -195,7 +226,13 @@ export function parseRules(text: string, source = 'rules'): RulePack {
   const name = r.name ?? source;
   return {
     name,
-    pools: (r.pools ?? []).map((p) => ({ threadName: new RegExp(p.threadName), pool: p.pool })),
+    pools: (r.pools ?? []).map((p) => ({
+      threadName: new RegExp(p.threadName),
+      pool: p.pool,
+      ...(p.size !== undefined ? { size: p.size } : {}),
+      ...(p.unbounded !== undefined ? { unbounded: p.unbounded } : {}),
+    })),
+    services: (r.services ?? []).map((x) => ({ service: new RegExp(x.service), target: compileTarget(x.target) })),
     idle: (r.idle ?? []).map((i) => ({ frame: new RegExp(i.frame), within: i.within ?? DEFAULT_WITHIN })),
     waits: (r.waits ?? []).map((w, i) => ({
       name: w.name ?? `${name} wait rule ${i + 1}`,
@@ -307,6 +344,7 @@ export const HBASE_RULES: RulePack = {
     { role: 'master', nodeName: /master|hmaster/i },
     { role: 'regionserver', nodeName: /regionserver|region-server|^rs[\d._-]|^rs$|worker/i },
   ],
+  services: [],
 };
 
 /** Hadoop IPC (HDFS, YARN): `IPC Server handler N on P` pools; `Client.call` waits on a peer. */
@@ -328,12 +366,17 @@ export const HADOOP_RULES: RulePack = {
     },
   ],
   roles: [],
+  services: [],
 };
 
-/** gRPC-java: blocking stubs wait on a peer's executor; `grpc-default-executor-N` is a pool. */
+/**
+ * gRPC-java: `grpc-default-executor-N` is gRPC's shared cached pool (GrpcUtil.SHARED_CHANNEL_EXECUTOR,
+ * `Executors.newCachedThreadPool`): it makes a thread per task and never runs out. A blocking stub
+ * whose service no dump shows served waits on a peer's executor.
+ */
 export const GRPC_RULES: RulePack = {
   name: 'grpc-java',
-  pools: [{ threadName: /^grpc-default-executor-\d+$/, pool: 'grpc-default-executor' }],
+  pools: [{ threadName: /^grpc-default-executor-\d+$/, pool: 'grpc-default-executor', unbounded: true }],
   idle: [{ frame: /^io\.grpc\.netty\.shaded\.io\.netty\.|^io\.netty\.channel\.(?:nio|epoll|kqueue)\./, within: 6 }],
   waits: [
     {
@@ -350,6 +393,7 @@ export const GRPC_RULES: RulePack = {
     },
   ],
   roles: [],
+  services: [],
 };
 
 export const BUILTIN_RULES: readonly RulePack[] = [HBASE_RULES, HADOOP_RULES, GRPC_RULES];

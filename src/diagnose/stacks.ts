@@ -7,8 +7,11 @@
 // - sleeping: Thread.sleep and friends outside an idle loop — waits on nothing but time ("a
 //   sleeping thread is not waiting on anything"): busy (it holds its pool slot) but live.
 // - busy: anything else. A busy waiting thread may match wait rules (an RPC, a barrier).
+// Also what the stack says about RPC (services.ts): the call it is blocked in, the call it serves,
+// whether it is a pool worker — and which frame made it idle, for --explain.
 import type { Frame, NormalizedState, ThreadDump } from '../dumps/model.js';
 import type { RulePack, WaitRule } from './rules.js';
+import { siteFacts, type SiteFacts } from './services.js';
 
 export type StackNature = 'idle' | 'sleeping' | 'busy';
 
@@ -21,11 +24,18 @@ export interface WaitMatch {
   evidence: string[];
 }
 
-export interface StackFacts {
+export interface StackFacts extends SiteFacts {
   nature: StackNature;
   waits: WaitMatch[];
   /** The innermost frame, for "top stuck stacks" (`(no frames)` when there are none). */
   top: string;
+  /** Why the stack is idle: the frame (or rule) that says it waits for work. */
+  idleBecause?: string;
+  /**
+   * A RUNNABLE stack blocked in the kernel on the reply of a client call (a socket read under a
+   * Thrift client): it waits on the call, so it is treated as waiting, not running.
+   */
+  waitsOnCall?: boolean;
 }
 
 /** Bound on memoized stacks; past it facts are computed without being kept. */
@@ -150,16 +160,23 @@ export class StackClassifier {
 
   private compute(frames: readonly Frame[], code: StateCode): StackFacts {
     const top = reasonFrame(frames);
-    if (code === 'N') return { nature: 'idle', waits: [], top };
+    if (code === 'N') return { nature: 'idle', waits: [], top, idleBecause: 'not started or terminated' };
     // VM-internal threads (GC, compiler, signal dispatcher…) print no frames.
-    if (frames.length === 0) return { nature: 'idle', waits: [], top };
+    if (frames.length === 0) return { nature: 'idle', waits: [], top, idleBecause: 'no Java frames (a VM thread)' };
+    const sites = siteFacts(frames);
     if (code === 'W' || code === 'B') {
       const waits = this.matchWaits(frames);
-      if (waits.length > 0) return { nature: 'busy', waits, top };
+      if (waits.length > 0 || sites.call !== undefined) return { ...sites, nature: 'busy', waits, top };
     }
-    if (code === 'B') return { nature: 'busy', waits: [], top };
+    if (code === 'B') return { ...sites, nature: 'busy', waits: [], top };
     const within = code === 'R' ? RUNNABLE_IDLE_WITHIN : IDLE_WITHIN;
-    if (this.isIdle(frames, within)) return { nature: 'idle', waits: [], top };
+    const idleAt = this.idleFrame(frames, within);
+    if (idleAt !== undefined) {
+      // Reading a socket inside a client call is waiting for the reply, not for work.
+      if (code === 'R' && sites.call !== undefined)
+        return { ...sites, nature: 'busy', waits: [], top, waitsOnCall: true };
+      return { ...sites, nature: 'idle', waits: [], top, idleBecause: idleAt };
+    }
     if (code === 'W') {
       // A loop that waits or sleeps right inside its run(): a chore, a monitor thread, a roller.
       let i = 0;
@@ -167,26 +184,27 @@ export class StackClassifier {
       if (i > 0 && i < frames.length) {
         const caller = frames[i]!;
         if ((caller.method === 'run' || caller.method === 'mainLoop') && i + 3 >= frames.length) {
-          return { nature: 'idle', waits: [], top };
+          return { ...sites, nature: 'idle', waits: [], top, idleBecause: `a loop waiting in ${caller.text}` };
         }
       }
       // Sleeping elsewhere (inside a request, a retry backoff) keeps the thread busy but waits on
       // nothing: it wakes by itself.
       if (SLEEP.test(qualified(frames[0]!)) || (i > 0 && SLEEP.test(qualified(frames[i - 1]!)))) {
-        return { nature: 'sleeping', waits: [], top };
+        return { ...sites, nature: 'sleeping', waits: [], top };
       }
     }
-    return { nature: 'busy', waits: [], top };
+    return { ...sites, nature: 'busy', waits: [], top };
   }
 
-  private isIdle(frames: readonly Frame[], within: number): boolean {
+  /** The frame (within the top ones) that makes a stack idle, as `at frame` or `rule: frame`. */
+  private idleFrame(frames: readonly Frame[], within: number): string | undefined {
     const n = Math.min(frames.length, within);
     for (let i = 0; i < n; i++) {
       const q = qualified(frames[i]!);
-      for (const re of IDLE_FRAMES) if (re.test(q)) return true;
-      for (const r of this.idleRules) if (i < r.within && r.frame.test(q)) return true;
+      for (const re of IDLE_FRAMES) if (re.test(q)) return `waits for work at ${frames[i]!.text}`;
+      for (const r of this.idleRules) if (i < r.within && r.frame.test(q)) return `idle by rule at ${frames[i]!.text}`;
     }
-    return false;
+    return undefined;
   }
 
   private matchWaits(frames: readonly Frame[]): WaitMatch[] {

@@ -24,7 +24,10 @@ export function analysisJson(result: AnalysisResult, options: JsonReportOptions 
     deadlocks: result.deadlocks,
     reason: result.reason,
     stuckTotal: result.stuckTotal,
+    waiting: result.waiting,
+    waitingTotal: result.waitingTotal,
     notes: result.notes,
+    ...(result.explanations !== undefined ? { explanations: result.explanations } : {}),
     ...options.extra,
   };
   if (options.detail === true && result.detail !== undefined) out['detail'] = result.detail;

@@ -1,7 +1,8 @@
 // `rollcall analyze` for people: the verdict first, then the circular wait as a chain across nodes
-// with its evidence, exhausted pools, the most common stuck stacks, and a per-node table. Colour
-// only when asked (the CLI asks on a TTY without NO_COLOR).
-import type { AnalysisResult, DeadlockOut, PoolSummary, Verdict } from '../diagnose/result.js';
+// with its evidence, exhausted pools, the most common stuck stacks, apart from them the waiting
+// ones, a per-node table, and the --explain answers. Colour only when asked (the CLI asks on a TTY
+// without NO_COLOR).
+import type { AnalysisResult, DeadlockOut, PoolSummary, ThreadExplanation, Verdict } from '../diagnose/result.js';
 
 export interface TerminalReportOptions {
   color?: boolean;
@@ -53,7 +54,7 @@ export function renderTerminal(result: AnalysisResult, options: TerminalReportOp
   const t = result.threads;
   out.push(
     c.dim(
-      `${result.samples} sample${result.samples === 1 ? '' : 's'}${result.spanMs > 0 ? ` over ${formatMs(result.spanMs)}` : ''} · ${result.nodes.length} node${result.nodes.length === 1 ? '' : 's'} · ${t.total} threads: ${t.blocked} blocked, ${t.runningStuck} running-stuck, ${t.progressing} progressing, ${t.idle} idle`,
+      `${result.samples} sample${result.samples === 1 ? '' : 's'}${result.spanMs > 0 ? ` over ${formatMs(result.spanMs)}` : ''} · ${result.nodes.length} node${result.nodes.length === 1 ? '' : 's'} · ${t.total} threads: ${t.blocked} blocked, ${t.runningStuck} running-stuck, ${t.waiting} waiting, ${t.progressing} progressing, ${t.idle} idle`,
     ),
   );
   for (const n of result.notes) out.push(c.dim(`note: ${n}`));
@@ -80,35 +81,28 @@ export function renderTerminal(result: AnalysisResult, options: TerminalReportOp
   }
 
   if (result.stuck.length > 0) {
-    // Group by state and innermost frame: "30× blocked at X [master ×30]".
-    const groups = new Map<string, { state: string; frame: string; count: number; nodes: Map<string, number> }>();
-    for (const s of result.stuck) {
-      const key = `${s.state}\u0000${s.frame}`;
-      let g = groups.get(key);
-      if (g === undefined) groups.set(key, (g = { state: s.state, frame: s.frame, count: 0, nodes: new Map() }));
-      g.count++;
-      g.nodes.set(s.node, (g.nodes.get(s.node) ?? 0) + 1);
-    }
-    const top = [...groups.values()].sort((a, b) => b.count - a.count).slice(0, 10);
     out.push(
       '',
       c.bold('Top stuck stacks') +
         c.dim(` (${result.stuckTotal} thread${result.stuckTotal === 1 ? '' : 's'} blocked or running-stuck)`),
     );
-    for (const g of top) {
-      const nodes = [...g.nodes.entries()].sort((a, b) => b[1] - a[1]);
-      const where = nodes
-        .slice(0, 3)
-        .map(([n, k]) => `${n} ×${k}`)
-        .join(', ');
-      out.push(
-        `  ${String(g.count).padStart(5)}× ${g.state.padEnd(13)} ${g.frame}  ${c.dim(`[${where}${nodes.length > 3 ? `, +${nodes.length - 3} nodes` : ''}]`)}`,
-      );
-    }
+    out.push(...groupedFrames(result.stuck, 10, c));
+  }
+  if (result.waiting.length > 0) {
+    out.push(
+      '',
+      c.bold('Waiting') +
+        c.dim(
+          ` (${result.waitingTotal} thread${result.waitingTotal === 1 ? '' : 's'} parked throughout on something nothing links to — a queue, a timer, a join: not stuck; --explain NODE/THREAD says why)`,
+        ),
+    );
+    out.push(...groupedFrames(result.waiting, 5, c).map(c.dim));
   }
 
   out.push('', c.bold('Nodes'));
-  const rows: string[][] = [['node', 'samples', 'threads/sample', 'blocked', 'stuck-run', 'progressing', 'idle']];
+  const rows: string[][] = [
+    ['node', 'samples', 'threads/sample', 'blocked', 'stuck-run', 'waiting', 'progressing', 'idle'],
+  ];
   const maxRows = options.maxNodeRows ?? 100;
   // Natural order (node2 before node10) for reading; JSON keeps input order.
   const ordered = [...result.nodes].sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }));
@@ -119,13 +113,49 @@ export function renderTerminal(result: AnalysisResult, options: TerminalReportOp
       compactList(n.threadsPerSample),
       String(n.blocked),
       String(n.runningStuck),
+      String(n.waiting),
       String(n.progressing),
       String(n.idle),
     ]);
   }
   out.push(...table(rows).map((l, i) => (i === 0 ? c.dim(`  ${l}`) : `  ${l}`)));
   if (result.nodes.length > maxRows) out.push(c.dim(`  … ${result.nodes.length - maxRows} more nodes (see --json)`));
+  for (const x of result.explanations ?? []) out.push('', ...renderExplanation(x, c));
   return out.join('\n') + '\n';
+}
+
+/** Threads grouped by state and innermost frame: `30× blocked at X [master ×30]`. */
+function groupedFrames(
+  threads: readonly { node: string; frame: string; state?: string }[],
+  max: number,
+  c: ReturnType<typeof palette>,
+): string[] {
+  const groups = new Map<string, { state: string; frame: string; count: number; nodes: Map<string, number> }>();
+  for (const s of threads) {
+    const state = s.state ?? 'waiting';
+    const key = `${state}\u0000${s.frame}`;
+    let g = groups.get(key);
+    if (g === undefined) groups.set(key, (g = { state, frame: s.frame, count: 0, nodes: new Map() }));
+    g.count++;
+    g.nodes.set(s.node, (g.nodes.get(s.node) ?? 0) + 1);
+  }
+  return [...groups.values()]
+    .sort((a, b) => b.count - a.count)
+    .slice(0, max)
+    .map((g) => {
+      const nodes = [...g.nodes.entries()].sort((a, b) => b[1] - a[1]);
+      const where = nodes
+        .slice(0, 3)
+        .map(([n, k]) => `${n} ×${k}`)
+        .join(', ');
+      return `  ${String(g.count).padStart(5)}× ${g.state.padEnd(13)} ${g.frame}  ${c.dim(`[${where}${nodes.length > 3 ? `, +${nodes.length - 3} nodes` : ''}]`)}`;
+    });
+}
+
+function renderExplanation(x: ThreadExplanation, c: ReturnType<typeof palette>): string[] {
+  const paint =
+    x.class === 'blocked' || x.class === 'running-stuck' ? c.red : x.class === 'waiting' ? c.yellow : c.green;
+  return [`${c.bold(`${x.node}/${x.thread}`)}: ${paint(x.class)}`, ...x.evidence.map((e) => `  ${e}`)];
 }
 
 function renderDeadlock(

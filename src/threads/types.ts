@@ -2,39 +2,14 @@
 
 export type ThreadState = 'RUNNABLE' | 'WAITING' | 'TIMED_WAITING' | 'BLOCKED' | 'IDLE';
 
-/** A reference to a thread on some node: the end of a cross-node wait-for edge. */
-export interface ThreadRef {
-  node: string;
-  threadId: number;
-}
+// What a thread waits on and the call a handler serves are the wait-for graph's own vocabulary
+// (rollcall's explicit links, src/waitgraph/rollcall.ts): one definition for the threads that
+// record them, the dumps that carry them and the graph that links them.
+import type { ExplicitServing, ExplicitWait, ThreadRef } from '../waitgraph/rollcall.js';
 
-export type WaitDescriptor =
-  /** Blocked in a synchronous RPC: the serving handler on `target` links back through callId. */
-  | { kind: 'rpc'; target: string; targetAddr?: string; method: string; callId: number; deadlineMs: number }
-  /** A coordinator or member waiting at a barrier for the members still missing. */
-  | {
-      kind: 'barrier';
-      procedure: string;
-      instance: string;
-      phase: 'acquired' | 'reached' | 'completed';
-      missing: string[];
-      deadlineMs?: number;
-    }
-  /** Waiting for a slot or an item in a bounded queue owned by `owner` (a pool or a node). */
-  | { kind: 'queue'; queue: string; owner?: string }
-  | { kind: 'lock'; lock: string; owner?: ThreadRef }
-  /** A timed sleep: not a wait on anything else. */
-  | { kind: 'timer'; untilMs: number; reason: string }
-  /** Waiting for a local asynchronous result (disk I/O, a child task). */
-  | { kind: 'io'; what: string };
-
-export interface Serving {
-  callerNode: string;
-  callerThreadId: number;
-  callId: number;
-  method: string;
-  sinceMs: number;
-}
+export type { ThreadRef };
+export type WaitDescriptor = ExplicitWait;
+export type Serving = ExplicitServing;
 
 export interface ThreadCounters {
   /** Rises with every frame entered or left and every state change: progress. */

@@ -60,6 +60,10 @@ export interface VertexInfo {
   pool?: string;
   /** Set for queue vertices: the queue index inside the pool. */
   queue?: number;
+  /** The key a keyed vertex (pool, queue, group, external) was added under. */
+  key?: string;
+  /** Set for threads: the caller's handle for the thread (a track, a view index). */
+  ref?: number;
 }
 
 export interface EdgeInfo {
@@ -71,6 +75,9 @@ export interface EdgeInfo {
    * Never empty for edges added through addEdge: a cycle is reported with its evidence.
    */
   evidence: readonly string[];
+  /** For a synchronous call: the service and method called, when the evidence names them. */
+  service?: string;
+  method?: string;
 }
 
 /** Bounds (limits on everything): past them addVertex/addEdge throw a RangeError. */
@@ -166,7 +173,7 @@ export class WaitGraph<V extends VertexInfo = VertexInfo> {
           if (merged.length >= MAX_EVIDENCE_LINES) break;
           if (!merged.includes(line)) merged.push(line);
         }
-        this.edgeInfo[existing] = { kind: e.kind, label: e.label, evidence: merged };
+        this.edgeInfo[existing] = { ...e, evidence: merged };
       }
       return;
     }
@@ -176,10 +183,10 @@ export class WaitGraph<V extends VertexInfo = VertexInfo> {
     this.edgeTo.push(to);
     this.edgeInfo.push(
       evidence.length > MAX_EVIDENCE_LINES
-        ? { kind: info.kind, label: info.label, evidence: evidence.slice(0, MAX_EVIDENCE_LINES) }
+        ? { ...info, evidence: evidence.slice(0, MAX_EVIDENCE_LINES) }
         : evidence === info.evidence
           ? info
-          : { kind: info.kind, label: info.label, evidence },
+          : { ...info, evidence },
     );
     this.version++;
   }

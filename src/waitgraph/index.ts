@@ -1,6 +1,7 @@
 // The wait-for graph and its liveness fixpoint — rollcall's one deadlock computation, shared by
 // `rollcall analyze` (over parsed dumps, one graph per round) and the runtime's online detector
-// (over live node dumps). Depends on nothing.
+// (over live node dumps): the graph, its builder from wait specs, rollcall's explicit call links,
+// liveness, cycles and how a cycle is reported. Depends on nothing.
 //
 //   const g = new WaitGraph();
 //   const a = g.addVertex({ kind: 'thread', node: 'master', label: 'handler=1', status: 'waiting' });
@@ -15,6 +16,9 @@ import { findCycles, type Cycle, type CycleOptions } from './cycles.js';
 export * from './graph.js';
 export * from './liveness.js';
 export * from './cycles.js';
+export * from './build.js';
+export * from './describe.js';
+export * from './rollcall.js';
 
 export interface GraphAnalysis {
   liveness: Liveness;

@@ -1,55 +1,11 @@
-// Classification over samples (blocked / running-stuck / progressing / idle), identity across
-// samples, pools and their exhaustion, user rules, and the verdicts stuck / slow / healthy.
+// Classification over samples (blocked / running-stuck / waiting / progressing / idle), identity
+// across samples, pools and their exhaustion, user rules, and the verdicts stuck / slow / healthy.
 import { describe, expect, it } from 'vitest';
-import { Analyzer, parseRules, RulesError, type AnalysisResult } from '../../src/diagnose/index.js';
+import { Analyzer, parseRules, RulesError } from '../../src/diagnose/index.js';
 import { FrameTable, parseDumpText } from '../../src/dumps/index.js';
+import { classOf, jstack, run } from './jstack-text.js';
 
 const frames = new FrameTable();
-
-interface T {
-  name: string;
-  id?: number;
-  state: string;
-  stack: string[];
-  cpu?: number;
-  locks?: string[];
-}
-
-/** A JDK 17 jstack dump of the given threads. */
-function jstack(threads: T[]): string {
-  const out = ['2026-01-01 10:00:00', 'Full thread dump OpenJDK 64-Bit Server VM (17.0.15+6 mixed mode):', ''];
-  threads.forEach((t, i) => {
-    const id = t.id ?? i + 10;
-    const cpu = t.cpu !== undefined ? ` cpu=${t.cpu.toFixed(2)}ms` : '';
-    out.push(
-      `"${t.name}" #${id} daemon prio=5 os_prio=0${cpu} elapsed=1.00s tid=0x${(0x7f0000 + id).toString(16)} nid=0x${id.toString(16)} waiting  [0x0]`,
-    );
-    out.push(`   java.lang.Thread.State: ${t.state}`);
-    t.stack.forEach((f, k) => {
-      out.push(`\tat ${f}`);
-      if (k === 0) for (const l of t.locks ?? []) out.push(`\t- ${l}`);
-    });
-    out.push('');
-  });
-  return out.join('\n') + '\n';
-}
-
-function run(samples: T[][][], options: ConstructorParameters<typeof Analyzer>[0] = {}): AnalysisResult {
-  const a = new Analyzer({ ...options, detail: true });
-  const rounds = samples[0]!.length;
-  for (let r = 0; r < rounds; r++) {
-    a.addRound(
-      samples.map((nodeSamples, n) => {
-        const d = parseDumpText(jstack(nodeSamples[r]!), { frames }).dumps[0]!;
-        d.node = `n${n}`;
-        return d;
-      }),
-    );
-  }
-  return a.finish();
-}
-
-const classOf = (res: AnalysisResult, name: string) => res.detail!.threads.find((t) => t.name === name)!.class;
 
 const IDLE_POOL = [
   'jdk.internal.misc.Unsafe.park(java.base@17/Native Method)',
@@ -71,6 +27,13 @@ const WORK = (n: number) => [
   'java.lang.Thread.run(java.base@17/Thread.java:840)',
 ];
 const SPIN = ['com.example.Spin.loop(Spin.java:1)', 'java.lang.Thread.run(java.base@17/Thread.java:840)'];
+// lock-holder parks in Db.query holding the Db monitor; lock-waiter is blocked entering Db.update.
+const HOLDER = [
+  'java.lang.Object.wait(java.base@17/Native Method)',
+  'com.example.Db.query(Db.java:10)',
+  'com.example.Handler.handle(Handler.java:5)',
+];
+const LOCKER = ['com.example.Db.update(Db.java:20)', 'com.example.Handler.handle(Handler.java:6)'];
 const SLEEP = [
   'java.lang.Thread.sleep(java.base@17/Native Method)',
   'com.example.Retry.backoff(Retry.java:3)',
@@ -79,10 +42,22 @@ const SLEEP = [
 ];
 
 describe('classification across samples', () => {
-  it('tells blocked, running-stuck, progressing and idle apart', () => {
+  it('tells blocked, running-stuck, waiting, progressing and idle apart', () => {
     const rounds = [0, 1, 2].map((r) => [
       { name: 'idle-worker', state: 'WAITING (parking)', stack: IDLE_POOL },
       { name: 'stuck-waiter', state: 'WAITING (on object monitor)', stack: WAIT_APP },
+      {
+        name: 'lock-holder',
+        state: 'WAITING (on object monitor)',
+        stack: HOLDER,
+        locks: ['locked <0x00000000000000c1> (a com.example.Db)'],
+      },
+      {
+        name: 'lock-waiter',
+        state: 'BLOCKED (on object monitor)',
+        stack: LOCKER,
+        locks: ['waiting to lock <0x00000000000000c1> (a com.example.Db)'],
+      },
       { name: 'worker', state: 'RUNNABLE', stack: WORK(r) },
       { name: 'spinner', state: 'RUNNABLE', stack: SPIN, cpu: 10 },
       { name: 'busy-same-stack', state: 'RUNNABLE', stack: SPIN, cpu: 10 + r * 50 },
@@ -90,18 +65,26 @@ describe('classification across samples', () => {
     ]);
     const res = run([rounds]);
     expect(classOf(res, 'idle-worker')).toBe('idle');
-    expect(classOf(res, 'stuck-waiter')).toBe('blocked');
+    // Parked in the same place throughout, but nothing says what it waits for should have happened.
+    expect(classOf(res, 'stuck-waiter')).toBe('waiting');
+    expect(classOf(res, 'lock-holder')).toBe('waiting');
+    // A monitor another thread owns for the whole span: stuck.
+    expect(classOf(res, 'lock-waiter')).toBe('blocked');
     expect(classOf(res, 'worker')).toBe('progressing');
     expect(classOf(res, 'spinner')).toBe('running-stuck');
     expect(classOf(res, 'busy-same-stack')).toBe('progressing');
     expect(classOf(res, 'sleeper')).toBe('progressing');
-    expect(res.threads).toMatchObject({ total: 6, blocked: 1, runningStuck: 1, progressing: 3, idle: 1 });
+    expect(res.threads).toMatchObject({ total: 8, blocked: 1, runningStuck: 1, waiting: 2, progressing: 3, idle: 1 });
     expect(res.stuck.map((s) => [s.thread, s.state])).toEqual([
-      ['stuck-waiter', 'blocked'],
+      ['lock-waiter', 'blocked'],
       ['spinner', 'running-stuck'],
     ]);
-    // The reason frame, not the waiting machinery.
-    expect(res.stuck[0]!.frame).toMatch(/^com\.example\.Db\.query/);
+    // Waiting threads are listed apart, with the reason frame, not the waiting machinery.
+    expect(res.waiting.map((s) => s.thread)).toEqual(['stuck-waiter', 'lock-holder']);
+    expect(res.waitingTotal).toBe(2);
+    expect(res.waiting[0]!.frame).toMatch(/^com\.example\.Db\.query/);
+    expect(res.stuck[0]!.frame).toMatch(/^com\.example\.Db\.update/);
+    expect(res.verdict).not.toBe('deadlock');
   });
 
   it('follows threads by #id through renames, and tolerates threads that come and go', () => {
@@ -118,7 +101,7 @@ describe('classification across samples', () => {
       ],
     ]);
     expect(res.threads.total).toBe(3);
-    expect(classOf(res, 'a-renamed')).toBe('blocked');
+    expect(classOf(res, 'a-renamed')).toBe('waiting');
     expect(classOf(res, 'gone')).toBe('progressing');
     expect(classOf(res, 'new')).toBe('progressing');
     expect(res.nodes[0]!.threadsPerSample).toEqual([2, 2]);
@@ -173,6 +156,20 @@ describe('pools and verdicts', () => {
     ]);
     expect(res.verdict).toBe('slow');
     expect(res.pools[0]).toMatchObject({ exhausted: false, saturated: true, progressing: 3 });
+  });
+
+  it('healthy: a pool busy in one sample of three is a moment, not a slow system', () => {
+    const res = run([
+      [0, 1, 2].map((r) =>
+        [0, 1, 2].map((i) =>
+          r === 1
+            ? { name: handler(i), state: 'RUNNABLE', stack: WORK(r + i) }
+            : { name: handler(i), state: 'WAITING (parking)', stack: HBASE_IDLE },
+        ),
+      ),
+    ]);
+    expect(res.pools[0]).toMatchObject({ saturated: true, exhausted: false });
+    expect(res.verdict).toBe('healthy');
   });
 
   it('a JVM-reported deadlock that dissolves between samples is not a deadlock', () => {

@@ -31,7 +31,7 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string }> {
   }
 }
 
-/** Starts the cluster, waits for `ready`, captures 3 rounds 1 s apart, analyzes the bundle. */
+/** Starts the cluster, waits for `ready`, captures 3 rounds 2 s apart (jcmd is slow on a loaded machine), analyzes the bundle. */
 async function captureAndAnalyze(
   options: JavaClusterOptions,
   ready: (c: JavaCluster) => Promise<unknown>,
@@ -47,7 +47,7 @@ async function captureAndAnalyze(
       'capture',
       ...cluster.processes.flatMap((p) => ['--jvm', `${p.name}=${p.pid}`]),
       '--interval',
-      '1s',
+      '2s',
       '--count',
       '3',
       '--out',

@@ -228,8 +228,15 @@ describe('analysis properties', () => {
           expect(result.deadlocks).toEqual([]);
         }
         expect(result.threads.total).toBe(
-          result.threads.blocked + result.threads.runningStuck + result.threads.progressing + result.threads.idle,
+          result.threads.blocked +
+            result.threads.runningStuck +
+            result.threads.waiting +
+            result.threads.progressing +
+            result.threads.idle,
         );
+        // Waiting threads are listed apart from the stuck ones, never among them.
+        expect(result.stuck.every((s) => s.state === 'blocked' || s.state === 'running-stuck')).toBe(true);
+        expect(result.waitingTotal).toBe(result.threads.waiting);
         JSON.stringify(result);
         if (result.verdict === 'deadlock') deadlocks++;
       }),

@@ -2,7 +2,8 @@
 // A hand-built legacy-mode hang (see rollcall-cluster.ts) must come out as a deadlock spanning the
 // master and the workers, through text dumps, JSON dumps, and the online detector alike.
 import { describe, expect, it } from 'vitest';
-import { Analyzer, OnlineDeadlockDetector, type AnalysisResult } from '../../src/diagnose/index.js';
+import { OnlineDeadlockDetector } from '../../src/detect/index.js';
+import { Analyzer, type AnalysisResult } from '../../src/diagnose/index.js';
 import { FrameTable, parseDumpText } from '../../src/dumps/index.js';
 import { formatDumpText } from '../../src/threads/index.js';
 import { legacyCluster } from './rollcall-cluster.js';

@@ -39,6 +39,11 @@ describe.skipIf(!have)('../shared/dumps', () => {
     expect(result.nodes).toHaveLength(1);
     expect(result.nodes[0]!.threadsPerSample).toEqual([88, 86, 86]);
     expect(result.verdict).not.toBe('deadlock');
+    // RMI's connection threads run one executor: `RMI TCP Connection(N)-…` is one pool, with idle
+    // threads, not seven one-thread pools of which the JMX dumper's would look exhausted.
+    expect(result.verdict).toBe('healthy');
+    const rmi = result.pools.filter((p) => p.pool.startsWith('RMI TCP Connection'));
+    expect(rmi.map((p) => [p.pool, p.family, p.size])).toEqual([['RMI TCP Connection(N)-127.0.1.', 'executor', 7]]);
   });
 
   it('06: HBase /stacks — 171 threads, RPC handlers idle in getCallRunner, pools not exhausted', () => {

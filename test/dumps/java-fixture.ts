@@ -14,12 +14,18 @@
 // check and waits on a nested call no handler will take) and completes below that (the small
 // cluster); mode 'slow' keeps those handlers busy but progressing (changing stacks) for slowMs.
 // The JVMs also exit by themselves when the test process dies (their stdin closes).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { requireTool } from '../support/environment.js';
+import {
+  buildCached,
+  commandWorks,
+  filesUnder,
+  killAll,
+  launch,
+  runTool,
+  type LaunchedProcess,
+} from '../systems/jvm.js';
 
 export const JAVA_FIXTURE_DIR = fileURLToPath(new URL('../../fixtures/java/', import.meta.url));
 const SOURCE_DIR = join(JAVA_FIXTURE_DIR, 'src');
@@ -37,16 +43,8 @@ export function javaForTests(): boolean {
 }
 
 export function javaToolsAvailable(): boolean {
-  const ok = (cmd: string, args: string[]): boolean => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
+  const ok = commandWorks;
   return ok('javac', ['-version']) && ok('java', ['-version']) && (ok('jcmd', ['-h']) || ok('jstack', ['-h']));
-}
-
-function javaSources(dir = SOURCE_DIR): string[] {
-  return readdirSync(dir, { withFileTypes: true })
-    .flatMap((e) =>
-      e.isDirectory() ? javaSources(join(dir, e.name)) : e.name.endsWith('.java') ? [join(dir, e.name)] : [],
-    )
-    .sort();
 }
 
 /**
@@ -55,24 +53,10 @@ function javaSources(dir = SOURCE_DIR): string[] {
  * the first rename wins.
  */
 export function compileJavaFixture(): string {
-  const sources = javaSources();
-  const hash = createHash('sha256');
-  for (const f of sources) hash.update(relative(SOURCE_DIR, f)).update('\0').update(readFileSync(f)).update('\0');
-  const out = join(BUILD_DIR, hash.digest('hex').slice(0, 16));
-  if (existsSync(join(out, 'org'))) return out;
-  mkdirSync(BUILD_DIR, { recursive: true });
-  const tmp = join(BUILD_DIR, `.tmp-${process.pid}-${Date.now()}`);
-  const r = spawnSync('javac', ['--release', '17', '-nowarn', '-d', tmp, ...sources], { encoding: 'utf8' });
-  if (r.status !== 0) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw new Error(`javac failed (${r.status}): ${r.stderr || r.error?.message}`);
-  }
-  try {
-    renameSync(tmp, out);
-  } catch {
-    rmSync(tmp, { recursive: true, force: true }); // another process won the race
-  }
-  return out;
+  const sources = filesUnder(SOURCE_DIR, ['.java']);
+  return buildCached(SOURCE_DIR, sources, BUILD_DIR, (tmp) =>
+    runTool('javac', ['--release', '17', '-nowarn', '-d', tmp, ...sources]),
+  );
 }
 
 export interface JavaClusterOptions {
@@ -122,21 +106,9 @@ export interface JavaCluster {
   stop(): Promise<void>;
 }
 
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const c of live) c.kill('SIGKILL');
-  });
-}
-
 /** Starts a master and its region server JVMs; on any failure everything started is killed. */
 export async function startJavaCluster(options: JavaClusterOptions = {}): Promise<JavaCluster> {
   const classpath = compileJavaFixture();
-  installExitHook();
   const rsJvms = options.regionServerJvms ?? 2;
   const perJvm = options.serversPerJvm ?? 1;
   const startTimeoutMs = options.startTimeoutMs ?? 30_000;
@@ -158,31 +130,19 @@ export async function startJavaCluster(options: JavaClusterOptions = {}): Promis
   ];
   const events: string[] = [];
   const waiters: (() => void)[] = [];
-  const children: ChildProcess[] = [];
+  const children: LaunchedProcess[] = [];
   const onEvent = (line: string): void => {
     if (events.length < MAX_EVENTS) events.push(line);
     for (const w of [...waiters]) w();
   };
-  const launch = (cls: string, args: string[]): ChildProcess => {
-    const child = spawn('java', [...JVM_FLAGS, '-cp', classpath, cls, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    live.add(child);
+  const start = (cls: string, args: string[]): LaunchedProcess => {
+    const child = launch({
+      name: cls.slice(cls.lastIndexOf('.') + 1),
+      command: 'java',
+      args: [...JVM_FLAGS, '-cp', classpath, cls, ...args],
+      onEvent,
+    });
     children.push(child);
-    child.once('exit', () => live.delete(child));
-    let buf = '';
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (s: string) => {
-      buf += s;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl).trimEnd();
-        buf = buf.slice(nl + 1);
-        if (line.startsWith('rollcall-fixture ')) onEvent(line.slice(17));
-      }
-    });
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (s: string) => {
-      if (events.length < MAX_EVENTS) events.push(`stderr: ${s.trimEnd()}`);
-    });
     return child;
   };
   const waitForEvent = (pattern: RegExp, timeoutMs = 10_000, count = 1): Promise<string> =>
@@ -196,8 +156,11 @@ export async function startJavaCluster(options: JavaClusterOptions = {}): Promis
       };
       const timer = setTimeout(() => {
         cleanup();
+        const output = children.map((c) => `${c.name}: ${c.tail()}`).join('\n');
         reject(
-          new Error(`no ${count}× event ${pattern} within ${timeoutMs} ms; events: ${events.slice(-20).join(' | ')}`),
+          new Error(
+            `no ${count}× event ${pattern} within ${timeoutMs} ms; events: ${events.slice(-20).join(' | ')}\n${output}`,
+          ),
         );
       }, timeoutMs);
       const waiter = (): void => void check();
@@ -208,21 +171,10 @@ export async function startJavaCluster(options: JavaClusterOptions = {}): Promis
       };
       if (!check()) waiters.push(waiter);
     });
-  const stop = async (): Promise<void> => {
-    await Promise.all(
-      children.map(
-        (c) =>
-          new Promise<void>((resolve) => {
-            if (c.exitCode !== null || c.signalCode !== null) return resolve();
-            c.once('exit', () => resolve());
-            c.kill('SIGKILL');
-          }),
-      ),
-    );
-  };
+  const stop = (): Promise<void> => killAll(children);
 
   try {
-    const masterChild = launch(MASTER_CLASS, [
+    const masterChild = start(MASTER_CLASS, [
       '--handlers',
       String(options.handlers ?? 3),
       '--queues',
@@ -237,11 +189,11 @@ export async function startJavaCluster(options: JavaClusterOptions = {}): Promis
     ]);
     const ready = await waitForEvent(/^master ready port=\d+ pid=\d+/, startTimeoutMs);
     const port = Number(/port=(\d+)/.exec(ready)![1]);
-    const master: JavaProcess = { role: 'master', name: 'master', pid: masterChild.pid!, servers: [] };
+    const master: JavaProcess = { role: 'master', name: 'master', pid: masterChild.pid, servers: [] };
     const regionServers: JavaProcess[] = [];
     for (let j = 0; j < rsJvms; j++) {
       const first = 1 + j * perJvm;
-      const child = launch(REGION_SERVER_CLASS, [
+      const child = start(REGION_SERVER_CLASS, [
         '--master-port',
         String(port),
         '--servers',
@@ -253,7 +205,7 @@ export async function startJavaCluster(options: JavaClusterOptions = {}): Promis
       regionServers.push({
         role: 'regionserver',
         name: `rs${j + 1}`,
-        pid: child.pid!,
+        pid: child.pid,
         servers: Array.from({ length: perJvm }, (_, i) => `rs${first + i},16020,${1700000000000 + first + i}`),
       });
     }

@@ -5,6 +5,7 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import type { UnparsedLine } from '../../dumps/model.js';
+import { ExplainError } from '../../diagnose/analyze.js';
 import { analyzeInputs, InputError } from '../../diagnose/inputs.js';
 import { parseRules, RulesError, MAX_RULES_FILE_BYTES, type RulePack } from '../../diagnose/rules.js';
 import type { AnalysisResult } from '../../diagnose/result.js';
@@ -23,6 +24,7 @@ interface AnalyzeFlags {
   showUnparsed?: boolean;
   detail?: boolean;
   html?: string;
+  explain?: string[];
 }
 
 export function registerAnalyze(program: Command): void {
@@ -41,7 +43,12 @@ export function registerAnalyze(program: Command): void {
       collect,
     )
     .option('--node-addr <NAME=HOST:PORT>', 'where a node listens, to resolve calls between nodes; repeatable', collect)
-    .option('--rules <FILE>', 'extra rules (pools, idle frames, waits, roles) as JSON; see below')
+    .option('--rules <FILE>', 'extra rules (pools, idle frames, waits, services, roles) as JSON; see below')
+    .option(
+      '--explain <NODE/THREAD>',
+      "print the evidence behind a thread's class (stuck, waiting, idle, progressing); repeatable",
+      collect,
+    )
     .option('--json', 'print the result as JSON')
     .addOption(
       new Option('--fail-on <WHAT>', 'exit 1 when the verdict is this or worse').argParser(
@@ -58,20 +65,30 @@ export function registerAnalyze(program: Command): void {
       'after',
       `
 Verdicts: deadlock (a circular wait, non-live in every sample), stuck (blocked on something outside
-the dumps for the whole span, or a pool exhausted with no progress), slow (pools saturated but
-progressing), healthy. Samples are aligned by round (bundle) or by order.
+the dumps for the whole span, or a pool exhausted by stuck handlers), slow (a pool without an idle
+handler in most samples, but progressing), healthy. Samples are aligned by round (bundle) or by order.
 
+Threads: blocked (parked in every sample on something that should already have happened: a lock
+another thread owns, an outbound call, a barrier, a full pool), running-stuck (RUNNABLE in the same
+place, no CPU progress), waiting (parked with nothing linking the wait — a queue, a timer, a join:
+not stuck, listed apart), progressing, idle (waiting for work).
+
+Calls are linked by service: a blocking stub call (gRPC, protobuf/HBase, Hadoop IPC, Thrift, RMI)
+waits for the threads the dumps show serving that method, or the pools seen serving that service.
+Pools are found by name and by executor frames (ThreadPoolExecutor$Worker, ForkJoinWorkerThread).
 Built-in rules: HBase (RPC handler pools, blocking stub calls to master/region servers, barrier
-procedures), Hadoop IPC, gRPC-java blocking stubs, rollcall's own dumps (explicit links).
+procedures), Hadoop IPC, gRPC-java, rollcall's own dumps (explicit links).
 --rules FILE (JSON; at most ${MAX_RULES_FILE_BYTES} bytes):
   { "pools":  [{ "threadName": "^worker-(?<handler>\\\\d+)$", "pool": "workers" }],
     "idle":   [{ "frame": "^com\\\\.example\\\\.Jobs\\\\.await$", "within": 8 }],
     "waits":  [{ "frame": "^com\\\\.example\\\\.Client\\\\.callSync$", "via": "Stub\\\\.", "kind": "rpc",
                  "target": { "role": "master", "pool": "^workers$" } }],
+    "services": [{ "service": "^Orders$", "target": { "node": "orders", "pool": "^pool-1$" } }],
     "roles":  [{ "role": "master", "nodeName": "^master" }] }
   Target selects nodes by "node", "role", "peers": true, "self": false, then a "pool" regex (waits
   for any handler), "threads" regex (any busy thread), or "members": true (a barrier: all nodes).
-  Regexes match frames as pkg.Class.method and thread names.
+  Regexes match frames as pkg.Class.method and thread names. "services" say who serves a service
+  the dumps never show dispatched; pools may add "size" (capacity) or "unbounded": true.
 
 Exit status: 0, or 1 with --fail-on when found, 2 on bad input.`,
     )
@@ -106,9 +123,16 @@ async function runAnalyze(inputs: string[], flags: AnalyzeFlags): Promise<void> 
   const keepUnparsed = flags.showUnparsed === true;
   let analyzed;
   try {
-    analyzed = await analyzeInputs(inputs, { nodeFlags: flags.node ?? [], nodeAddrs, rules, detail, keepUnparsed });
+    analyzed = await analyzeInputs(inputs, {
+      nodeFlags: flags.node ?? [],
+      nodeAddrs,
+      rules,
+      detail,
+      keepUnparsed,
+      ...(flags.explain !== undefined ? { explain: flags.explain } : {}),
+    });
   } catch (err) {
-    if (err instanceof InputError) throw new UsageError(err.message);
+    if (err instanceof InputError || err instanceof ExplainError) throw new UsageError(err.message);
     throw err;
   }
   const { result, unparsed, warnings } = analyzed;

@@ -6,7 +6,7 @@ export const REPORT_SCRIPT = String.raw`
 (function () {
   'use strict';
   var D = JSON.parse(document.getElementById('report-data').textContent);
-  var CLASSES = ['blocked', 'running-stuck', 'progressing', 'idle'];
+  var CLASSES = ['blocked', 'running-stuck', 'progressing', 'idle', 'waiting'];
   var NS = Math.max(1, D.states.length);
   var PAGE = 200;
   var collator = new Intl.Collator('en', { numeric: true });

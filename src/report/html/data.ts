@@ -5,7 +5,7 @@
 import type { AnalysisResult, ThreadClass } from '../../diagnose/result.js';
 import type { DisplayGraph } from './graph-model.js';
 
-export const CLASS_CODES: readonly ThreadClass[] = ['blocked', 'running-stuck', 'progressing', 'idle'];
+export const CLASS_CODES: readonly ThreadClass[] = ['blocked', 'running-stuck', 'progressing', 'idle', 'waiting'];
 
 export interface ReportData {
   samples: number;

@@ -32,6 +32,7 @@ export function verdictSection(result: AnalysisResult, title: string): string {
     fig(result.threads.total, 'threads'),
     fig(result.threads.blocked, 'blocked'),
     fig(result.threads.runningStuck, 'running-stuck'),
+    fig(result.threads.waiting, 'waiting'),
     fig(result.threads.progressing, 'progressing'),
     fig(exhausted, exhausted === 1 ? 'exhausted pool' : 'exhausted pools'),
     fig(result.deadlocks.length, result.deadlocks.length === 1 ? 'deadlock' : 'deadlocks'),
@@ -52,6 +53,7 @@ function cellStyle(c: SampleCounts): string {
   const parts: [string, number][] = [
     ['var(--blocked)', c.blocked],
     ['var(--stuck)', c.runningStuck],
+    ['var(--waiting)', c.waiting],
     ['var(--progressing)', c.progressing],
     ['var(--idle)', c.idle],
   ];
@@ -70,14 +72,14 @@ function cellStyle(c: SampleCounts): string {
     : `background-image:linear-gradient(90deg,${stops.join(',')})`;
 }
 
-/** One `<td class="cell">` per node × sample: a stacked bar of blocked, running-stuck, progressing and idle. */
+/** One `<td class="cell">` per node × sample: a stacked bar of blocked, running-stuck, waiting, progressing and idle. */
 export function heatmapSection(result: AnalysisResult): string {
   const head = Array.from({ length: result.samples }, (_, i) => `<th>#${i + 1}</th>`).join('');
   const rows = result.nodes.map((n) => heatRow(n, result.samples)).join('');
   return (
     `<section id="heatmap" class="card"><h2>Thread states per node × sample</h2>` +
     `<p class="muted small">Each cell is one node's dump in one sample, a bar split by what its threads did over the whole span: ` +
-    `<span class="tag blocked">blocked</span><span class="tag running-stuck">running-stuck</span>` +
+    `<span class="tag blocked">blocked</span><span class="tag running-stuck">running-stuck</span><span class="tag waiting">waiting</span>` +
     `<span class="tag progressing">progressing</span><span class="tag idle">idle</span>. Hover for counts; click to list that node's threads.</p>` +
     `<div class="heat-wrap"><table class="heatmap"><thead><tr><th>node</th>${head}<th></th></tr></thead><tbody>${rows}</tbody></table></div>` +
     `</section>`
@@ -95,7 +97,7 @@ function heatRow(n: NodeSummary, samples: number): string {
       continue;
     }
     const title =
-      `${n.name} · sample ${g + 1}: ${c.total} threads — ${c.blocked} blocked, ${c.runningStuck} running-stuck, ` +
+      `${n.name} · sample ${g + 1}: ${c.total} threads — ${c.blocked} blocked, ${c.runningStuck} running-stuck, ${c.waiting} waiting, ` +
       `${c.progressing} progressing, ${c.idle} idle`;
     cells.push(
       `<td class="cell" ${attrs} data-blocked="${c.blocked}" data-total="${c.total}" title="${esc(title)}" style="${cellStyle(c)}"></td>`,

@@ -2,7 +2,7 @@
 export const REPORT_CSS = `
 :root {
   --bg: #f6f7f9; --card: #fff; --ink: #1d2330; --muted: #5f6b7a; --line: #dde2e8;
-  --blocked: #d64541; --stuck: #e67e22; --progressing: #2e9d5b; --idle: #cfd6de; --absent: #eef0f3;
+  --blocked: #d64541; --stuck: #e67e22; --waiting: #8fa3b8; --progressing: #2e9d5b; --idle: #cfd6de; --absent: #eef0f3;
   --cycle: #e0221b; --deadlock: #b3261e; --healthy: #2e7d32; --slow: #b7791f; --accent: #2f5fb3;
   --mono: ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace;
 }
@@ -94,6 +94,7 @@ nav.toc { display: flex; gap: 14px; flex-wrap: wrap; font-size: 13px; margin: 4p
 .tag.cycle, .tag.deadlocked, .tag.blocked { background: #fbe3e1; color: var(--deadlock); }
 .tag.running-stuck { background: #fdebd7; color: #9a5312; }
 .tag.progressing { background: #e3f4ea; color: #1e6b3e; }
+.tag.waiting { background: #e8edf2; color: #4a5d70; }
 .tag.idle { background: #eef0f3; color: var(--muted); }
 .tag.jvm { background: #e6ecf8; color: var(--accent); }
 button.link { border: 0; background: none; color: var(--accent); cursor: pointer; padding: 0; font: inherit; text-decoration: underline; }

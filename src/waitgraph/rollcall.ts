@@ -2,10 +2,47 @@
 // call id, and the handler serving it names its caller and the same call id; a call not yet taken
 // sits in the target pool's queue listing with its queue index; a barrier wait names the members it
 // still misses. This module turns those facts into wait-for targets. It works on small "views" so
-// `rollcall analyze` (parsed dumps) and the online detector (live NodeDumps) share it.
-import type { Serving, WaitDescriptor } from '../threads/types.js';
-import { formatWait } from '../threads/text.js';
-import type { EdgeInfo, WaitMode } from '../waitgraph/index.js';
+// `rollcall analyze` (parsed dumps) and the online detector (live NodeDumps) share it. The wait and
+// serving records are defined here, so the wait-for graph layer depends on nothing; rollcall's
+// logical threads (src/threads) record them.
+import type { EdgeInfo, WaitMode } from './graph.js';
+import type { WaitTarget } from './build.js';
+
+/** A reference to a thread on some node: the end of a cross-node wait-for edge. */
+export interface ThreadRef {
+  node: string;
+  threadId: number;
+}
+
+/** What a rollcall thread waits on (src/threads records it as its WaitDescriptor). */
+export type ExplicitWait =
+  /** Blocked in a synchronous RPC: the serving handler on `target` links back through callId. */
+  | { kind: 'rpc'; target: string; targetAddr?: string; method: string; callId: number; deadlineMs: number }
+  /** A coordinator or member waiting at a barrier for the members still missing. */
+  | {
+      kind: 'barrier';
+      procedure: string;
+      instance: string;
+      phase: 'acquired' | 'reached' | 'completed';
+      missing: string[];
+      deadlineMs?: number;
+    }
+  /** Waiting for a slot or an item in a bounded queue owned by `owner` (a pool or a node). */
+  | { kind: 'queue'; queue: string; owner?: string }
+  | { kind: 'lock'; lock: string; owner?: ThreadRef }
+  /** A timed sleep: not a wait on anything else. */
+  | { kind: 'timer'; untilMs: number; reason: string }
+  /** Waiting for a local asynchronous result (disk I/O, a child task). */
+  | { kind: 'io'; what: string };
+
+/** The call a rollcall handler serves (src/threads records it as Serving). */
+export interface ExplicitServing {
+  callerNode: string;
+  callerThreadId: number;
+  callId: number;
+  method: string;
+  sinceMs: number;
+}
 
 export interface RcThreadView {
   node: string;
@@ -17,8 +54,8 @@ export interface RcThreadView {
   /** Queue index the handler serves (HBase `queue=Q` in the name). */
   queue?: number;
   idle: boolean;
-  wait?: WaitDescriptor & { sinceMs?: number };
-  serving?: Serving;
+  wait?: ExplicitWait & { sinceMs?: number };
+  serving?: ExplicitServing;
   /** Frames, innermost first (only `rollcall.procedure.` ones are looked at). */
   frames: readonly string[];
   /** The dump's monotonic clock, to print waits as the node did. */
@@ -39,15 +76,9 @@ export interface RcPoolView {
   queued: readonly RcQueuedCall[];
 }
 
-export type RcTarget =
-  | { to: 'thread'; ref: number; edge: EdgeInfo }
-  | { to: 'queue'; node: string; pool: string; queue: number; edge: EdgeInfo }
-  | { to: 'group'; key: string; node: string; label: string; mode: WaitMode; refs: number[]; edge: EdgeInfo }
-  | { to: 'external'; label: string; edge: EdgeInfo };
-
 export interface RcWait {
   mode: WaitMode;
-  targets: RcTarget[];
+  targets: WaitTarget[];
   /** True for waits that are no wait at all (a timer): the thread is idle. */
   sleeping?: boolean;
 }
@@ -71,12 +102,14 @@ export class RollcallLinker {
 
   /**
    * `canon` maps the node names dumps use among themselves (a wait's target, a caller) to the
-   * names the caller gave the nodes (a file may be analyzed under another name).
+   * names the caller gave the nodes (a file may be analyzed under another name). `describe`
+   * prints a wait as the node's dump did (src/threads formatWait), for evidence.
    */
   constructor(
     threads: Iterable<RcThreadView>,
     pools: Iterable<RcPoolView>,
     nodes: Iterable<string>,
+    private readonly describe: (wait: ExplicitWait & { sinceMs?: number }, nowMs: number) => string,
     private readonly canon: (node: string) => string = (n) => n,
   ) {
     this.nodes = new Set(nodes);
@@ -97,7 +130,7 @@ export class RollcallLinker {
   waitOf(t: RcThreadView): RcWait | undefined {
     const w = t.wait;
     if (w === undefined || t.idle) return undefined;
-    const line = `"${t.name}" - rollcall: ${formatWait(w, t.nowMs)}`;
+    const line = `"${t.name}" - rollcall: ${this.describe(w, t.nowMs)}`;
     switch (w.kind) {
       case 'timer':
         return { mode: 'any', targets: [], sleeping: true };
@@ -133,9 +166,10 @@ export class RollcallLinker {
     }
   }
 
-  private rpcTarget(t: RcThreadView, w: Extract<WaitDescriptor, { kind: 'rpc' }>, line: string): RcTarget {
+  private rpcTarget(t: RcThreadView, w: Extract<ExplicitWait, { kind: 'rpc' }>, line: string): WaitTarget {
     const target = this.canon(w.target);
     const label = `rpc ${w.method} → ${target}`;
+    const call = serviceMethod(w.method);
     const handler = this.serving.get(key3(target, t.node, w.callId));
     if (handler !== undefined) {
       const s = handler.serving!;
@@ -144,6 +178,7 @@ export class RollcallLinker {
         ref: handler.ref,
         edge: {
           kind: 'rpc',
+          ...call,
           label: `${label} (call ${w.callId}, served by ${handler.name})`,
           evidence: [
             line,
@@ -155,12 +190,13 @@ export class RollcallLinker {
     const q = this.queued.get(key3(target, t.node, w.callId));
     if (q !== undefined) {
       return {
-        to: 'queue',
+        to: 'pool',
         node: target,
         pool: q.pool,
         queue: q.call.queue,
         edge: {
           kind: 'rpc',
+          ...call,
           label: `${label} (call ${w.callId} queued in ${q.pool} queue ${q.call.queue})`,
           evidence: [
             line,
@@ -174,8 +210,8 @@ export class RollcallLinker {
     return external(where, 'rpc', label, [line]);
   }
 
-  private barrierWait(t: RcThreadView, w: Extract<WaitDescriptor, { kind: 'barrier' }>, line: string): RcWait {
-    const targets: RcTarget[] = [];
+  private barrierWait(t: RcThreadView, w: Extract<ExplicitWait, { kind: 'barrier' }>, line: string): RcWait {
+    const targets: WaitTarget[] = [];
     for (const missing of w.missing) {
       const member = this.canon(missing);
       const label = `${member} in ${w.procedure} (${w.phase})`;
@@ -214,6 +250,12 @@ export class RollcallLinker {
   }
 }
 
-function external(label: string, kind: EdgeInfo['kind'], edgeLabel: string, evidence: string[]): RcTarget {
+/** rollcall methods are `Service.method`. */
+function serviceMethod(name: string): { service?: string; method: string } {
+  const dot = name.lastIndexOf('.');
+  return dot <= 0 ? { method: name } : { service: name.slice(0, dot), method: name.slice(dot + 1) };
+}
+
+function external(label: string, kind: EdgeInfo['kind'], edgeLabel: string, evidence: string[]): WaitTarget {
   return { to: 'external', label, edge: { kind, label: edgeLabel, evidence } };
 }

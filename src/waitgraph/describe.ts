@@ -1,8 +1,40 @@
 // How a cycle of the wait-for graph is reported: the chain of steps with the evidence of each edge,
 // the nodes it spans, its kind (a Java lock cycle, a pool starving itself, or a wait across nodes)
-// and what else is stuck behind it. Shared by `rollcall analyze` and the online detector.
-import type { Cycle, VertexInfo, WaitGraph } from '../waitgraph/index.js';
-import type { CycleStepOut, DeadlockKind, DeadlockOut } from './result.js';
+// and what else is stuck behind it. Shared by `rollcall analyze` and the online detector; the
+// report's shape is part of `rollcall analyze --json` (field names are fixed).
+import type { Cycle } from './cycles.js';
+import type { VertexInfo, WaitGraph } from './graph.js';
+
+export type DeadlockKind = 'java-monitor' | 'java-lock' | 'pool-starvation' | 'distributed';
+
+export interface CycleStepOut {
+  node: string;
+  thread?: string;
+  pool?: string;
+  /** What this vertex waits for: `node/thread` or `node/pool`. */
+  waitsFor: string;
+  /** The edge: `waiting to lock <0x…> held by "…"`, `rpc checkRoll → master (…)`. */
+  via: string;
+  /** A synchronous call: the service and method called, when known. */
+  service?: string;
+  method?: string;
+  evidence: string[];
+}
+
+export interface DeadlockOut {
+  kind: DeadlockKind;
+  nodes: string[];
+  /** One simple cycle through the deadlocked set, readable as a chain. */
+  cycle: CycleStepOut[];
+  /** Every thread and pool of the strongly connected set (`node/name`), bounded. */
+  members: string[];
+  memberCount: number;
+  /** Threads (and pools) not in the cycle but waiting on it, bounded. */
+  blockedBehind: string[];
+  blockedBehindCount: number;
+  /** The JVM printed this deadlock in its own section. */
+  jvmReported: boolean;
+}
 
 /** Members and dependents listed per deadlock (the counts are complete). */
 export const MAX_MEMBERS_LISTED = 200;
@@ -21,6 +53,8 @@ export function describeCycle(g: WaitGraph<VertexInfo>, c: Cycle): DeadlockOut {
       ...(from.kind === 'thread' ? { thread: from.label } : { pool: from.label }),
       waitsFor: vertexName(g, g.edgeTarget(e)),
       via: edge.label,
+      ...(edge.service !== undefined ? { service: edge.service } : {}),
+      ...(edge.method !== undefined ? { method: edge.method } : {}),
       evidence: [...edge.evidence],
     };
   });
