@@ -110,6 +110,7 @@ export class Master {
     ));
     const ctx = {
       node: c.name,
+      substrate,
       server: this.server,
       client: this.client,
       threads: this.threads,

@@ -77,6 +77,7 @@ export class Worker {
     ));
     const ctx = {
       node: c.name,
+      substrate,
       server: this.server,
       client: this.client,
       threads: this.threads,
