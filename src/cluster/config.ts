@@ -8,6 +8,7 @@ import type {
 } from '../barrier/index.js';
 import type { RpcClient, RpcServer, Authenticator, Peer } from '../rpc/index.js';
 import type { Address, Substrate } from '../substrate/types.js';
+import type { BackupRow } from './backup-table.js';
 import type { ThreadRegistry } from '../threads/index.js';
 
 export type RolllogMode = 'legacy' | 'fixed';
@@ -73,6 +74,8 @@ export interface MasterConfig {
   auth?: Authenticator;
   log?: (message: string) => void;
   coordinatorTransport?: (ctx: CoordinatorTransportContext) => ProcedureCoordinatorRpcs;
+  /** Told of every batch of rows this master made durable in its backup table (tools, the simulator's checks). */
+  onBackupRowsWritten?: (rows: readonly BackupRow[]) => void;
 }
 
 export interface WorkerConfig {

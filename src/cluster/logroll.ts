@@ -101,6 +101,8 @@ export class LogRollBackupSubprocedure extends Subprocedure {
 export interface ManagerEnv {
   coordinator: ProcedureCoordinator;
   table: () => BackupSystemTable;
+  /** Told of rows once they are durable. */
+  rowsWritten?: (rows: readonly BackupRow[]) => void;
   members: () => string[];
   clock: Clock;
   defaultMode: RolllogMode;
@@ -232,6 +234,7 @@ export class LogRollMasterProcedureManager {
     await thread.run(LOGROLL_FRAMES.writeResults, () =>
       thread.run(BACKUP_TABLE_FRAMES.write, () => this.env.table().writeRegionServerLastLogRollResult(thread, rows)),
     );
+    this.env.rowsWritten?.(rows);
     return rows.length;
   }
 

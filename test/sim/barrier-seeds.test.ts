@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_BACKUP_ROOT, ROLLLOG_NAME, isLogRollMemberResult } from '../../src/cluster/index.js';
 import { SimRandom } from '../../src/substrate/sim/random.js';
 import { SimCluster } from '../../src/sim/run.js';
-import { formatFaultPlan, type FaultPlan } from '../../src/sim/faults.js';
+import { emptyPlan, formatFaultPlan, type FaultPlan } from '../../src/sim/faults.js';
 
 const SEEDS = 200;
 const PROCEDURE_TIMEOUT_MS = 2000;
@@ -23,7 +23,7 @@ function scenario(seed: number): Scenario {
   const workers = 2 + rng.int(5);
   const pick = <T>(xs: readonly T[]): T => xs[rng.int(xs.length)]!;
   const worker = (): string => `worker-${1 + rng.int(workers)}`;
-  const plan: FaultPlan = { rates: [], partitions: [], crashes: [], restarts: [] };
+  const plan: FaultPlan = emptyPlan();
   if (rng.chance(0.3)) plan.rates.push({ kind: 'drop', rate: pick([0.01, 0.03, 0.1]), fromMs: 0, toMs: Infinity });
   if (rng.chance(0.2)) plan.rates.push({ kind: 'dup', rate: pick([0.01, 0.05]), fromMs: 0, toMs: Infinity });
   if (rng.chance(0.2)) plan.rates.push({ kind: 'reorder', rate: pick([0.05, 0.2]), fromMs: 0, toMs: Infinity });
