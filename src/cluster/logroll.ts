@@ -141,7 +141,11 @@ export class LogRollMasterProcedureManager {
     if (mode === 'fixed') return { procId: proc.procId, instance: proc.ref.instance };
     const outcome = await proc.waitForCompleted(thread);
     if (!outcome.ok) throw outcome.error ?? new ForeignException('master', 'procedure failed');
-    return { procId: proc.procId, instance: proc.ref.instance, result: this.result(proc as Procedure<unknown>) };
+    return {
+      procId: proc.procId,
+      instance: proc.ref.instance,
+      result: { ...this.result(proc as Procedure<unknown>), master: this.env.coordinator.name },
+    };
   }
 
   /**

@@ -276,7 +276,7 @@ export class Master {
       'default',
       async (a) => {
         this.checkActive('getProcedureResult');
-        return this.manager.getProcedureResult(parseGetResult(a));
+        return { ...this.manager.getProcedureResult(parseGetResult(a)), master: this.name };
       },
       FRAMES.getProcedureResult,
     );

@@ -14,18 +14,14 @@ import {
   type Worker,
   type WorkerConfig,
 } from '../cluster/index.js';
-import {
-  SimLimitError,
-  SimWorld,
-  type DiskModel,
-  type LinkModel,
-  type SchedulerLimits,
-} from '../substrate/sim/index.js';
+import { SimWorld, type DiskModel, type LinkModel, type SchedulerLimits } from '../substrate/sim/index.js';
 import { assert } from '../util/assert.js';
+import { CrashWatch, SimCrash, crashFrom } from './crash.js';
 import { createHop, realElapsedMs } from './drive.js';
 import { FaultSpecError, applyFaultPlan, emptyPlan, type FaultPlan } from './faults.js';
 
-export type SimOutcome = 'ok' | 'timeout' | 'failed';
+/** Protocol outcomes: the only results a simulated run has (anything else is a SimCrash). */
+export type SimOutcome = 'ok' | 'timeout' | 'aborted';
 
 export interface SimRunOptions {
   /** Workers in the cluster (plus a master and a client node). */
@@ -43,6 +39,8 @@ export interface SimRunOptions {
   faults?: FaultPlan;
   /** Rolllogs run one after another on the same cluster (e.g. one during a partition, one after). */
   runs?: number;
+  /** Virtual pause between one rolllog's end and the next one's start. */
+  runGapMs?: number;
   limits?: Partial<SchedulerLimits>;
   /** Further master and worker settings (pool sizes, member timer, ...). */
   master?: Partial<Omit<MasterConfig, 'listen' | 'dataDir'>>;
@@ -77,6 +75,10 @@ export interface SimRunResult {
   phasesMs?: Record<string, number | undefined>;
   /** The master's procedure id for this rolllog, when it answered with one. */
   procId?: number;
+  /** The run's instance (unique across masters), when the master gave one. */
+  instance?: string;
+  /** The master that gave the outcome (with ZooKeeper coordination, the active one at the end). */
+  master?: string;
   /** When the rolllog failed: the error the master's procedure ended with, if it differs from error. */
   procedureError?: string;
 }
@@ -108,10 +110,6 @@ export class SimCluster {
   /** Virtual time of the first rolllog: fault times count from here. */
   readonly originMs: number;
   private runs = 0;
-  private readonly unhandled: unknown[] = [];
-  private readonly onUnhandled = (reason: unknown): void => {
-    this.unhandled.push(reason);
-  };
   private closed = false;
 
   private constructor(
@@ -120,12 +118,12 @@ export class SimCluster {
     readonly options: SimRunOptions,
     workerNames: string[],
     startupWallMs: number,
+    private readonly crashes: CrashWatch,
   ) {
     this.workerNames = workerNames;
     this.startupMs = world.nowMs;
     this.startupWallMs = startupWallMs;
     this.originMs = world.nowMs;
-    process.on('unhandledRejection', this.onUnhandled);
   }
 
   /** Builds the world and starts master, workers and client on it; throws if startup fails or stalls. */
@@ -150,6 +148,8 @@ export class SimCluster {
     world.addNode(CLIENT_NODE);
     const rpcTimeoutMs = opts.rpcTimeoutMs ?? SIM_DEFAULTS.rpcTimeoutMs;
     const procedureTimeoutMs = opts.procedureTimeoutMs ?? SIM_DEFAULTS.procedureTimeoutMs;
+    const crashes = new CrashWatch(() => world.nowMs);
+    world.scheduler.afterEvent = () => crashes.check();
     const starting = startCluster({
       workers: opts.workers,
       substrateFor: (node) => world.substrate(node),
@@ -170,14 +170,22 @@ export class SimCluster {
       worker: { rpcTimeoutMs, memberTimeoutMs: procedureTimeoutMs, ...opts.worker },
       ...(opts.log ? { log: opts.log } : {}),
     });
-    if ((await world.run(starting)) === 'idle') {
-      throw new Error(
-        `the simulated cluster never finished starting (stalled at virtual ${world.nowMs.toFixed(3)} ms)`,
-      );
+    let cluster: Cluster;
+    try {
+      if ((await world.run(starting)) === 'idle') {
+        throw new SimCrash(
+          'stall',
+          `the simulated cluster never finished starting (stalled at virtual ${world.nowMs.toFixed(3)} ms)`,
+          world.nowMs,
+        );
+      }
+      cluster = await starting;
+    } catch (err) {
+      crashes.close();
+      throw crashFrom(err, world.nowMs);
     }
-    const cluster = await starting;
     world.record('cluster up');
-    const sc = new SimCluster(world, cluster, opts, workerNames, realElapsedMs() - wallStart);
+    const sc = new SimCluster(world, cluster, opts, workerNames, realElapsedMs() - wallStart, crashes);
     try {
       const faults = opts.faults ?? emptyPlan();
       for (const r of faults.restarts) {
@@ -201,7 +209,7 @@ export class SimCluster {
 
   /**
    * Runs one rolllog from the client node until it ends. A world that runs out of events while
-   * the rolllog is pending, or passes a limit, ends it as 'failed' with the reason.
+   * the rolllog is pending, passes a limit, or meets a bug throws a SimCrash.
    */
   async rolllog(): Promise<SimRunResult> {
     assert(!this.closed, 'simulated cluster is closed');
@@ -209,6 +217,7 @@ export class SimCluster {
     const world = this.world;
     const wallStart = realElapsedMs();
     if (run > 0) {
+      if (this.options.runGapMs) await this.drive(() => world.runFor(this.options.runGapMs!));
       // After a failed rolllog, wait (virtually) until the master no longer runs one, so the next
       // is not rejected as a duplicate.
       await this.drive(
@@ -221,19 +230,16 @@ export class SimCluster {
       rpcTimeoutMs: this.rpcTimeoutMs,
       procedureTimeoutMs: this.procedureTimeoutMs,
     });
-    let r: RolllogRunResult;
-    const stop = await this.drive(pending);
-    if (stop !== undefined) r = { outcome: 'failed', durationMs: world.nowMs - startedMs, error: stop };
-    else r = await pending;
+    await this.drive(pending);
+    const r: RolllogRunResult = await pending;
     let procedureError: string | undefined;
-    if (r.outcome !== 'ok' && stop === undefined) procedureError = await this.procedureErrorSince(startedMs);
-    const rejected = this.takeUnhandled();
-    if (rejected !== undefined) r = { ...r, outcome: 'failed', error: rejected };
-    world.record(`rolllog ${run} ${r.outcome} ${r.durationMs}`);
+    if (r.outcome !== 'ok') procedureError = await this.procedureErrorSince(startedMs);
+    const outcome = simOutcome(r);
+    world.record(`rolllog ${run} ${outcome} ${r.durationMs}`);
     const result: SimRunResult = {
       nodes: this.options.workers,
       run,
-      outcome: r.outcome,
+      outcome,
       durationMs: round3(r.durationMs),
       wallMs: Math.round(realElapsedMs() - wallStart + (run === 0 ? this.startupWallMs : 0)),
       traceHash: world.traceHash,
@@ -243,15 +249,15 @@ export class SimCluster {
       ...(run === 0 ? { startupMs: round3(this.startupMs), startupWallMs: Math.round(this.startupWallMs) } : {}),
       ...(r.result?.phasesMs ? { phasesMs: r.result.phasesMs } : {}),
       ...(r.result?.procId !== undefined ? { procId: r.result.procId } : {}),
+      ...(r.result?.instance ? { instance: r.result.instance } : {}),
     };
     return result;
   }
 
   /** Lets durationMs of virtual time pass (aborts propagate, member timers fire). */
   async settle(durationMs: number): Promise<void> {
-    const stop = await this.drive(() => this.world.runFor(durationMs));
     // Running out of events while settling is fine: the cluster is quiet.
-    assert(stop === undefined, stop ?? '');
+    await this.drive(() => this.world.runFor(durationMs));
   }
 
   /** The current Worker object of a node (a restart replaces it). */
@@ -264,7 +270,8 @@ export class SimCluster {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    process.off('unhandledRejection', this.onUnhandled);
+    this.world.scheduler.afterEvent = null;
+    this.crashes.close();
   }
 
   private restartWorker(node: string): void {
@@ -277,20 +284,24 @@ export class SimCluster {
   }
 
   /**
-   * Runs the world until `until` settles (or runs `until()`); returns why it stopped early: it
-   * stalled (no events left) or passed a limit.
+   * Runs the world until `until` settles (or runs `until()`); throws a SimCrash when it stalled
+   * (no events left while something still waits), passed a limit, or met a bug.
    */
-  private async drive(until: Promise<unknown> | (() => Promise<unknown>)): Promise<string | undefined> {
+  private async drive(until: Promise<unknown> | (() => Promise<unknown>)): Promise<void> {
+    let status: unknown;
     try {
-      const status = typeof until === 'function' ? await until() : await this.world.run(until);
-      if (status === 'idle' && typeof until !== 'function') {
-        return `simulation stalled at virtual ${this.world.nowMs.toFixed(3)} ms: no events left and the rolllog never ended (a hang no timer can break)`;
-      }
-      return undefined;
+      status = typeof until === 'function' ? await until() : await this.world.run(until);
     } catch (err) {
-      if (err instanceof SimLimitError) return err.message;
-      throw err;
+      throw crashFrom(err, this.world.nowMs);
     }
+    if (status === 'idle' && typeof until !== 'function') {
+      throw new SimCrash(
+        'stall',
+        `simulation stalled at virtual ${this.world.nowMs.toFixed(3)} ms: no events left and the rolllog never ended (a hang no timer can break)`,
+        this.world.nowMs,
+      );
+    }
+    this.crashes.check();
   }
 
   /**
@@ -306,24 +317,16 @@ export class SimCluster {
       let ended = false;
       void proc.completion.then(() => (ended = true));
       const limitMs = proc.deadlineMs + this.rpcTimeoutMs;
-      const stop = await this.drive(() => this.world.run(() => ended || this.world.nowMs > limitMs));
-      if (stop !== undefined) return undefined;
+      await this.drive(() => this.world.run(() => ended || this.world.nowMs > limitMs));
     }
     return proc.outcome?.error?.message;
-  }
-
-  private takeUnhandled(): string | undefined {
-    if (this.unhandled.length === 0) return undefined;
-    const reason = this.unhandled[0];
-    this.unhandled.length = 0;
-    return `unhandled promise rejection in node code: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`;
   }
 }
 
 /**
  * Builds a world and a cluster of `workers` workers, runs `runs` rolllogs and returns one result
- * per rolllog. Never hangs: every wait is bounded by the world's limits, and a world with nothing
- * left to do while a rolllog is pending ends it as 'failed' (stalled).
+ * per rolllog. Never hangs: every wait is bounded by the world's limits; a world with nothing left
+ * to do while a rolllog is pending, or any bug, throws a SimCrash.
  */
 export async function runSimulation(opts: SimRunOptions): Promise<SimRunResult[]> {
   const runs = opts.runs ?? 1;
@@ -339,7 +342,6 @@ export async function runSimulation(opts: SimRunOptions): Promise<SimRunResult[]
       const r = await sc.rolllog();
       results.push(r);
       opts.onRunEnd?.(sc, r);
-      if (r.error?.startsWith('simulation ')) break; // a stalled or runaway world cannot go on
     }
     return results;
   } finally {
@@ -347,6 +349,11 @@ export async function runSimulation(opts: SimRunOptions): Promise<SimRunResult[]
   }
 }
 
-function round3(ms: number): number {
+/** The client's view as a protocol outcome: a failed rolllog was aborted (rejected, or ended by an error). */
+export function simOutcome(r: RolllogRunResult): SimOutcome {
+  return r.outcome === 'failed' ? 'aborted' : r.outcome;
+}
+
+export function round3(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }

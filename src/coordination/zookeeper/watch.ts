@@ -3,6 +3,7 @@
 // follows), re-armed when a session is replaced (watches die with it), and retried a bounded number
 // of times when a read fails. A missing znode is watched for its creation instead.
 import type { TimerHandle } from '../../substrate/types.js';
+import { noteIfBug } from '../../util/assert.js';
 import { isZkError, type ZkSession, type ZkStateChange, type ZkWatcher } from '../../substrate/zookeeper.js';
 
 const RETRY_PAUSE_MS = 250;
@@ -106,6 +107,7 @@ export class ZnodeWatch<T> {
     try {
       await this.options.handler(value);
     } catch (err) {
+      noteIfBug(err);
       this.log(`${this.options.label}: handler failed: ${(err as Error).message}`);
     }
   }

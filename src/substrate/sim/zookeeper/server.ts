@@ -116,6 +116,12 @@ export class SimZooKeeperServer {
     return this.sessions.size;
   }
 
+  /** Whether `sid` names a session that has not expired or closed. */
+  isLiveSession(sid: string): boolean {
+    const s = this.sessions.get(sid);
+    return s !== undefined && !s.closing;
+  }
+
   /** Session ids of live sessions whose last connection came from `host`. */
   sessionsOf(host: string): string[] {
     return [...this.sessions.values()].filter((s) => s.host === host && !s.closing).map((s) => s.sid);
