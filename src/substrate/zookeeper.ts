@@ -271,11 +271,28 @@ export abstract class ZkSessionBase implements ZkSession {
   /**
    * Runs `attempt` until it succeeds, fails for good, or `maxAttempts` connection losses or
    * timeouts have passed, pausing between attempts (doubling, bounded) on the session's clock.
+   * A request belongs to the session it was made in: once that session expired, a retry would run
+   * in the next one, after its owner was fenced (a deposed master re-creating a run's znodes, say),
+   * so it fails with SESSION_EXPIRED instead.
    */
-  protected async retrying<T>(attempt: () => Promise<T>, maxAttempts: number, firstPauseMs: number): Promise<T> {
+  protected async retrying<T>(
+    what: string,
+    path: string,
+    attempt: () => Promise<T>,
+    maxAttempts: number,
+    firstPauseMs: number,
+  ): Promise<T> {
+    const generation = this.generation;
     let pauseMs = firstPauseMs;
     for (let n = 1; ; n++) {
       try {
+        if (n > 1 && (this.generation !== generation || this.state === 'expired')) {
+          throw new ZkError(
+            'SESSION_EXPIRED',
+            path,
+            `ZooKeeper ${what} ${path}: the session it was made in expired before it could be retried`,
+          );
+        }
         return await attempt();
       } catch (err) {
         if (!isZkError(err) || !RETRYABLE_ZK_ERRORS.includes(err.code) || n >= maxAttempts || this.isClosed) {

@@ -76,7 +76,7 @@ describe('the real cluster on the simulated substrate', () => {
     });
     try {
       const r = await sim.rolllog();
-      expect(r.outcome).toBe('failed');
+      expect(r.outcome).toBe('aborted');
       expect(r.error).toMatch(/worker-2/);
       // The acquire to a dead node is refused at once: no 60 s wait.
       expect(r.durationMs).toBeLessThan(1000);
@@ -128,7 +128,7 @@ describe('the real cluster on the simulated substrate', () => {
     });
     try {
       const first = await sim.rolllog();
-      expect(first.outcome).toBe('failed');
+      expect(first.outcome).toBe('aborted');
       await sim.settle(500);
       const second = await sim.rolllog();
       expect(second.outcome).toBe('ok');

@@ -30,7 +30,7 @@ import {
   type SweepPoint,
 } from '../../sim/sweep.js';
 import { ZK_SIM_DEFAULTS, checkZkFaultPlan, runZkSimulation } from '../../sim/zookeeper.js';
-import { EXIT_FINDING, UsageError } from '../errors.js';
+import { FindingExit, UsageError } from '../errors.js';
 import { durationMsOption, floatOption, intOption } from '../options.js';
 
 interface SimulateFlags {
@@ -488,7 +488,7 @@ function withSeed(p: SweepPoint, seed: number, plan: FaultPlan | 'random', flags
  * A crashed run: the partial report (with --json), then one line saying what broke and one line
  * with the command that replays exactly that cluster, seed and fault schedule; exit 1.
  */
-function reportCrash(crash: SimCrash, flags: SimulateFlags, cmd: Command, plan: FaultPlan | 'random'): void {
+function reportCrash(crash: SimCrash, flags: SimulateFlags, cmd: Command, plan: FaultPlan | 'random'): never {
   const point = crash.point;
   const seed = point?.seed ?? flags.seed;
   const faults =
@@ -529,7 +529,7 @@ function reportCrash(crash: SimCrash, flags: SimulateFlags, cmd: Command, plan: 
     `rollcall simulate: CRASH (${crash.kind}) at virtual ${crash.atMs.toFixed(3)} ms, seed ${seed}${where}: ${firstLine(crash.message)}\n`,
   );
   process.stderr.write(`replay: ${replay}\n`);
-  process.exitCode = EXIT_FINDING;
+  throw new FindingExit(crash.message);
 }
 
 /** The command line that replays one cluster: the flags given (those not at their default), with `fixed` overriding. */

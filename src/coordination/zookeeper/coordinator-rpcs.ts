@@ -175,6 +175,9 @@ export class ZkCoordinatorRpcs implements ProcedureCoordinatorRpcs {
 
   private async acquire(ref: ProcedureRef, args: unknown, members: readonly string[]): Promise<void> {
     const session = this.options.session;
+    // The session the run starts in, taken before any round trip: one that expires meanwhile
+    // fences the run, so a deposed coordinator never creates its znodes in the next session.
+    const generation = session.generation;
     for (const r of this.runs.values()) {
       if (r.ref.name === ref.name && r.ref.instance !== ref.instance) {
         throw new ForeignException(
@@ -190,11 +193,12 @@ export class ZkCoordinatorRpcs implements ProcedureCoordinatorRpcs {
       acquired: new Set(),
       completed: new Set(),
       phase: 'acquiring',
-      generation: session.generation,
+      generation,
       fenced: false,
       target: this.routes.get(ref.instance) ?? this.coordinator(),
     };
     this.runs.set(ref.instance, run);
+    this.checkFence(run);
     const state: ProcedureState = {
       format: 'rollcall-zk-procedure/1',
       ref,

@@ -166,6 +166,12 @@ export class LeaderElection {
       // The election znode died with the session: whoever is next leads now.
       this.setLeader(false, `ZooKeeper session ${change.state}`);
       this.znode = undefined;
+    } else if (change.state === 'disconnected') {
+      // Cut off, this candidate cannot know whether the server still holds its session: it may
+      // expire any moment and a standby take over. Step down now — the client notices the silence
+      // after 2/3 of the session timeout, before the server can expire the session (Curator's
+      // SUSPENDED). If the session survives, the campaign finds the znode still first and leads again.
+      this.setLeader(false, 'ZooKeeper connection lost');
     }
     this.wake?.();
   }

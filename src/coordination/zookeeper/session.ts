@@ -421,6 +421,8 @@ export class NodeZkSession extends ZkSessionBase {
     maxAttempts = this.options.maxAttempts ?? ZK_SESSION_DEFAULTS.maxAttempts,
   ): Promise<T> {
     return this.retrying(
+      what,
+      path,
       () => this.attempt(what, path, abs, call),
       maxAttempts,
       this.options.retryPauseMs ?? ZK_SESSION_DEFAULTS.retryPauseMs,

@@ -31,7 +31,14 @@ import {
   type ZkWatcher,
 } from '../../zookeeper.js';
 import { assert } from '../../../util/assert.js';
-import { decodeFrame, encodeFrame, type ClientMessage, type ServerMessage, type WireOp } from './wire.js';
+import {
+  decodeFrame,
+  encodeFrame,
+  type ClientMessage,
+  type ServerMessage,
+  type WatchSet,
+  type WireOp,
+} from './wire.js';
 
 /** Bound on requests waiting for a connection or an answer. */
 const MAX_PENDING_REQUESTS = 100_000;
@@ -73,6 +80,8 @@ export class SimZkSession extends ZkSessionBase {
   private connecting = false;
   private closed = false;
   private nextXid = 1;
+  /** The last transaction seen: where a resumed session's watches pick up. */
+  private lastZxid = 0;
   private readonly inflight = new Map<number, Pending>();
   private queue: Pending[] = [];
   private lastRecvMs = 0;
@@ -335,7 +344,13 @@ export class SimZkSession extends ZkSessionBase {
     conn.onFrame((frame) => this.onFrame(conn, frame));
     conn.onClose(() => this.onConnectionClosed(conn));
     this.lastRecvMs = this.clock.nowMs();
-    this.sendOn(conn, { t: 'hello', sid: this.sid, timeoutMs: this.requestedTimeoutMs });
+    this.sendOn(conn, {
+      t: 'hello',
+      sid: this.sid,
+      timeoutMs: this.requestedTimeoutMs,
+      lastZxid: this.lastZxid,
+      ...(this.sid !== null ? { watches: this.heldWatches() } : {}),
+    });
     this.armReadTimer(conn);
     this.armPingTimer(conn);
   }
@@ -420,6 +435,7 @@ export class SimZkSession extends ZkSessionBase {
       case 'pong':
         return;
       case 'res': {
+        this.lastZxid = Math.max(this.lastZxid, message.zxid);
         const p = this.inflight.get(message.xid);
         if (!p) return;
         this.inflight.delete(message.xid);
@@ -427,6 +443,7 @@ export class SimZkSession extends ZkSessionBase {
         return;
       }
       case 'event':
+        this.lastZxid = Math.max(this.lastZxid, message.zxid);
         this.dispatch({ type: message.type, path: message.path });
         return;
     }
@@ -463,6 +480,14 @@ export class SimZkSession extends ZkSessionBase {
     this.connect();
   }
 
+  private heldWatches(): WatchSet {
+    return {
+      data: [...this.watches.data.keys()],
+      exist: [...this.watches.exist.keys()],
+      child: [...this.watches.child.keys()],
+    };
+  }
+
   private dispatch(event: ZkEvent): void {
     const kinds: WatchKind[] =
       event.type === 'children-changed'
@@ -497,6 +522,8 @@ export class SimZkSession extends ZkSessionBase {
     maxAttempts = this.options.maxAttempts ?? ZK_SESSION_DEFAULTS.maxAttempts,
   ): Promise<Answer> {
     return this.retrying(
+      what,
+      path,
       () => this.attempt({ ops, multi, blobs, what, path, ...(watch ? { watch } : {}) }),
       maxAttempts,
       this.options.retryPauseMs ?? ZK_SESSION_DEFAULTS.retryPauseMs,

@@ -4,15 +4,23 @@
 //   and their ephemeral znodes go with them; a client that comes back after that is told so;
 // - requests are applied in arrival order; writes wait for a group commit of the transaction log
 //   (writeMs), reads wait for the writes before them, so every session sees its own order;
-// - watches are one-shot, per session, and survive reconnections of the session (events that
-//   fire while it has no connection are delivered when it reconnects);
+// - watches are one-shot and belong to a connection; a session resuming on a new connection sends
+//   the watches it holds and the last transaction it saw, and what changed since fires at once
+//   (ZooKeeper's SetWatches), so no event is lost with a connection;
 // - it talks over the node's simulated network, so latency, partitions and crashed clients are the
 //   fault injector's, not special cases here.
 import { NO_SESSION, type ZkEventType } from '../../zookeeper.js';
 import type { Address, Clock, Connection, Listener, Substrate, TimerHandle } from '../../types.js';
 import { assert } from '../../../util/assert.js';
 import { TreeError, ZnodeTree, type FiredWatch, type TreeOp } from './tree.js';
-import { decodeFrame, encodeFrame, type ClientMessage, type ServerMessage, type WireOp } from './wire.js';
+import {
+  decodeFrame,
+  encodeFrame,
+  type ClientMessage,
+  type ServerMessage,
+  type WatchSet,
+  type WireOp,
+} from './wire.js';
 
 export interface SimZkServerOptions {
   listen: Address;
@@ -48,8 +56,6 @@ interface Session {
   /** Node the session's last connection came from (fault injection expires sessions by node). */
   host: string;
   ephemerals: Set<string>;
-  /** Watch events that fired while the session had no connection. */
-  pending: ServerMessage[];
   timer: TimerHandle;
   /** Highest request id seen: a duplicated frame is applied once. */
   lastXid: number;
@@ -139,7 +145,11 @@ export class SimZooKeeperServer {
     conn.onClose(() => {
       const s = this.byConn.get(conn);
       this.byConn.delete(conn);
-      if (s && s.conn === conn) s.conn = null;
+      if (s && s.conn === conn) {
+        s.conn = null;
+        // Watches belong to the connection; the client sends them again when it resumes.
+        this.tree.dropWatches(s.sid);
+      }
     });
   }
 
@@ -147,7 +157,7 @@ export class SimZooKeeperServer {
     // A malformed frame throws: the network closes the connection, as a real server would.
     const { message, blobs } = decodeFrame<ClientMessage>(frame);
     if (message.t === 'hello') {
-      this.hello(conn, message.sid, message.timeoutMs);
+      this.hello(conn, message);
       return;
     }
     const s = this.byConn.get(conn);
@@ -169,12 +179,13 @@ export class SimZooKeeperServer {
       case 'close':
         if (message.xid <= s.lastXid) return;
         s.lastXid = message.xid;
-        this.end(s, 'closed', () => send(conn, { t: 'res', xid: message.xid }));
+        this.end(s, 'closed', () => send(conn, { t: 'res', xid: message.xid, zxid: this.tree.zxid }));
         return;
     }
   }
 
-  private hello(conn: Connection, sid: string | null, requestedMs: number): void {
+  private hello(conn: Connection, hello: Extract<ClientMessage, { t: 'hello' }>): void {
+    const { sid, timeoutMs: requestedMs } = hello;
     const now = this.clock.nowMs();
     const min = this.options.minSessionTimeoutMs ?? SIM_ZK_DEFAULTS.minSessionTimeoutMs;
     const max = this.options.maxSessionTimeoutMs ?? SIM_ZK_DEFAULTS.maxSessionTimeoutMs;
@@ -191,7 +202,6 @@ export class SimZooKeeperServer {
         conn: null,
         host: conn.remoteAddress.host,
         ephemerals: new Set(),
-        pending: [],
         timer: this.clock.setTimer(timeoutMs, () => this.checkExpiry(s!)),
         lastXid: 0,
         closing: false,
@@ -217,9 +227,34 @@ export class SimZooKeeperServer {
     s.lastHeardMs = now;
     this.byConn.set(conn, s);
     send(conn, { t: 'welcome', sid: s.sid, timeoutMs: s.timeoutMs });
-    const pending = s.pending;
-    s.pending = [];
-    for (const m of pending) send(conn, m);
+    if (sid !== null) this.rearm(s, hello.lastZxid, hello.watches);
+  }
+
+  /** SetWatches: a watch whose znode changed after `lastZxid` fires now; the others are set again. */
+  private rearm(s: Session, lastZxid: number, watches: WatchSet | undefined): void {
+    this.tree.dropWatches(s.sid);
+    if (!watches) return;
+    const fired: FiredWatch[] = [];
+    const fire = (type: ZkEventType, path: string): void => {
+      fired.push({ sid: s.sid, type, path });
+    };
+    for (const path of watches.data) {
+      const c = this.tree.changes(path);
+      if (!c) fire('deleted', path);
+      else if (c.mzxid > lastZxid) fire('data-changed', path);
+      else this.tree.watch(s.sid, 'data', path);
+    }
+    for (const path of watches.exist) {
+      if (this.tree.changes(path)) fire('created', path);
+      else this.tree.watch(s.sid, 'data', path);
+    }
+    for (const path of watches.child) {
+      const c = this.tree.changes(path);
+      if (!c) fire('deleted', path);
+      else if (c.pzxid > lastZxid) fire('children-changed', path);
+      else this.tree.watch(s.sid, 'child', path);
+    }
+    this.fire(fired);
   }
 
   private checkExpiry(s: Session): void {
@@ -300,18 +335,18 @@ export class SimZooKeeperServer {
           case 'exists': {
             const stat = this.tree.stat(first.path);
             if (first.watch) this.tree.watch(s.sid, 'data', first.path);
-            return { t: 'res', xid, stat };
+            return { t: 'res', xid, zxid: this.tree.zxid, stat };
           }
           case 'getData': {
             const stat = this.tree.stat(first.path);
             if (!stat) throw new TreeError('NO_NODE', first.path, `getData ${first.path}: the znode does not exist`);
             if (first.watch) this.tree.watch(s.sid, 'data', first.path);
-            return { t: 'res', xid, stat, blob: 0 };
+            return { t: 'res', xid, zxid: this.tree.zxid, stat, blob: 0 };
           }
           case 'getChildren': {
             const children = this.tree.children(first.path);
             if (first.watch) this.tree.watch(s.sid, 'child', first.path);
-            return { t: 'res', xid, children };
+            return { t: 'res', xid, zxid: this.tree.zxid, children };
           }
           default:
             break;
@@ -332,12 +367,13 @@ export class SimZooKeeperServer {
       return {
         t: 'res',
         xid,
+        zxid: this.tree.zxid,
         ...('path' in r && !multi ? { path: r.path } : {}),
         ...('stat' in r && !multi ? { stat: r.stat } : {}),
       };
     } catch (err) {
       if (!(err instanceof TreeError)) throw err;
-      return { t: 'res', xid, err: err.code, message: err.message, path: err.path };
+      return { t: 'res', xid, zxid: this.tree.zxid, err: err.code, message: err.message, path: err.path };
     }
   }
 
@@ -346,9 +382,8 @@ export class SimZooKeeperServer {
       const s = this.sessions.get(f.sid);
       if (!s || s.closing) continue;
       this.stats.events++;
-      const m: ServerMessage = { t: 'event', type: f.type as ZkEventType, path: f.path };
-      if (s.conn && send(s.conn, m)) continue;
-      s.pending.push(m);
+      // Without a connection the watch is gone too (dropped with it); the client re-arms it.
+      if (s.conn) send(s.conn, { t: 'event', type: f.type, path: f.path, zxid: this.tree.zxid });
     }
   }
 

@@ -15,6 +15,9 @@ interface Znode {
   data: Uint8Array;
   version: number;
   cversion: number;
+  /** Transaction ids of the last change to the data (creation included) and to the children. */
+  mzxid: number;
+  pzxid: number;
   ctimeMs: number;
   mtimeMs: number;
   ephemeralOwner: string;
@@ -48,13 +51,15 @@ export type TreeOp =
 export type TreeResult = { path: string } | { stat: ZkStat } | Record<string, never>;
 
 export class ZnodeTree {
+  /** Id of the last committed write transaction (ZooKeeper's zxid). */
+  zxid = 0;
   private readonly nodes = new Map<string, Znode>();
   private readonly dataWatches = new Map<string, Set<string>>();
   private readonly childWatches = new Map<string, Set<string>>();
   private readonly watchCounts = new Map<string, number>();
 
   constructor(private readonly wallMs: () => number) {
-    this.nodes.set('/', newZnode(new Uint8Array(0), NO_SESSION, 0));
+    this.nodes.set('/', newZnode(new Uint8Array(0), NO_SESSION, 0, 0));
   }
 
   get size(): number {
@@ -72,6 +77,12 @@ export class ZnodeTree {
 
   data(path: string): Uint8Array {
     return this.node(path).data;
+  }
+
+  /** When the data and the children last changed, or null for a missing znode (for watch re-arming). */
+  changes(path: string): { mzxid: number; pzxid: number } | null {
+    const n = this.nodes.get(path);
+    return n ? { mzxid: n.mzxid, pzxid: n.pzxid } : null;
   }
 
   /** Child names, sorted (ZooKeeper's order is unspecified; sorted keeps runs readable). */
@@ -116,12 +127,14 @@ export class ZnodeTree {
     const undo: (() => void)[] = [];
     const events: { type: ZkEventType; path: string; kind: 'data' | 'child' }[] = [];
     const results: TreeResult[] = [];
+    const zxid = this.zxid + 1;
     try {
-      for (const o of ops) results.push(this.applyOne(sid, o, undo, events));
+      for (const o of ops) results.push(this.applyOne(sid, o, undo, events, zxid));
     } catch (err) {
       for (let i = undo.length - 1; i >= 0; i--) undo[i]!();
       throw err;
     }
+    if (ops.some((o) => o.op !== 'check')) this.zxid = zxid;
     const fired: FiredWatch[] = [];
     for (const e of events) {
       const map = e.kind === 'data' ? this.dataWatches : this.childWatches;
@@ -141,6 +154,7 @@ export class ZnodeTree {
     o: TreeOp,
     undo: (() => void)[],
     events: { type: ZkEventType; path: string; kind: 'data' | 'child' }[],
+    zxid: number,
   ): TreeResult {
     checkPath(o.path);
     switch (o.op) {
@@ -157,14 +171,17 @@ export class ZnodeTree {
         if (this.nodes.has(path)) throw new TreeError('NODE_EXISTS', path, `create ${path}: the znode exists`);
         assert(this.nodes.size < MAX_ZNODES, `more than ${MAX_ZNODES} simulated znodes`);
         const owner = o.mode.startsWith('ephemeral') ? sid : NO_SESSION;
-        this.nodes.set(path, newZnode(o.data, owner, this.wallMs()));
+        this.nodes.set(path, newZnode(o.data, owner, this.wallMs(), zxid));
         const name = path.slice(parentPath === '/' ? 1 : parentPath.length + 1);
+        const pzxid = parent.pzxid;
         parent.children.add(name);
         parent.cversion++;
+        parent.pzxid = zxid;
         undo.push(() => {
           this.nodes.delete(path);
           parent.children.delete(name);
           parent.cversion--;
+          parent.pzxid = pzxid;
         });
         events.push(
           { type: 'created', path, kind: 'data' },
@@ -181,12 +198,15 @@ export class ZnodeTree {
         const parent = this.node(parentPath);
         const name = o.path.slice(parentPath === '/' ? 1 : parentPath.length + 1);
         this.nodes.delete(o.path);
+        const pzxid = parent.pzxid;
         parent.children.delete(name);
         parent.cversion++;
+        parent.pzxid = zxid;
         undo.push(() => {
           this.nodes.set(o.path, n);
           parent.children.add(name);
           parent.cversion--;
+          parent.pzxid = pzxid;
         });
         events.push(
           { type: 'deleted', path: o.path, kind: 'data' },
@@ -202,10 +222,11 @@ export class ZnodeTree {
       case 'set': {
         const n = this.existing(o.path, 'setData');
         checkVersion(n, o.version, o.path);
-        const before = { data: n.data, version: n.version, mtimeMs: n.mtimeMs };
+        const before = { data: n.data, version: n.version, mtimeMs: n.mtimeMs, mzxid: n.mzxid };
         n.data = o.data;
         n.version++;
         n.mtimeMs = this.wallMs();
+        n.mzxid = zxid;
         undo.push(() => Object.assign(n, before));
         events.push({ type: 'data-changed', path: o.path, kind: 'data' });
         return { stat: statOf(n) };
@@ -226,11 +247,13 @@ export class ZnodeTree {
   }
 }
 
-function newZnode(data: Uint8Array, ephemeralOwner: string, nowMs: number): Znode {
+function newZnode(data: Uint8Array, ephemeralOwner: string, nowMs: number, zxid: number): Znode {
   return {
     data,
     version: 0,
     cversion: 0,
+    mzxid: zxid,
+    pzxid: zxid,
     ctimeMs: nowMs,
     mtimeMs: nowMs,
     ephemeralOwner,

@@ -14,9 +14,19 @@ export interface WireOp {
   watch?: boolean;
 }
 
+/** Watches a client still holds, re-armed when its session resumes on a new connection. */
+export interface WatchSet {
+  data: string[];
+  exist: string[];
+  child: string[];
+}
+
 export type ClientMessage =
-  /** Opens a session (sid null) or resumes one on a new connection. */
-  | { t: 'hello'; sid: string | null; timeoutMs: number }
+  /**
+   * Opens a session (sid null) or resumes one on a new connection, with the last transaction the
+   * client saw and the watches it holds (ZooKeeper's SetWatches): what changed since fires at once.
+   */
+  | { t: 'hello'; sid: string | null; timeoutMs: number; lastZxid: number; watches?: WatchSet }
   | { t: 'ping' }
   /** One operation, or several applied atomically (multi). */
   | { t: 'req'; xid: number; ops: WireOp[]; multi: boolean }
@@ -29,6 +39,8 @@ export type ServerMessage =
   | {
       t: 'res';
       xid: number;
+      /** The last transaction committed when the answer was made. */
+      zxid: number;
       err?: ZkErrorCode;
       message?: string;
       path?: string;
@@ -37,7 +49,7 @@ export type ServerMessage =
       /** Index of the data blob (getData). */
       blob?: number;
     }
-  | { t: 'event'; type: ZkEventType; path: string };
+  | { t: 'event'; type: ZkEventType; path: string; zxid: number };
 
 interface Header {
   blobs?: number[];
