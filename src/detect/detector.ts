@@ -4,8 +4,7 @@
 // is seen in two consecutive rounds — long before any timer would end it.
 //
 // Collection never goes through the RPC pools (they are what is stuck); the caller injects it.
-import { OnlineDeadlockDetector } from '../diagnose/online.js';
-import type { DeadlockOut } from '../diagnose/result.js';
+import { OnlineDeadlockDetector, type OnlineResult } from '../diagnose/online.js';
 import type { Clock, TimerHandle } from '../substrate/types.js';
 import type { NodeDump } from '../threads/types.js';
 import { assert } from '../util/assert.js';
@@ -146,6 +145,9 @@ export class DeadlockDetector {
 }
 
 /** `pool-starvation across master, worker-3: master/RpcServer.default… waits for … → …` */
+/** A deadlock as the online check describes it (as `rollcall analyze` does). */
+export type DeadlockOut = OnlineResult['deadlocks'][number];
+
 export function describe(cycle: DeadlockOut): string {
   const chain = cycle.cycle
     .slice(0, 6)

@@ -2,7 +2,7 @@
 // so every point is reproducible on its own from (mode, handlers, size, seed, faults).
 import type { RolllogMode } from '../cluster/index.js';
 import { CLIENT_NODE, MASTER_DEFAULTS, defaultWorkerName } from '../cluster/index.js';
-import { FaultSpecError, emptyPlan, nodesNamed, type FaultPlan } from './faults.js';
+import { FaultSpecError, nodesNamed, type FaultPlan } from './faults.js';
 import { crashFrom } from './crash.js';
 import { zkNodeNames } from './zookeeper.js';
 import { runSimulation, type SimRunOptions, type SimRunResult } from './run.js';
