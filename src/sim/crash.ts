@@ -3,7 +3,7 @@
 // protocol caught and turned into an abort), a promise rejection nobody handled, a callback that
 // threw, a broken invariant, a world that stalled or ran past its bounds. The crash carries what
 // is needed to replay it; the CLI prints the replay command and exits non-zero.
-import { SimCallbackError, SimLimitError } from '../substrate/sim/index.js';
+import { SimCallbackError, SimLimitError, type SimWorld } from '../substrate/sim/index.js';
 import { onBug, AssertionError } from '../util/assert.js';
 
 export type CrashKind = 'assertion' | 'exception' | 'unhandled-rejection' | 'invariant' | 'stall' | 'limit';
@@ -52,6 +52,32 @@ export function crashFrom(err: unknown, atMs: number): SimCrash {
   const e = err instanceof Error ? err : new Error(String(err));
   const kind: CrashKind = e instanceof AssertionError ? 'assertion' : 'exception';
   return new SimCrash(kind, `${e.name}: ${firstLine(e.message)}`, atMs, e.stack);
+}
+
+/**
+ * Runs `world` until `until` settles (or runs `until()`, for runs that may end idle); throws a
+ * SimCrash when it stalled (no events left while `stalled` still waits), passed a limit, or met a bug.
+ */
+export async function driveWorld(
+  world: SimWorld,
+  crashes: CrashWatch,
+  until: Promise<unknown> | (() => Promise<unknown>),
+  stalled: string,
+): Promise<void> {
+  let status: unknown;
+  try {
+    status = typeof until === 'function' ? await until() : await world.run(until);
+  } catch (err) {
+    throw crashFrom(err, world.nowMs);
+  }
+  if (status === 'idle' && typeof until !== 'function') {
+    throw new SimCrash(
+      'stall',
+      `simulation stalled at virtual ${world.nowMs.toFixed(3)} ms: no events left and ${stalled} (a hang no timer can break)`,
+      world.nowMs,
+    );
+  }
+  crashes.check();
 }
 
 /**

@@ -4,6 +4,7 @@
 import {
   CLIENT_NODE,
   MASTER_DEFAULTS,
+  type BackupAdminClient,
   ROLLLOG_NAME,
   defaultWorkerName,
   startCluster,
@@ -16,7 +17,7 @@ import {
 } from '../cluster/index.js';
 import { SimWorld, type DiskModel, type LinkModel, type SchedulerLimits } from '../substrate/sim/index.js';
 import { assert } from '../util/assert.js';
-import { CrashWatch, SimCrash, crashFrom } from './crash.js';
+import { CrashWatch, SimCrash, crashFrom, driveWorld } from './crash.js';
 import { createHop, realElapsedMs } from './drive.js';
 import { FaultSpecError, applyFaultPlan, emptyPlan, type FaultPlan } from './faults.js';
 
@@ -130,15 +131,7 @@ export class SimCluster {
   static async start(opts: SimRunOptions): Promise<SimCluster> {
     assert(Number.isInteger(opts.workers) && opts.workers >= 1, 'a simulated cluster needs at least one worker');
     const wallStart = realElapsedMs();
-    const world = new SimWorld({
-      seed: opts.seed,
-      hop: createHop(),
-      wallClockMs: realElapsedMs,
-      link: { latencyMs: SIM_DEFAULTS.latencyMs, jitterMs: SIM_DEFAULTS.jitterMs, ...opts.link },
-      disk: { fsyncMs: SIM_DEFAULTS.fsyncMs, ...opts.disk },
-      ...(opts.limits ? { limits: opts.limits } : {}),
-      ...(opts.log ? { log: opts.log } : {}),
-    });
+    const world = simWorldFor(opts);
     const masterName = opts.master?.name ?? MASTER_DEFAULTS.name;
     // Every node is added up front in a fixed order, so node indices (and the trace) do not
     // depend on the order in which the harness asks for substrates.
@@ -213,45 +206,18 @@ export class SimCluster {
    */
   async rolllog(): Promise<SimRunResult> {
     assert(!this.closed, 'simulated cluster is closed');
-    const run = this.runs++;
-    const world = this.world;
-    const wallStart = realElapsedMs();
-    if (run > 0) {
-      if (this.options.runGapMs) await this.drive(() => world.runFor(this.options.runGapMs!));
-      // After a failed rolllog, wait (virtually) until the master no longer runs one, so the next
-      // is not rejected as a duplicate.
-      await this.drive(
-        this.cluster.client.waitForProcedureEnd(ROLLLOG_NAME, this.procedureTimeoutMs + this.rpcTimeoutMs),
-      );
-    }
-    const startedMs = world.nowMs;
-    const pending = this.cluster.rolllog({
-      mode: this.options.mode,
-      rpcTimeoutMs: this.rpcTimeoutMs,
-      procedureTimeoutMs: this.procedureTimeoutMs,
+    const { raw, startedMs, result } = await runClientRolllog({
+      world: this.world,
+      options: this.options,
+      client: this.cluster.client,
+      run: this.runs++,
+      startupMs: this.startupMs,
+      startupWallMs: this.startupWallMs,
+      drive: (until) => this.drive(until),
     });
-    await this.drive(pending);
-    const r: RolllogRunResult = await pending;
-    let procedureError: string | undefined;
-    if (r.outcome !== 'ok') procedureError = await this.procedureErrorSince(startedMs);
-    const outcome = simOutcome(r);
-    world.record(`rolllog ${run} ${outcome} ${r.durationMs}`);
-    const result: SimRunResult = {
-      nodes: this.options.workers,
-      run,
-      outcome,
-      durationMs: round3(r.durationMs),
-      wallMs: Math.round(realElapsedMs() - wallStart + (run === 0 ? this.startupWallMs : 0)),
-      traceHash: world.traceHash,
-      events: world.eventsRun,
-      ...(r.error !== undefined ? { error: r.error } : {}),
-      ...(procedureError !== undefined && procedureError !== r.error ? { procedureError } : {}),
-      ...(run === 0 ? { startupMs: round3(this.startupMs), startupWallMs: Math.round(this.startupWallMs) } : {}),
-      ...(r.result?.phasesMs ? { phasesMs: r.result.phasesMs } : {}),
-      ...(r.result?.procId !== undefined ? { procId: r.result.procId } : {}),
-      ...(r.result?.instance ? { instance: r.result.instance } : {}),
-    };
-    return result;
+    if (raw.outcome === 'ok') return result;
+    const procedureError = await this.procedureErrorSince(startedMs);
+    return procedureError !== undefined && procedureError !== raw.error ? { ...result, procedureError } : result;
   }
 
   /** Lets durationMs of virtual time pass (aborts propagate, member timers fire). */
@@ -283,25 +249,8 @@ export class SimCluster {
     });
   }
 
-  /**
-   * Runs the world until `until` settles (or runs `until()`); throws a SimCrash when it stalled
-   * (no events left while something still waits), passed a limit, or met a bug.
-   */
-  private async drive(until: Promise<unknown> | (() => Promise<unknown>)): Promise<void> {
-    let status: unknown;
-    try {
-      status = typeof until === 'function' ? await until() : await this.world.run(until);
-    } catch (err) {
-      throw crashFrom(err, this.world.nowMs);
-    }
-    if (status === 'idle' && typeof until !== 'function') {
-      throw new SimCrash(
-        'stall',
-        `simulation stalled at virtual ${this.world.nowMs.toFixed(3)} ms: no events left and the rolllog never ended (a hang no timer can break)`,
-        this.world.nowMs,
-      );
-    }
-    this.crashes.check();
+  private drive(until: Promise<unknown> | (() => Promise<unknown>)): Promise<void> {
+    return driveWorld(this.world, this.crashes, until, 'the rolllog never ended');
   }
 
   /**
@@ -347,6 +296,73 @@ export async function runSimulation(opts: SimRunOptions): Promise<SimRunResult[]
   } finally {
     sc.close();
   }
+}
+
+/** A simulated world with the simulator's link and disk defaults, the run's seed and limits. */
+export function simWorldFor(opts: SimRunOptions): SimWorld {
+  return new SimWorld({
+    seed: opts.seed,
+    hop: createHop(),
+    wallClockMs: realElapsedMs,
+    link: { latencyMs: SIM_DEFAULTS.latencyMs, jitterMs: SIM_DEFAULTS.jitterMs, ...opts.link },
+    disk: { fsyncMs: SIM_DEFAULTS.fsyncMs, ...opts.disk },
+    ...(opts.limits ? { limits: opts.limits } : {}),
+    ...(opts.log ? { log: opts.log } : {}),
+  });
+}
+
+/** What runClientRolllog needs of a simulated cluster. */
+export interface RolllogDriver {
+  world: SimWorld;
+  options: SimRunOptions;
+  client: BackupAdminClient;
+  /** This rolllog's index within its cluster. */
+  run: number;
+  startupMs: number;
+  startupWallMs: number;
+  drive: (until: Promise<unknown> | (() => Promise<unknown>)) => Promise<void>;
+}
+
+/**
+ * One rolllog from a cluster's client (after the run gap and, for a later run, once the previous
+ * one no longer runs), recorded in the trace; returns the client's result and the JSON entry.
+ */
+export async function runClientRolllog(
+  d: RolllogDriver,
+): Promise<{ raw: RolllogRunResult; startedMs: number; result: SimRunResult }> {
+  const { world, options, client, run } = d;
+  const rpcTimeoutMs = options.rpcTimeoutMs ?? SIM_DEFAULTS.rpcTimeoutMs;
+  const procedureTimeoutMs = options.procedureTimeoutMs ?? SIM_DEFAULTS.procedureTimeoutMs;
+  const wallStart = realElapsedMs();
+  if (run > 0) {
+    if (options.runGapMs) await d.drive(() => world.runFor(options.runGapMs!));
+    // After a run that did not end ok, wait (virtually) until no rolllog runs on the master, so
+    // the next one is not rejected as a duplicate.
+    await d.drive(client.waitForProcedureEnd(ROLLLOG_NAME, procedureTimeoutMs + rpcTimeoutMs));
+  }
+  const startedMs = world.nowMs;
+  const pending = client.rolllog({ mode: options.mode, rpcTimeoutMs, procedureTimeoutMs });
+  await d.drive(pending);
+  const raw = await pending;
+  const outcome = simOutcome(raw);
+  const master = raw.result?.master;
+  world.record(`rolllog ${run} ${outcome} ${raw.durationMs} ${master ?? '-'}`);
+  const result: SimRunResult = {
+    nodes: options.workers,
+    run,
+    outcome,
+    durationMs: round3(raw.durationMs),
+    wallMs: Math.round(realElapsedMs() - wallStart + (run === 0 ? d.startupWallMs : 0)),
+    traceHash: world.traceHash,
+    events: world.eventsRun,
+    ...(master ? { master } : {}),
+    ...(raw.error !== undefined ? { error: raw.error } : {}),
+    ...(run === 0 ? { startupMs: round3(d.startupMs), startupWallMs: Math.round(d.startupWallMs) } : {}),
+    ...(raw.result?.phasesMs ? { phasesMs: raw.result.phasesMs } : {}),
+    ...(raw.result?.procId !== undefined ? { procId: raw.result.procId } : {}),
+    ...(raw.result?.instance ? { instance: raw.result.instance } : {}),
+  };
+  return { raw, startedMs, result };
 }
 
 /** The client's view as a protocol outcome: a failed rolllog was aborted (rejected, or ended by an error). */

@@ -12,7 +12,6 @@ import {
   MASTER_DEFAULTS,
   MAX_CLUSTER_WORKERS,
   Master,
-  ROLLLOG_NAME,
   Worker,
   defaultWorkerName,
   type BackupRow,
@@ -31,15 +30,15 @@ import { SimZooKeeperServer, SIM_ZK_DEFAULTS, simZkConnector } from '../substrat
 import type { ZkSession } from '../substrate/zookeeper.js';
 import { ThreadRegistry, type LogicalThread } from '../threads/index.js';
 import { assert } from '../util/assert.js';
-import { CrashWatch, SimCrash, crashFrom } from './crash.js';
-import { createHop, realElapsedMs } from './drive.js';
+import { CrashWatch, SimCrash, crashFrom, driveWorld } from './crash.js';
+import { realElapsedMs } from './drive.js';
 import { FaultSpecError, applyFaultPlan, emptyPlan, type FaultPlan } from './faults.js';
 import { InvariantMonitor } from './invariants.js';
 import {
   MAX_RUNS_PER_CLUSTER,
   SIM_DEFAULTS,
-  round3,
-  simOutcome,
+  runClientRolllog,
+  simWorldFor,
   type SimRunOptions,
   type SimRunResult,
 } from './run.js';
@@ -125,15 +124,7 @@ export class ZkSimCluster {
     const plan = opts.faults ?? emptyPlan();
     checkZkFaultPlan(plan);
     const wallStart = realElapsedMs();
-    const world = new SimWorld({
-      seed: opts.seed,
-      hop: createHop(),
-      wallClockMs: realElapsedMs,
-      link: { latencyMs: SIM_DEFAULTS.latencyMs, jitterMs: SIM_DEFAULTS.jitterMs, ...opts.link },
-      disk: { fsyncMs: SIM_DEFAULTS.fsyncMs, ...opts.disk },
-      ...(opts.limits ? { limits: opts.limits } : {}),
-      ...(opts.log ? { log: opts.log } : {}),
-    });
+    const world = simWorldFor(opts);
     for (const n of zkNodeNames(opts.workers)) world.addNode(n);
     const crashes = new CrashWatch(() => world.nowMs);
     let sc: ZkSimCluster | undefined;
@@ -221,49 +212,24 @@ export class ZkSimCluster {
   /** One rolllog from the client node, following the active master, until the client has its outcome. */
   async rolllog(): Promise<SimRunResult> {
     assert(!this.closed, 'simulated cluster is closed');
-    const run = this.runs++;
-    const world = this.world;
-    const wallStart = realElapsedMs();
-    if (run > 0) {
-      if (this.options.runGapMs) await this.drive(() => world.runFor(this.options.runGapMs!));
-      // After a run that did not end ok, wait until no rolllog runs on the active master, so the
-      // next one is not rejected as a duplicate.
-      await this.drive(this.admin.waitForProcedureEnd(ROLLLOG_NAME, this.procedureTimeoutMs + this.rpcTimeoutMs));
-    }
-    const startedMs = world.nowMs;
-    const pending = this.admin.rolllog({
-      mode: this.options.mode,
-      rpcTimeoutMs: this.rpcTimeoutMs,
-      procedureTimeoutMs: this.procedureTimeoutMs,
+    const { raw, startedMs, result } = await runClientRolllog({
+      world: this.world,
+      options: this.options,
+      client: this.admin,
+      run: this.runs++,
+      startupMs: this.originMs,
+      startupWallMs: this.startupWallMs,
+      drive: (until) => this.drive(until),
     });
-    await this.drive(pending);
-    const r = await pending;
-    const outcome = simOutcome(r);
-    const master = r.result?.master;
-    world.record(`rolllog ${run} ${outcome} ${r.durationMs} ${master ?? '-'}`);
     this.invariants.noteRun({
-      run,
-      outcome,
-      ...(master ? { master } : {}),
-      ...(r.result?.instance ? { instance: r.result.instance } : {}),
+      run: result.run,
+      outcome: result.outcome,
+      ...(result.master ? { master: result.master } : {}),
+      ...(raw.result?.instance ? { instance: raw.result.instance } : {}),
       startedMs,
-      endedMs: world.nowMs,
+      endedMs: this.world.nowMs,
     });
-    return {
-      nodes: this.options.workers,
-      run,
-      outcome,
-      durationMs: round3(r.durationMs),
-      wallMs: Math.round(realElapsedMs() - wallStart + (run === 0 ? this.startupWallMs : 0)),
-      traceHash: world.traceHash,
-      events: world.eventsRun,
-      ...(master ? { master } : {}),
-      ...(r.error !== undefined ? { error: r.error } : {}),
-      ...(run === 0 ? { startupMs: round3(this.originMs), startupWallMs: Math.round(this.startupWallMs) } : {}),
-      ...(r.result?.phasesMs ? { phasesMs: r.result.phasesMs } : {}),
-      ...(r.result?.procId !== undefined ? { procId: r.result.procId } : {}),
-      ...(r.result?.instance ? { instance: r.result.instance } : {}),
-    };
+    return result;
   }
 
   /**
@@ -408,21 +374,8 @@ export class ZkSimCluster {
     });
   }
 
-  private async drive(until: Promise<unknown> | (() => Promise<unknown>)): Promise<void> {
-    let status: unknown;
-    try {
-      status = typeof until === 'function' ? await until() : await this.world.run(until);
-    } catch (err) {
-      throw crashFrom(err, this.world.nowMs);
-    }
-    if (status === 'idle' && typeof until !== 'function') {
-      throw new SimCrash(
-        'stall',
-        `simulation stalled at virtual ${this.world.nowMs.toFixed(3)} ms: no events left and the client never got an outcome`,
-        this.world.nowMs,
-      );
-    }
-    this.crashes.check();
+  private drive(until: Promise<unknown> | (() => Promise<unknown>)): Promise<void> {
+    return driveWorld(this.world, this.crashes, until, 'the client never got an outcome');
   }
 }
 

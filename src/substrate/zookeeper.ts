@@ -186,16 +186,60 @@ export type ZkConnector = (
   substrate: Substrate,
 ) => Promise<ZkSession>;
 
-/** What both implementations share: the operations ZooKeeper itself does not have, and the retries. */
+/**
+ * What both implementations share: the state machine's listeners, the operations ZooKeeper itself
+ * does not have, and the retries.
+ */
 export abstract class ZkSessionBase implements ZkSession {
   abstract readonly spec: ZkConnectionSpec;
   abstract readonly clock: Clock;
-  abstract readonly state: ZkSessionState;
-  abstract readonly generation: number;
   abstract readonly sessionId: string;
-  abstract readonly sessionTimeoutMs: number;
-  abstract readonly isClosed: boolean;
-  abstract onStateChange(listener: (change: ZkStateChange) => void): () => void;
+  protected abstract readonly log: (message: string) => void;
+  /** Who owns the session, for log lines. */
+  protected abstract readonly owner: string;
+  protected stateValue: ZkSessionState = 'connecting';
+  protected generationValue = 0;
+  /** The session timeout the server granted (the requested one until it answers). */
+  protected abstract negotiatedTimeoutMs: number;
+  protected closed = false;
+  private readonly stateListeners = new Set<(change: ZkStateChange) => void>();
+
+  get state(): ZkSessionState {
+    return this.stateValue;
+  }
+
+  get generation(): number {
+    return this.generationValue;
+  }
+
+  /** The timeout the server granted: how long after a crash its ephemeral znodes disappear. */
+  get sessionTimeoutMs(): number {
+    return this.negotiatedTimeoutMs;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  onStateChange(listener: (change: ZkStateChange) => void): () => void {
+    this.stateListeners.add(listener);
+    return () => this.stateListeners.delete(listener);
+  }
+
+  /** Moves to `state` and tells the listeners; 'connected' is told every time (a reconnection). */
+  protected setState(state: ZkSessionState): void {
+    if (this.stateValue === state && state !== 'connected') return;
+    this.stateValue = state;
+    const change: ZkStateChange = { state, generation: this.generationValue, sessionId: this.sessionId };
+    for (const l of [...this.stateListeners]) {
+      try {
+        l(change);
+      } catch (err) {
+        this.log(`${this.owner}: ZooKeeper state listener failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
   abstract create(path: string, data?: Uint8Array, mode?: ZkCreateMode): Promise<string>;
   abstract delete(path: string, version?: number): Promise<void>;
   abstract exists(path: string, watcher?: ZkWatcher): Promise<ZkStat | null>;
@@ -314,21 +358,5 @@ export function checkZnodeSize(path: string, data: Uint8Array | undefined): void
       path,
       `znode data for ${path} is ${data.byteLength} bytes; the limit is ${MAX_ZNODE_DATA_BYTES}`,
     );
-  }
-}
-
-/** Calls every listener with `change`; a listener that throws is logged, never breaks the others. */
-export function notifyStateListeners(
-  listeners: ReadonlySet<(change: ZkStateChange) => void>,
-  change: ZkStateChange,
-  log: (message: string) => void,
-  owner: string,
-): void {
-  for (const l of [...listeners]) {
-    try {
-      l(change);
-    } catch (err) {
-      log(`${owner}: ZooKeeper state listener failed: ${(err as Error).message}`);
-    }
   }
 }

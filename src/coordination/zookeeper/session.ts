@@ -28,7 +28,6 @@ import {
   isZkError,
   ZkStartupError,
   checkZnodeSize,
-  notifyStateListeners,
   type ZkConnectionSpec,
   type ZkConnector,
   type ZkCreateMode,
@@ -36,9 +35,7 @@ import {
   type ZkEventType,
   type ZkOp,
   type ZkSessionOptions,
-  type ZkSessionState,
   type ZkStat,
-  type ZkStateChange,
   type ZkWatcher,
 } from '../../substrate/zookeeper.js';
 import { clientConnectionString } from './connection.js';
@@ -93,19 +90,15 @@ const CONNECTION_MANAGER_DISCONNECTED = 0;
 export class NodeZkSession extends ZkSessionBase {
   readonly clock: Clock = new RealClock();
   private client: Client | undefined;
-  private stateValue: ZkSessionState = 'connecting';
-  private generationValue = 0;
-  private negotiatedTimeoutMs: number;
+  protected negotiatedTimeoutMs: number;
   private readonly requestedTimeoutMs: number;
-  private readonly listeners = new Set<(change: ZkStateChange) => void>();
   private readonly pending = new Set<Pending>();
   /** Client-side wrappers of user watchers: the client de-duplicates watches by function identity. */
   private readonly wrappers = new WeakMap<ZkWatcher, (e: ClientEvent) => void>();
-  private closed = false;
   /** When the connection was last dropped for not answering; bounds how often that happens. */
   private lastDropMs = Number.NEGATIVE_INFINITY;
-  private readonly log: (message: string) => void;
-  private readonly owner: string;
+  protected readonly log: (message: string) => void;
+  protected readonly owner: string;
 
   private constructor(
     readonly spec: ZkConnectionSpec,
@@ -131,31 +124,8 @@ export class NodeZkSession extends ZkSessionBase {
     return session;
   }
 
-  get state(): ZkSessionState {
-    return this.stateValue;
-  }
-
-  get generation(): number {
-    return this.generationValue;
-  }
-
   get sessionId(): string {
     return this.client?.getSessionId().toString('hex') ?? NO_SESSION;
-  }
-
-  /** The timeout the server granted: how long after a crash its ephemeral znodes disappear. */
-  get sessionTimeoutMs(): number {
-    return this.negotiatedTimeoutMs;
-  }
-
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
-  /** Listens to state changes; returns an unsubscribe function. */
-  onStateChange(listener: (change: ZkStateChange) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
   }
 
   /** Creates a znode; returns its path (with the sequence number for sequential modes). */
@@ -375,13 +345,6 @@ export class NodeZkSession extends ZkSessionBase {
     this.log(`${this.owner}: ${why}; dropping the connection to reconnect (session ${this.sessionId})`);
     cm.socket?.destroy();
     cm.pendingBuffer = null;
-  }
-
-  private setState(state: ZkSessionState): void {
-    if (this.stateValue === state && state !== 'connected') return;
-    this.stateValue = state;
-    const change: ZkStateChange = { state, generation: this.generationValue, sessionId: this.sessionId };
-    notifyStateListeners(this.listeners, change, this.log, this.owner);
   }
 
   private failPending(error: ZkError, generation?: number): void {

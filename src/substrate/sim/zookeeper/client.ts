@@ -16,7 +16,6 @@ import {
   ZkSessionBase,
   ZkStartupError,
   checkZnodeSize,
-  notifyStateListeners,
   isZkError,
   NO_SESSION,
   type ZkConnectionSpec,
@@ -25,9 +24,7 @@ import {
   type ZkEvent,
   type ZkOp,
   type ZkSessionOptions,
-  type ZkSessionState,
   type ZkStat,
-  type ZkStateChange,
   type ZkWatcher,
 } from '../../zookeeper.js';
 import { assert } from '../../../util/assert.js';
@@ -68,17 +65,13 @@ interface Pending {
 
 export class SimZkSession extends ZkSessionBase {
   readonly clock: Clock;
-  private stateValue: ZkSessionState = 'connecting';
-  private generationValue = 0;
   private sid: string | null = null;
-  private negotiatedTimeoutMs: number;
+  protected negotiatedTimeoutMs: number;
   private readonly requestedTimeoutMs: number;
-  private readonly listeners = new Set<(change: ZkStateChange) => void>();
   private conn: Connection | undefined;
   /** The current connection's handshake is done. */
   private welcomed = false;
   private connecting = false;
-  private closed = false;
   private nextXid = 1;
   /** The last transaction seen: where a resumed session's watches pick up. */
   private lastZxid = 0;
@@ -99,8 +92,8 @@ export class SimZkSession extends ZkSessionBase {
   private onWelcome: (() => void) | undefined;
   private closeAnswered: (() => void) | undefined;
   private closeXid = -1;
-  private readonly log: (message: string) => void;
-  private readonly owner: string;
+  protected readonly log: (message: string) => void;
+  protected readonly owner: string;
 
   private constructor(
     private readonly substrate: Substrate,
@@ -141,29 +134,8 @@ export class SimZkSession extends ZkSessionBase {
     return session;
   }
 
-  get state(): ZkSessionState {
-    return this.stateValue;
-  }
-
-  get generation(): number {
-    return this.generationValue;
-  }
-
   get sessionId(): string {
     return this.sid ?? NO_SESSION;
-  }
-
-  get sessionTimeoutMs(): number {
-    return this.negotiatedTimeoutMs;
-  }
-
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
-  onStateChange(listener: (change: ZkStateChange) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
   }
 
   async create(path: string, data?: Uint8Array, mode: ZkCreateMode = 'persistent'): Promise<string> {
@@ -636,17 +608,6 @@ export class SimZkSession extends ZkSessionBase {
     this.inflight.clear();
     this.queue = [];
     for (const p of all) p.settle(error);
-  }
-
-  private setState(state: ZkSessionState): void {
-    if (this.stateValue === state && state !== 'connected') return;
-    this.stateValue = state;
-    notifyStateListeners(
-      this.listeners,
-      { state, generation: this.generationValue, sessionId: this.sessionId },
-      this.log,
-      this.owner,
-    );
   }
 }
 
