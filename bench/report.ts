@@ -49,7 +49,8 @@ async function browserMs(html: string): Promise<number | undefined> {
 
 async function main(): Promise<void> {
   const json = process.argv.includes('--json');
-  const large = timed(() => renderHtmlReport(largeLegacyResult(100, 300, 6)));
+  const result = largeLegacyResult(100, 300, 6);
+  const large = timed(() => renderHtmlReport(result));
   let deadlocksMs: number | undefined;
   if (existsSync(SHARED_DEADLOCK)) {
     const a = new Analyzer({ detail: true });
