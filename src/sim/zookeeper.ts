@@ -82,9 +82,8 @@ export function checkZkFaultPlan(plan: FaultPlan): void {
 
 export class ZkSimCluster {
   readonly invariants: InvariantMonitor;
-  /** Virtual time of the first rolllog: fault times count from here. */
-  readonly originMs: number;
-  readonly startupWallMs: number;
+  private originValue = 0;
+  private startupWallValue = 0;
   private readonly masters = new Map<string, Master>();
   /** Every master incarnation started, ghosts of crashed ones included. */
   private readonly allMasters: { name: string; master: Master }[] = [];
@@ -112,8 +111,6 @@ export class ZkSimCluster {
       chroot: parseZkUrl(ZK_URL).chroot,
       mode: options.mode,
     });
-    this.originMs = 0;
-    this.startupWallMs = 0;
   }
 
   static async start(opts: ZkSimOptions): Promise<ZkSimCluster> {
@@ -162,9 +159,8 @@ export class ZkSimCluster {
       );
       await driveSetup(world, crashes, cluster.startClient(), 'start the client');
       world.record('cluster up');
-      const self = cluster as { originMs: number; startupWallMs: number };
-      self.originMs = world.nowMs;
-      self.startupWallMs = realElapsedMs() - wallStart;
+      cluster.originValue = world.nowMs;
+      cluster.startupWallValue = realElapsedMs() - wallStart;
       cluster.lastFaultMs = lastFaultMs(plan);
       applyFaultPlan(world, plan, cluster.originMs, {
         crashed: (node) => cluster.invariants.noteCrash(node),
@@ -180,6 +176,16 @@ export class ZkSimCluster {
       if (err instanceof FaultSpecError) throw err;
       throw crashFrom(err, world.nowMs);
     }
+  }
+
+  /** Virtual time the cluster was up (the first rolllog's start): fault times count from here. */
+  get originMs(): number {
+    return this.originValue;
+  }
+
+  /** Real time the cluster took to start. */
+  get startupWallMs(): number {
+    return this.startupWallValue;
   }
 
   get procedureTimeoutMs(): number {

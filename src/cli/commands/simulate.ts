@@ -576,19 +576,42 @@ function checkOutputFile(flag: string, path: string): void {
 
 export function formatSimulateReport(r: SimulateReport, showSeries: boolean): string {
   const out: string[] = [];
+  const zk = r.coordination === 'zookeeper';
+  const seeds = r.seeds > 1;
   out.push(
-    `rollcall simulate: ${r.mode} mode, ${Array.isArray(r.handlers) ? r.handlers.join('/') : r.handlers} handlers, seed ${r.seed}, latency ${r.latencyMs} ms + jitter ${r.jitterMs} ms, fsync ${r.fsyncMs} ms${r.faults ? `, faults ${r.faults}` : ''}`,
+    `rollcall simulate: ${r.mode} mode, ${Array.isArray(r.handlers) ? r.handlers.join('/') : r.handlers} handlers, seed ${r.seed}${seeds ? `..${r.seed + r.seeds - 1}` : ''}, ${zk ? 'ZooKeeper coordination, ' : ''}latency ${r.latencyMs} ms + jitter ${r.jitterMs} ms, fsync ${r.fsyncMs} ms${r.faults ? `, faults ${r.faults}` : ''}`,
   );
-  const multiRun = r.results.some((p) => p.run > 0);
-  out.push(
-    `${showSeries ? 'mode    handlers ' : ''}${'workers'.padStart(7)}${multiRun ? '  run' : ''}  outcome  ${'virtual ms'.padStart(11)}  ${'wall ms'.padStart(8)}  ${'events'.padStart(9)}  trace`,
-  );
-  for (const p of r.results) {
+  if (seeds) {
+    // Many seeds: one line per cluster (its runs summed up); --json has every run.
     out.push(
-      `${showSeries ? `${p.mode.padEnd(7)} ${String(p.handlers).padStart(8)} ` : ''}${String(p.nodes).padStart(7)}${multiRun ? String(p.run + 1).padStart(5) : ''}  ${p.outcome.padEnd(7)}  ${p.durationMs.toFixed(3).padStart(11)}  ${String(p.wallMs).padStart(8)}  ${String(p.events).padStart(9)}  ${p.traceHash}`,
+      `${'seed'.padStart(6)}  ${'workers'.padStart(7)}  ${'runs'.padStart(5)}  outcomes${' '.repeat(24)}${zk ? 'masters            ' : ''}trace`,
     );
-    if (p.error) out.push(`         ${clip(p.error)}`);
-    if (p.procedureError) out.push(`         master: ${clip(p.procedureError)}`);
+    for (const group of clusters(r.results)) {
+      const last = group[group.length - 1]!;
+      const counts = ['ok', 'timeout', 'aborted']
+        .map((o) => [o, group.filter((p) => p.outcome === o).length] as const)
+        .filter(([, n]) => n > 0)
+        .map(([o, n]) => `${n} ${o}`)
+        .join(', ');
+      const masters = [...new Set(group.map((p) => p.master ?? '-'))].join(',');
+      out.push(
+        `${String(last.seed).padStart(6)}  ${String(last.nodes).padStart(7)}  ${String(group.length).padStart(5)}  ${counts.padEnd(32)}${zk ? masters.padEnd(19) : ''}${last.traceHash}`,
+      );
+      if (group[0]!.faults) out.push(`        faults: ${group[0]!.faults}`);
+    }
+  } else {
+    const multiRun = r.results.some((p) => p.run > 0);
+    out.push(
+      `${showSeries ? 'mode    handlers ' : ''}${'workers'.padStart(7)}${multiRun ? '  run' : ''}  outcome  ${'virtual ms'.padStart(11)}  ${'wall ms'.padStart(8)}  ${'events'.padStart(9)}  ${zk ? 'master    ' : ''}trace`,
+    );
+    for (const p of r.results) {
+      out.push(
+        `${showSeries ? `${p.mode.padEnd(7)} ${String(p.handlers).padStart(8)} ` : ''}${String(p.nodes).padStart(7)}${multiRun ? String(p.run + 1).padStart(5) : ''}  ${p.outcome.padEnd(7)}  ${p.durationMs.toFixed(3).padStart(11)}  ${String(p.wallMs).padStart(8)}  ${String(p.events).padStart(9)}  ${zk ? (p.master ?? '-').padEnd(10) : ''}${p.traceHash}`,
+      );
+      if (p.faults && p.run === 0) out.push(`         faults: ${p.faults}`);
+      if (p.error) out.push(`         ${clip(p.error)}`);
+      if (p.procedureError) out.push(`         master: ${clip(p.procedureError)}`);
+    }
   }
   for (const c of r.cliffs) {
     out.push(`cliff: ${c.mode} with ${c.handlers} handlers is ok at ${c.lastOk} workers and fails from ${c.firstFail}`);
@@ -601,7 +624,29 @@ export function formatSimulateReport(r: SimulateReport, showSeries: boolean): st
         : `predicted: legacy with ${p.handlers} handlers deadlocks from ${p.firesAtNodes} workers (${p.pool}, from a ${p.observedFrom}-worker run)${observed ? `; observed: fails from ${observed.firstFail}` : ''}`,
     );
   }
+  if (r.invariants) out.push(`invariants held on every seed: ${r.invariants.join(', ')}`);
   return out.join('\n') + '\n';
+}
+
+/** Results grouped by cluster (seed, mode, handlers, size), in order. */
+function clusters(results: readonly SimulatePoint[]): SimulatePoint[][] {
+  const out: SimulatePoint[][] = [];
+  for (const p of results) {
+    const last = out[out.length - 1]?.[0];
+    if (
+      last &&
+      p.run > 0 &&
+      last.seed === p.seed &&
+      last.nodes === p.nodes &&
+      last.mode === p.mode &&
+      last.handlers === p.handlers
+    ) {
+      out[out.length - 1]!.push(p);
+    } else {
+      out.push([p]);
+    }
+  }
+  return out;
 }
 
 function clip(text: string): string {
