@@ -51,7 +51,8 @@ const ALLOW = {
   substrate: ['util'],
   'substrate/sim': ['substrate', 'util'],
   'substrate/real': ['substrate', 'util'],
-  threads: ['substrate', 'util'],
+  // Wait descriptors name the wait-for graph's vertex kinds (issue 13 moved them to waitgraph).
+  threads: ['substrate', 'util', 'waitgraph'],
   rpc: PROTOCOL_BASE,
   barrier: [...PROTOCOL_BASE, 'rpc'],
   cluster: [...PROTOCOL_BASE, 'rpc', 'barrier'],
