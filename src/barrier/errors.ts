@@ -2,6 +2,7 @@
 // node boundaries: it always names the node where it started, so an aborted procedure tells the
 // operator which member failed, not just that something did.
 import { CallTimeoutError } from '../rpc/index.js';
+import { noteIfBug } from '../util/assert.js';
 
 /** The serialized form of a ForeignException, as it travels in RPC messages or znodes. */
 export interface ForeignExceptionWire {
@@ -39,6 +40,8 @@ export class ForeignException extends Error {
   /** Wraps any error raised at `source`; a ForeignException keeps its own source. */
   static wrap(source: string, err: unknown): ForeignException {
     if (err instanceof ForeignException) return err;
+    // A bug turned into an abort here would pass for a protocol outcome; report it as what it is.
+    noteIfBug(err);
     const e = err instanceof Error ? err : new Error(String(err));
     return new ForeignException(source, e.message, isTimeout(e));
   }

@@ -3,7 +3,7 @@
 // there is no more work, so an idle pool shows no threads in a dump; with maxQueued 0 the pool has
 // SynchronousQueue semantics and refuses a task when every thread is busy.
 import type { LogicalThread, ThreadRegistry } from '../threads/index.js';
-import { assert } from '../util/assert.js';
+import { assert, noteIfBug } from '../util/assert.js';
 import { Deque } from '../util/deque.js';
 import { RejectedExecutionError } from './errors.js';
 
@@ -102,6 +102,7 @@ export class ThreadPoolExecutor {
         try {
           await thread.run(current.frame, () => current.task(thread));
         } catch (err) {
+          noteIfBug(err);
           this.options.onError?.(`${thread.name}: ${(err as Error).message}`);
         }
         thread.counters.completed++;

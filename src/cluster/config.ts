@@ -7,7 +7,8 @@ import type {
   ResumeDecision,
 } from '../barrier/index.js';
 import type { RpcClient, RpcServer, Peer } from '../rpc/index.js';
-import type { Address } from '../substrate/types.js';
+import type { Address, Substrate } from '../substrate/types.js';
+import type { BackupRow } from './backup-table.js';
 import type { ThreadRegistry } from '../threads/index.js';
 
 export type RolllogMode = 'legacy' | 'fixed';
@@ -16,6 +17,8 @@ export const ROLLLOG_MODES: readonly RolllogMode[] = ['fixed', 'legacy'];
 /** What a coordinator transport factory gets from the master (the ZooKeeper transport plugs in here). */
 export interface CoordinatorTransportContext {
   node: string;
+  /** The master's substrate: a transport takes its clock (and anything else it needs) from here. */
+  substrate: Substrate;
   server: RpcServer;
   client: RpcClient;
   threads: ThreadRegistry;
@@ -33,6 +36,7 @@ export interface CoordinatorTransportContext {
 
 export interface MemberTransportContext {
   node: string;
+  substrate: Substrate;
   server: RpcServer;
   client: RpcClient;
   threads: ThreadRegistry;
@@ -72,6 +76,8 @@ export interface MasterConfig {
   defaultMode: RolllogMode;
   log?: (message: string) => void;
   coordinatorTransport?: (ctx: CoordinatorTransportContext) => ProcedureCoordinatorRpcs;
+  /** Told of every batch of rows this master made durable in its backup table (tools, the simulator's checks). */
+  onBackupRowsWritten?: (rows: readonly BackupRow[]) => void;
 }
 
 export interface WorkerConfig {

@@ -101,6 +101,8 @@ export class LogRollBackupSubprocedure extends Subprocedure {
 export interface ManagerEnv {
   coordinator: ProcedureCoordinator;
   table: () => BackupSystemTable;
+  /** Told of rows once they are durable. */
+  rowsWritten?: (rows: readonly BackupRow[]) => void;
   members: () => string[];
   clock: Clock;
   defaultMode: RolllogMode;
@@ -139,7 +141,11 @@ export class LogRollMasterProcedureManager {
     if (mode === 'fixed') return { procId: proc.procId, instance: proc.ref.instance };
     const outcome = await proc.waitForCompleted(thread);
     if (!outcome.ok) throw outcome.error ?? new ForeignException('master', 'procedure failed');
-    return { procId: proc.procId, instance: proc.ref.instance, result: this.result(proc as Procedure<unknown>) };
+    return {
+      procId: proc.procId,
+      instance: proc.ref.instance,
+      result: { ...this.result(proc as Procedure<unknown>), master: this.env.coordinator.name },
+    };
   }
 
   /**
@@ -232,6 +238,7 @@ export class LogRollMasterProcedureManager {
     await thread.run(LOGROLL_FRAMES.writeResults, () =>
       thread.run(BACKUP_TABLE_FRAMES.write, () => this.env.table().writeRegionServerLastLogRollResult(thread, rows)),
     );
+    this.env.rowsWritten?.(rows);
     return rows.length;
   }
 

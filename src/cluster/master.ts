@@ -111,6 +111,7 @@ export class Master {
     ));
     const ctx = {
       node: c.name,
+      substrate,
       server: this.server,
       client: this.client,
       threads: this.threads,
@@ -144,8 +145,11 @@ export class Master {
     this.manager = new LogRollMasterProcedureManager({
       coordinator: this.coordinator,
       table: () => this.backupTable,
-      // Registered over RPC, plus those the transport knows (ZooKeeper: a standby that took over).
-      members: () => [...new Set([...this.liveMembers(), ...(this.transport.liveMembers?.() ?? [])])],
+      // A transport that tracks membership (ZooKeeper's ephemeral members/ znodes) knows who is alive
+      // better than RPC registrations, which a crashed worker keeps until memberExpiryMs: with those,
+      // every run would abort on the dead worker for a minute.
+      members: () => [...(this.transport.liveMembers?.() ?? this.liveMembers())],
+      ...(c.onBackupRowsWritten ? { rowsWritten: c.onBackupRowsWritten } : {}),
       clock: substrate.clock,
       defaultMode: c.defaultMode,
       procedureTimeoutMs: c.procedureTimeoutMs,
@@ -277,7 +281,7 @@ export class Master {
       'default',
       async (a) => {
         this.checkActive('getProcedureResult');
-        return this.manager.getProcedureResult(parseGetResult(a));
+        return { ...this.manager.getProcedureResult(parseGetResult(a)), master: this.name };
       },
       FRAMES.getProcedureResult,
     );
@@ -397,17 +401,15 @@ export class Master {
       this.log(`won't update ${req.server}'s last roll result: current=${stored} new=${req.highest}`);
       return { written: false };
     }
-    await t.run(BACKUP_TABLE_FRAMES.write, () =>
-      this.backupTable.writeRegionServerLastLogRollResult(t, [
-        {
-          backupRoot: req.backupRoot,
-          server: req.server,
-          segment: req.highest,
-          rolledAtMs: req.rolledAtMs,
-          procedure: req.instance,
-        },
-      ]),
-    );
+    const row = {
+      backupRoot: req.backupRoot,
+      server: req.server,
+      segment: req.highest,
+      rolledAtMs: req.rolledAtMs,
+      procedure: req.instance,
+    };
+    await t.run(BACKUP_TABLE_FRAMES.write, () => this.backupTable.writeRegionServerLastLogRollResult(t, [row]));
+    this.config.onBackupRowsWritten?.([row]);
     return { written: true };
   }
 

@@ -55,6 +55,8 @@ export interface ProcedureResult {
   slowest?: { member: string; acquiredAfterMs?: number; completedAfterMs?: number }[];
   /** Per-member WAL roll times (median and max), fixed and legacy alike. */
   rollMs?: { p50: number; max: number };
+  /** The master that answered (after a failover, the one that resumed or aborted the run). */
+  master?: string;
 }
 
 export interface GetProcedureResultRequest {

@@ -79,6 +79,7 @@ export class Worker {
     ));
     const ctx = {
       node: c.name,
+      substrate,
       server: this.server,
       client: this.client,
       threads: this.threads,

@@ -146,6 +146,9 @@ export class DeadlockDetector {
 }
 
 /** `pool-starvation across master, worker-3: master/RpcServer.default… waits for … → …` */
+/** A deadlock as the online check describes it (as `rollcall analyze` does). */
+export type { DeadlockOut };
+
 export function describe(cycle: DeadlockOut): string {
   const chain = cycle.cycle
     .slice(0, 6)

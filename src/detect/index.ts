@@ -9,6 +9,7 @@ export {
   DeadlockDetector,
   DEFAULT_DETECT_INTERVAL_MS,
   describe as describeDeadlock,
+  type DeadlockOut,
   type Detection,
   type DetectorOptions,
   type DetectorRound,

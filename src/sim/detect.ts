@@ -2,8 +2,13 @@
 // virtual time, reading every node's registry instead of its admin listener) and the same
 // latent-deadlock predictor, on the same cluster code — so detection latency and prediction can be
 // measured over many seeds in seconds.
-import { DeadlockDetector, DEFAULT_DETECT_INTERVAL_MS, watchCluster, type Prediction } from '../detect/index.js';
-import type { DeadlockOut } from '../diagnose/result.js';
+import {
+  DeadlockDetector,
+  DEFAULT_DETECT_INTERVAL_MS,
+  watchCluster,
+  type DeadlockOut,
+  type Prediction,
+} from '../detect/index.js';
 import { SimCluster, type SimRunOptions, type SimRunResult } from './run.js';
 
 export interface SimDetectionResult extends SimRunResult {

@@ -2,11 +2,12 @@
 // plan, and the plan applied to a SimWorld at virtual times.
 //
 //   SPEC      := ITEM ( ',' ITEM )*
-//   ITEM      := RATE | PARTITION | CRASH | RESTART
+//   ITEM      := RATE | PARTITION | CRASH | RESTART | EXPIRE
 //   RATE      := ( 'drop' | 'dup' | 'reorder' ) '=' PROBABILITY [ '@' WINDOW ]
 //   PARTITION := 'partition' '=' WINDOW ':' SIDE [ '/' SIDE ]
 //   CRASH     := 'crash' '=' NODE '@' TIME
 //   RESTART   := 'restart' '=' NODE '@' TIME
+//   EXPIRE    := 'expire' '=' NODE '@' TIME        (--coordination zookeeper) the server expires NODE's session
 //   WINDOW    := TIME '-' [ TIME ]                  an open end lasts until the run ends
 //   SIDE      := NODE ( '|' NODE )*                 one side; without '/', the other side is every other node
 //   TIME      := NUMBER [ 'ms' | 's' | 'm' ]        a bare number is milliseconds
@@ -20,6 +21,7 @@
 //   partition=100ms-600ms:worker-1|worker-2    cut worker-1 and worker-2 off from everyone, then heal
 //   partition=1s-:master/worker-3              cut master from worker-3 for good
 //   crash=worker-3@50ms,restart=worker-3@2s    power-fail worker-3, bring it back with its synced disk
+//   expire=master@1s                           ZooKeeper expires the master's session (a GC pause, say)
 import type { SimWorld } from '../substrate/sim/index.js';
 import type { MessageFaults } from '../substrate/sim/network.js';
 
@@ -49,6 +51,8 @@ export interface FaultPlan {
   partitions: PartitionFault[];
   crashes: NodeFault[];
   restarts: NodeFault[];
+  /** ZooKeeper session expiries (only with the simulated ZooKeeper). */
+  expiries: NodeFault[];
 }
 
 /** Bound on items in one spec: a plan is for people to read. */
@@ -59,11 +63,11 @@ export class FaultSpecError extends Error {
 }
 
 export function emptyPlan(): FaultPlan {
-  return { rates: [], partitions: [], crashes: [], restarts: [] };
+  return { rates: [], partitions: [], crashes: [], restarts: [], expiries: [] };
 }
 
 export function isEmptyPlan(p: FaultPlan): boolean {
-  return p.rates.length + p.partitions.length + p.crashes.length + p.restarts.length === 0;
+  return p.rates.length + p.partitions.length + p.crashes.length + p.restarts.length + p.expiries.length === 0;
 }
 
 function parseTime(text: string, item: string): number {
@@ -111,7 +115,9 @@ export function parseFaultSpec(spec: string): FaultPlan {
   for (const item of items) {
     const eq = item.indexOf('=');
     if (eq <= 0)
-      throw new FaultSpecError(`'${item}' is not KEY=VALUE (keys: drop, dup, reorder, partition, crash, restart)`);
+      throw new FaultSpecError(
+        `'${item}' is not KEY=VALUE (keys: drop, dup, reorder, partition, crash, restart, expire)`,
+      );
     const key = item.slice(0, eq);
     const value = item.slice(eq + 1);
     switch (key) {
@@ -139,18 +145,19 @@ export function parseFaultSpec(spec: string): FaultPlan {
         break;
       }
       case 'crash':
-      case 'restart': {
+      case 'restart':
+      case 'expire': {
         const at = value.lastIndexOf('@');
         if (at <= 0) throw new FaultSpecError(`'${item}': expected ${key}=NODE@TIME`);
         const node = parseSide(value.slice(0, at), item);
         if (node.length !== 1) throw new FaultSpecError(`'${item}': one node per ${key}`);
         const f = { node: node[0]!, atMs: parseTime(value.slice(at + 1), item) };
-        (key === 'crash' ? plan.crashes : plan.restarts).push(f);
+        (key === 'crash' ? plan.crashes : key === 'restart' ? plan.restarts : plan.expiries).push(f);
         break;
       }
       default:
         throw new FaultSpecError(
-          `unknown fault '${key}' in '${item}' (known: drop, dup, reorder, partition, crash, restart)`,
+          `unknown fault '${key}' in '${item}' (known: drop, dup, reorder, partition, crash, restart, expire)`,
         );
     }
   }
@@ -192,6 +199,7 @@ export function formatFaultPlan(plan: FaultPlan): string {
   }
   for (const c of plan.crashes) parts.push(`crash=${c.node}@${t(c.atMs)}`);
   for (const r of plan.restarts) parts.push(`restart=${r.node}@${t(r.atMs)}`);
+  for (const e of plan.expiries) parts.push(`expire=${e.node}@${t(e.atMs)}`);
   return parts.join(',');
 }
 
@@ -199,7 +207,7 @@ export function formatFaultPlan(plan: FaultPlan): string {
 export function nodesNamed(plan: FaultPlan): string[] {
   const s = new Set<string>();
   for (const p of plan.partitions) for (const n of [...p.side, ...(p.other ?? [])]) s.add(n);
-  for (const c of [...plan.crashes, ...plan.restarts]) s.add(c.node);
+  for (const c of [...plan.crashes, ...plan.restarts, ...plan.expiries]) s.add(c.node);
   return [...s];
 }
 
@@ -208,6 +216,8 @@ export interface FaultHooks {
   crashed?(node: string): void;
   /** After world.restart: the harness builds a fresh node on the new substrate. */
   restarted?(node: string): void;
+  /** Expires the node's ZooKeeper sessions; without it, a plan with expire= is refused. */
+  expire?(node: string): void;
 }
 
 /**
@@ -219,6 +229,11 @@ export function applyFaultPlan(world: SimWorld, plan: FaultPlan, originMs: numbe
   for (const n of nodesNamed(plan)) {
     if (!known.has(n)) throw new FaultSpecError(`the fault spec names ${n}, which is not a node of this cluster`);
   }
+  const expire = hooks.expire;
+  if (plan.expiries.length > 0 && !expire) {
+    throw new FaultSpecError('expire= expires ZooKeeper sessions: it needs --coordination zookeeper');
+  }
+  for (const e of plan.expiries) world.at(originMs + e.atMs, `expire ${e.node}`, () => expire!(e.node));
   const recompute = (): void => {
     const now = world.nowMs - originMs;
     const current: Pick<MessageFaults, 'dropRate' | 'dupRate' | 'reorderRate'> = {

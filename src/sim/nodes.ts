@@ -1,8 +1,10 @@
 // Cluster-size lists for sweeps: "10,20,40", "5..200/5" (from..to/step), or a mix of both.
+import { MAX_CLUSTER_WORKERS } from '../cluster/index.js';
 
-/** Bound on sizes in one sweep and on a single size (the simulator's node limit). */
+/** Bound on sizes in one sweep. */
 export const MAX_SWEEP_SIZES = 10_000;
-export const MAX_SIM_WORKERS = 99_999;
+/** Bound on a single size: the cluster harness's own limit, so the CLI refuses what it would. */
+export const MAX_SIM_WORKERS = MAX_CLUSTER_WORKERS;
 
 export class NodeListError extends Error {
   override name = 'NodeListError';

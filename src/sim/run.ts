@@ -4,6 +4,7 @@
 import {
   CLIENT_NODE,
   MASTER_DEFAULTS,
+  type BackupAdminClient,
   ROLLLOG_NAME,
   defaultWorkerName,
   startCluster,
@@ -14,18 +15,14 @@ import {
   type Worker,
   type WorkerConfig,
 } from '../cluster/index.js';
-import {
-  SimLimitError,
-  SimWorld,
-  type DiskModel,
-  type LinkModel,
-  type SchedulerLimits,
-} from '../substrate/sim/index.js';
+import { SimWorld, type DiskModel, type LinkModel, type SchedulerLimits } from '../substrate/sim/index.js';
 import { assert } from '../util/assert.js';
+import { CrashWatch, SimCrash, crashFrom, driveWorld } from './crash.js';
 import { createHop, realElapsedMs } from './drive.js';
 import { FaultSpecError, applyFaultPlan, emptyPlan, type FaultPlan } from './faults.js';
 
-export type SimOutcome = 'ok' | 'timeout' | 'failed';
+/** Protocol outcomes: the only results a simulated run has (anything else is a SimCrash). */
+export type SimOutcome = 'ok' | 'timeout' | 'aborted';
 
 export interface SimRunOptions {
   /** Workers in the cluster (plus a master and a client node). */
@@ -43,6 +40,8 @@ export interface SimRunOptions {
   faults?: FaultPlan;
   /** Rolllogs run one after another on the same cluster (e.g. one during a partition, one after). */
   runs?: number;
+  /** Virtual pause between one rolllog's end and the next one's start. */
+  runGapMs?: number;
   limits?: Partial<SchedulerLimits>;
   /** Further master and worker settings (pool sizes, member timer, ...). */
   master?: Partial<Omit<MasterConfig, 'listen' | 'dataDir'>>;
@@ -77,6 +76,10 @@ export interface SimRunResult {
   phasesMs?: Record<string, number | undefined>;
   /** The master's procedure id for this rolllog, when it answered with one. */
   procId?: number;
+  /** The run's instance (unique across masters), when the master gave one. */
+  instance?: string;
+  /** The master that gave the outcome (with ZooKeeper coordination, the active one at the end). */
+  master?: string;
   /** When the rolllog failed: the error the master's procedure ended with, if it differs from error. */
   procedureError?: string;
 }
@@ -108,10 +111,6 @@ export class SimCluster {
   /** Virtual time of the first rolllog: fault times count from here. */
   readonly originMs: number;
   private runs = 0;
-  private readonly unhandled: unknown[] = [];
-  private readonly onUnhandled = (reason: unknown): void => {
-    this.unhandled.push(reason);
-  };
   private closed = false;
 
   private constructor(
@@ -120,27 +119,19 @@ export class SimCluster {
     readonly options: SimRunOptions,
     workerNames: string[],
     startupWallMs: number,
+    private readonly crashes: CrashWatch,
   ) {
     this.workerNames = workerNames;
     this.startupMs = world.nowMs;
     this.startupWallMs = startupWallMs;
     this.originMs = world.nowMs;
-    process.on('unhandledRejection', this.onUnhandled);
   }
 
   /** Builds the world and starts master, workers and client on it; throws if startup fails or stalls. */
   static async start(opts: SimRunOptions): Promise<SimCluster> {
     assert(Number.isInteger(opts.workers) && opts.workers >= 1, 'a simulated cluster needs at least one worker');
     const wallStart = realElapsedMs();
-    const world = new SimWorld({
-      seed: opts.seed,
-      hop: createHop(),
-      wallClockMs: realElapsedMs,
-      link: { latencyMs: SIM_DEFAULTS.latencyMs, jitterMs: SIM_DEFAULTS.jitterMs, ...opts.link },
-      disk: { fsyncMs: SIM_DEFAULTS.fsyncMs, ...opts.disk },
-      ...(opts.limits ? { limits: opts.limits } : {}),
-      ...(opts.log ? { log: opts.log } : {}),
-    });
+    const world = simWorldFor(opts);
     const masterName = opts.master?.name ?? MASTER_DEFAULTS.name;
     // Every node is added up front in a fixed order, so node indices (and the trace) do not
     // depend on the order in which the harness asks for substrates.
@@ -150,6 +141,8 @@ export class SimCluster {
     world.addNode(CLIENT_NODE);
     const rpcTimeoutMs = opts.rpcTimeoutMs ?? SIM_DEFAULTS.rpcTimeoutMs;
     const procedureTimeoutMs = opts.procedureTimeoutMs ?? SIM_DEFAULTS.procedureTimeoutMs;
+    const crashes = new CrashWatch(() => world.nowMs);
+    world.scheduler.afterEvent = () => crashes.check();
     const starting = startCluster({
       workers: opts.workers,
       substrateFor: (node) => world.substrate(node),
@@ -170,14 +163,22 @@ export class SimCluster {
       worker: { rpcTimeoutMs, memberTimeoutMs: procedureTimeoutMs, ...opts.worker },
       ...(opts.log ? { log: opts.log } : {}),
     });
-    if ((await world.run(starting)) === 'idle') {
-      throw new Error(
-        `the simulated cluster never finished starting (stalled at virtual ${world.nowMs.toFixed(3)} ms)`,
-      );
+    let cluster: Cluster;
+    try {
+      if ((await world.run(starting)) === 'idle') {
+        throw new SimCrash(
+          'stall',
+          `the simulated cluster never finished starting (stalled at virtual ${world.nowMs.toFixed(3)} ms)`,
+          world.nowMs,
+        );
+      }
+      cluster = await starting;
+    } catch (err) {
+      crashes.close();
+      throw crashFrom(err, world.nowMs);
     }
-    const cluster = await starting;
     world.record('cluster up');
-    const sc = new SimCluster(world, cluster, opts, workerNames, realElapsedMs() - wallStart);
+    const sc = new SimCluster(world, cluster, opts, workerNames, realElapsedMs() - wallStart, crashes);
     try {
       const faults = opts.faults ?? emptyPlan();
       for (const r of faults.restarts) {
@@ -201,57 +202,28 @@ export class SimCluster {
 
   /**
    * Runs one rolllog from the client node until it ends. A world that runs out of events while
-   * the rolllog is pending, or passes a limit, ends it as 'failed' with the reason.
+   * the rolllog is pending, passes a limit, or meets a bug throws a SimCrash.
    */
   async rolllog(): Promise<SimRunResult> {
     assert(!this.closed, 'simulated cluster is closed');
-    const run = this.runs++;
-    const world = this.world;
-    const wallStart = realElapsedMs();
-    if (run > 0) {
-      // After a failed rolllog, wait (virtually) until the master no longer runs one, so the next
-      // is not rejected as a duplicate.
-      await this.drive(
-        this.cluster.client.waitForProcedureEnd(ROLLLOG_NAME, this.procedureTimeoutMs + this.rpcTimeoutMs),
-      );
-    }
-    const startedMs = world.nowMs;
-    const pending = this.cluster.rolllog({
-      mode: this.options.mode,
-      rpcTimeoutMs: this.rpcTimeoutMs,
-      procedureTimeoutMs: this.procedureTimeoutMs,
+    const { raw, startedMs, result } = await runClientRolllog({
+      world: this.world,
+      options: this.options,
+      client: this.cluster.client,
+      run: this.runs++,
+      startupMs: this.startupMs,
+      startupWallMs: this.startupWallMs,
+      drive: (until) => this.drive(until),
     });
-    let r: RolllogRunResult;
-    const stop = await this.drive(pending);
-    if (stop !== undefined) r = { outcome: 'failed', durationMs: world.nowMs - startedMs, error: stop };
-    else r = await pending;
-    let procedureError: string | undefined;
-    if (r.outcome !== 'ok' && stop === undefined) procedureError = await this.procedureErrorSince(startedMs);
-    const rejected = this.takeUnhandled();
-    if (rejected !== undefined) r = { ...r, outcome: 'failed', error: rejected };
-    world.record(`rolllog ${run} ${r.outcome} ${r.durationMs}`);
-    const result: SimRunResult = {
-      nodes: this.options.workers,
-      run,
-      outcome: r.outcome,
-      durationMs: round3(r.durationMs),
-      wallMs: Math.round(realElapsedMs() - wallStart + (run === 0 ? this.startupWallMs : 0)),
-      traceHash: world.traceHash,
-      events: world.eventsRun,
-      ...(r.error !== undefined ? { error: r.error } : {}),
-      ...(procedureError !== undefined && procedureError !== r.error ? { procedureError } : {}),
-      ...(run === 0 ? { startupMs: round3(this.startupMs), startupWallMs: Math.round(this.startupWallMs) } : {}),
-      ...(r.result?.phasesMs ? { phasesMs: r.result.phasesMs } : {}),
-      ...(r.result?.procId !== undefined ? { procId: r.result.procId } : {}),
-    };
-    return result;
+    if (raw.outcome === 'ok') return result;
+    const procedureError = await this.procedureErrorSince(startedMs);
+    return procedureError !== undefined && procedureError !== raw.error ? { ...result, procedureError } : result;
   }
 
   /** Lets durationMs of virtual time pass (aborts propagate, member timers fire). */
   async settle(durationMs: number): Promise<void> {
-    const stop = await this.drive(() => this.world.runFor(durationMs));
     // Running out of events while settling is fine: the cluster is quiet.
-    assert(stop === undefined, stop ?? '');
+    await this.drive(() => this.world.runFor(durationMs));
   }
 
   /** The current Worker object of a node (a restart replaces it). */
@@ -264,7 +236,8 @@ export class SimCluster {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    process.off('unhandledRejection', this.onUnhandled);
+    this.world.scheduler.afterEvent = null;
+    this.crashes.close();
   }
 
   private restartWorker(node: string): void {
@@ -276,21 +249,8 @@ export class SimCluster {
     });
   }
 
-  /**
-   * Runs the world until `until` settles (or runs `until()`); returns why it stopped early: it
-   * stalled (no events left) or passed a limit.
-   */
-  private async drive(until: Promise<unknown> | (() => Promise<unknown>)): Promise<string | undefined> {
-    try {
-      const status = typeof until === 'function' ? await until() : await this.world.run(until);
-      if (status === 'idle' && typeof until !== 'function') {
-        return `simulation stalled at virtual ${this.world.nowMs.toFixed(3)} ms: no events left and the rolllog never ended (a hang no timer can break)`;
-      }
-      return undefined;
-    } catch (err) {
-      if (err instanceof SimLimitError) return err.message;
-      throw err;
-    }
+  private drive(until: Promise<unknown> | (() => Promise<unknown>)): Promise<void> {
+    return driveWorld(this.world, this.crashes, until, 'the rolllog never ended');
   }
 
   /**
@@ -306,24 +266,16 @@ export class SimCluster {
       let ended = false;
       void proc.completion.then(() => (ended = true));
       const limitMs = proc.deadlineMs + this.rpcTimeoutMs;
-      const stop = await this.drive(() => this.world.run(() => ended || this.world.nowMs > limitMs));
-      if (stop !== undefined) return undefined;
+      await this.drive(() => this.world.run(() => ended || this.world.nowMs > limitMs));
     }
     return proc.outcome?.error?.message;
-  }
-
-  private takeUnhandled(): string | undefined {
-    if (this.unhandled.length === 0) return undefined;
-    const reason = this.unhandled[0];
-    this.unhandled.length = 0;
-    return `unhandled promise rejection in node code: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`;
   }
 }
 
 /**
  * Builds a world and a cluster of `workers` workers, runs `runs` rolllogs and returns one result
- * per rolllog. Never hangs: every wait is bounded by the world's limits, and a world with nothing
- * left to do while a rolllog is pending ends it as 'failed' (stalled).
+ * per rolllog. Never hangs: every wait is bounded by the world's limits; a world with nothing left
+ * to do while a rolllog is pending, or any bug, throws a SimCrash.
  */
 export async function runSimulation(opts: SimRunOptions): Promise<SimRunResult[]> {
   const runs = opts.runs ?? 1;
@@ -339,7 +291,6 @@ export async function runSimulation(opts: SimRunOptions): Promise<SimRunResult[]
       const r = await sc.rolllog();
       results.push(r);
       opts.onRunEnd?.(sc, r);
-      if (r.error?.startsWith('simulation ')) break; // a stalled or runaway world cannot go on
     }
     return results;
   } finally {
@@ -347,6 +298,78 @@ export async function runSimulation(opts: SimRunOptions): Promise<SimRunResult[]
   }
 }
 
-function round3(ms: number): number {
+/** A simulated world with the simulator's link and disk defaults, the run's seed and limits. */
+export function simWorldFor(opts: SimRunOptions): SimWorld {
+  return new SimWorld({
+    seed: opts.seed,
+    hop: createHop(),
+    wallClockMs: realElapsedMs,
+    link: { latencyMs: SIM_DEFAULTS.latencyMs, jitterMs: SIM_DEFAULTS.jitterMs, ...opts.link },
+    disk: { fsyncMs: SIM_DEFAULTS.fsyncMs, ...opts.disk },
+    ...(opts.limits ? { limits: opts.limits } : {}),
+    ...(opts.log ? { log: opts.log } : {}),
+  });
+}
+
+/** What runClientRolllog needs of a simulated cluster. */
+export interface RolllogDriver {
+  world: SimWorld;
+  options: SimRunOptions;
+  client: BackupAdminClient;
+  /** This rolllog's index within its cluster. */
+  run: number;
+  startupMs: number;
+  startupWallMs: number;
+  drive: (until: Promise<unknown> | (() => Promise<unknown>)) => Promise<void>;
+}
+
+/**
+ * One rolllog from a cluster's client (after the run gap and, for a later run, once the previous
+ * one no longer runs), recorded in the trace; returns the client's result and the JSON entry.
+ */
+export async function runClientRolllog(
+  d: RolllogDriver,
+): Promise<{ raw: RolllogRunResult; startedMs: number; result: SimRunResult }> {
+  const { world, options, client, run } = d;
+  const rpcTimeoutMs = options.rpcTimeoutMs ?? SIM_DEFAULTS.rpcTimeoutMs;
+  const procedureTimeoutMs = options.procedureTimeoutMs ?? SIM_DEFAULTS.procedureTimeoutMs;
+  const wallStart = realElapsedMs();
+  if (run > 0) {
+    if (options.runGapMs) await d.drive(() => world.runFor(options.runGapMs!));
+    // After a run that did not end ok, wait (virtually) until no rolllog runs on the master, so
+    // the next one is not rejected as a duplicate.
+    await d.drive(client.waitForProcedureEnd(ROLLLOG_NAME, procedureTimeoutMs + rpcTimeoutMs));
+  }
+  const startedMs = world.nowMs;
+  const pending = client.rolllog({ mode: options.mode, rpcTimeoutMs, procedureTimeoutMs });
+  await d.drive(pending);
+  const raw = await pending;
+  const outcome = simOutcome(raw);
+  const master = raw.result?.master;
+  world.record(`rolllog ${run} ${outcome} ${raw.durationMs} ${master ?? '-'}`);
+  const result: SimRunResult = {
+    nodes: options.workers,
+    run,
+    outcome,
+    durationMs: round3(raw.durationMs),
+    wallMs: Math.round(realElapsedMs() - wallStart + (run === 0 ? d.startupWallMs : 0)),
+    traceHash: world.traceHash,
+    events: world.eventsRun,
+    ...(master ? { master } : {}),
+    ...(raw.error !== undefined ? { error: raw.error } : {}),
+    ...(run === 0 ? { startupMs: round3(d.startupMs), startupWallMs: Math.round(d.startupWallMs) } : {}),
+    ...(raw.result?.phasesMs ? { phasesMs: raw.result.phasesMs } : {}),
+    ...(raw.result?.procId !== undefined ? { procId: raw.result.procId } : {}),
+    ...(raw.result?.instance ? { instance: raw.result.instance } : {}),
+  };
+  return { raw, startedMs, result };
+}
+
+/** The client's view as a protocol outcome: a failed rolllog was aborted (rejected, or ended by an error). */
+export function simOutcome(r: RolllogRunResult): SimOutcome {
+  return r.outcome === 'failed' ? 'aborted' : r.outcome;
+}
+
+export function round3(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }

@@ -2,8 +2,9 @@
 // so every point is reproducible on its own from (mode, handlers, size, seed, faults).
 import type { RolllogMode } from '../cluster/index.js';
 import { CLIENT_NODE, MASTER_DEFAULTS, defaultWorkerName } from '../cluster/index.js';
-import { realElapsedMs } from './drive.js';
-import { FaultSpecError, emptyPlan, nodesNamed, type FaultPlan } from './faults.js';
+import { FaultSpecError, nodesNamed, type FaultPlan } from './faults.js';
+import { crashFrom } from './crash.js';
+import { zkNodeNames } from './zookeeper.js';
 import { runSimulation, type SimRunOptions, type SimRunResult } from './run.js';
 
 export interface SweepOptions extends Omit<SimRunOptions, 'workers' | 'mode' | 'handlers'> {
@@ -12,6 +13,8 @@ export interface SweepOptions extends Omit<SimRunOptions, 'workers' | 'mode' | '
   handlers: readonly number[];
   /** Called after each point (for a progress bar). */
   onPoint?: (done: number, total: number, point: SweepPoint) => void;
+  /** Runs one cluster (default: runSimulation; the ZooKeeper runner for --coordination zookeeper). */
+  runner?: (opts: SimRunOptions) => Promise<SimRunResult[]>;
 }
 
 export interface SweepPoint extends SimRunResult {
@@ -23,19 +26,27 @@ export interface SweepPoint extends SimRunResult {
 export const MAX_SWEEP_POINTS = 20_000;
 
 /** Throws FaultSpecError when the plan names a node some size of the sweep does not have. */
-export function checkFaultNodes(plan: FaultPlan, sizes: readonly number[]): void {
+export function checkFaultNodes(
+  plan: FaultPlan,
+  sizes: readonly number[],
+  coordination: 'rpc' | 'zookeeper' = 'rpc',
+): void {
   const smallest = Math.min(...sizes);
-  const valid = new Set([MASTER_DEFAULTS.name, CLIENT_NODE]);
+  const zk = coordination === 'zookeeper';
+  const valid = new Set(zk ? zkNodeNames(smallest) : [MASTER_DEFAULTS.name, CLIENT_NODE]);
   for (let i = 0; i < smallest; i++) valid.add(defaultWorkerName(i));
   for (const r of plan.restarts) {
-    if (r.node === MASTER_DEFAULTS.name || r.node === CLIENT_NODE) {
+    // Without ZooKeeper a restarted master would not find its workers' procedures: only workers.
+    if (!zk && (r.node === MASTER_DEFAULTS.name || r.node === CLIENT_NODE)) {
       throw new FaultSpecError(`restart=${r.node}@${r.atMs}ms: only workers can be restarted`);
     }
   }
   for (const n of nodesNamed(plan)) {
     if (!valid.has(n)) {
       throw new FaultSpecError(
-        `the fault spec names ${n}, which a ${smallest}-worker cluster does not have (nodes: master, worker-1..worker-${smallest}, client)`,
+        `the fault spec names ${n}, which a ${smallest}-worker cluster does not have (nodes: ${
+          zk ? 'zookeeper, master, master-2' : 'master'
+        }, worker-1..worker-${smallest}, client)`,
       );
     }
   }
@@ -44,32 +55,23 @@ export function checkFaultNodes(plan: FaultPlan, sizes: readonly number[]): void
 export async function sweep(opts: SweepOptions): Promise<SweepPoint[]> {
   const total = opts.sizes.length * opts.modes.length * opts.handlers.length;
   if (total > MAX_SWEEP_POINTS) throw new Error(`a sweep of ${total} points is too many (limit ${MAX_SWEEP_POINTS})`);
-  checkFaultNodes(opts.faults ?? emptyPlan(), opts.sizes);
-  const { sizes, modes, handlers, onPoint, ...rest } = opts;
+
+  const { sizes, modes, handlers, onPoint, runner = runSimulation, ...rest } = opts;
   const out: SweepPoint[] = [];
   let done = 0;
   for (const mode of modes) {
     for (const h of handlers) {
       for (const workers of sizes) {
-        const started = realElapsedMs();
         let results: SimRunResult[];
         try {
-          results = await runSimulation({ ...rest, workers, mode, handlers: h });
+          results = await runner({ ...rest, workers, mode, handlers: h });
         } catch (err) {
-          // A simulator error (a protocol callback threw, the cluster could not start) is this
-          // point's result; the sweep goes on.
-          results = [
-            {
-              nodes: workers,
-              run: 0,
-              outcome: 'failed',
-              durationMs: 0,
-              wallMs: Math.round(realElapsedMs() - started),
-              traceHash: '',
-              events: 0,
-              error: (err as Error).message,
-            },
-          ];
+          if (err instanceof FaultSpecError) throw err;
+          // A crash is never a result: the sweep stops, saying which cluster to replay.
+          const crash = crashFrom(err, 0);
+          crash.point = { nodes: workers, mode, handlers: h, seed: rest.seed };
+          crash.before = out;
+          throw crash;
         }
         done++;
         for (const r of results) {

@@ -1,4 +1,5 @@
-// A coordinator and N members over real TCP on loopback, with scripted subprocedures.
+// A coordinator and N members with scripted subprocedures: over real TCP on loopback, or on a
+// simulated world (pass `world`) where timing tests assert exact virtual times.
 import {
   ProcedureCoordinator,
   ProcedureMember,
@@ -11,7 +12,8 @@ import {
 } from '../../src/barrier/index.js';
 import { RpcClient, RpcServer } from '../../src/rpc/index.js';
 import { realSubstrate } from '../../src/substrate/real/index.js';
-import type { Address } from '../../src/substrate/types.js';
+import type { SimWorld } from '../../src/substrate/sim/index.js';
+import type { Address, Substrate } from '../../src/substrate/types.js';
 import { ThreadRegistry, type LogicalThread } from '../../src/threads/index.js';
 import { until } from '../support/gate.js';
 
@@ -32,9 +34,12 @@ export interface MemberHandle {
   events: string[];
   /** Errors its subprocedures received (aborts). */
   aborts: ForeignException[];
+  /** When (the member's clock) each subprocedure started acquiring, and each abort was cleaned up. */
+  acquiredAtMs: number[];
+  abortedAtMs: number[];
 }
 
-const sub = realSubstrate();
+const real = realSubstrate();
 
 class ScriptedSubprocedure extends Subprocedure {
   constructor(
@@ -49,11 +54,16 @@ class ScriptedSubprocedure extends Subprocedure {
 
   async acquireBarrier(thread: LogicalThread): Promise<void> {
     this.handle.events.push('acquire');
+    this.handle.acquiredAtMs.push(this.ctx.clock.nowMs());
     if (this.behaviour.kind === 'hang-acquire') {
       await thread.waitOn({ kind: 'io', what: 'hang' }, this.release);
     } else if (this.behaviour.kind === 'slow-acquire') {
       const ms = this.behaviour.delayMs;
-      await thread.waitOn({ kind: 'timer', untilMs: 0, reason: 'slow' }, new Promise((r) => setTimeout(r, ms)));
+      const clock = this.ctx.clock;
+      await thread.waitOn(
+        { kind: 'timer', untilMs: clock.nowMs() + ms, reason: 'slow' },
+        new Promise<void>((r) => clock.setTimer(ms, r)),
+      );
     }
   }
 
@@ -61,15 +71,13 @@ class ScriptedSubprocedure extends Subprocedure {
     this.handle.events.push('inside');
     if (this.behaviour.kind === 'fail-inside') throw new Error(this.behaviour.message);
     if (this.behaviour.kind === 'stay-inside') {
-      // Parked until an abort arrives (the monitor wakes nothing here, so poll the error).
+      // Parked until an abort (the coordinator's, or the member timer) cancels the subprocedure.
+      const signal = this.signal;
       await thread.waitOn(
         { kind: 'io', what: 'stay' },
         new Promise<void>((resolve) => {
-          const check = (): void => {
-            if (this.error) resolve();
-            else setTimeout(check, 5);
-          };
-          check();
+          if (signal.aborted) resolve();
+          else signal.addEventListener('abort', () => resolve(), { once: true });
         }),
       );
       this.monitor.rethrowException();
@@ -80,6 +88,7 @@ class ScriptedSubprocedure extends Subprocedure {
   override async cleanup(_t: LogicalThread, error: ForeignException): Promise<void> {
     this.handle.events.push('cleanup');
     this.handle.aborts.push(error);
+    this.handle.abortedAtMs.push(this.ctx.clock.nowMs());
   }
 }
 
@@ -96,13 +105,20 @@ export async function startBarrierFixture(options: {
   timeoutMs?: number;
   memberTimeoutMs?: number;
   wakeIntervalMs?: number;
+  /** Runs on this simulated world (nodes 'coord' and 'worker-1'…, added by the caller) instead of TCP. */
+  world?: SimWorld;
 }): Promise<BarrierFixture> {
-  const threads = new ThreadRegistry('coord', 'master', process.pid, sub.clock);
+  const { world } = options;
+  const substrateOf = (node: string): Substrate => (world ? world.substrate(node) : real);
+  const listenOf = (node: string, port: number): Address =>
+    world ? { host: node, port } : { host: '127.0.0.1', port: 0 };
+  const sub = substrateOf('coord');
+  const threads = new ThreadRegistry('coord', 'master', sub.pid, sub.clock);
   const server = new RpcServer({
     node: 'coord',
     substrate: sub,
     threads,
-    listen: { host: '127.0.0.1', port: 0 },
+    listen: listenOf('coord', 16000),
     pools: [{ name: 'priority', handlers: 4, queues: 1, maxQueueLength: 400 }],
   });
   const client = new RpcClient({ node: 'coord', substrate: sub });
@@ -132,16 +148,24 @@ export async function startBarrierFixture(options: {
   const members: MemberHandle[] = [];
   for (let i = 1; i <= options.members; i++) {
     const name = `worker-${i}`;
-    const mThreads = new ThreadRegistry(name, 'worker', process.pid, sub.clock);
+    const mSub = substrateOf(name);
+    const mThreads = new ThreadRegistry(name, 'worker', mSub.pid, mSub.clock);
     const mServer = new RpcServer({
       node: name,
-      substrate: sub,
+      substrate: mSub,
       threads: mThreads,
-      listen: { host: '127.0.0.1', port: 0 },
+      listen: listenOf(name, 16020),
       pools: [{ name: 'priority', handlers: 2, queues: 1, maxQueueLength: 20 }],
     });
-    const mClient = new RpcClient({ node: name, substrate: sub });
-    const handle: MemberHandle = { name, threads: mThreads, events: [], aborts: [] } as unknown as MemberHandle;
+    const mClient = new RpcClient({ node: name, substrate: mSub });
+    const handle: MemberHandle = {
+      name,
+      threads: mThreads,
+      events: [],
+      aborts: [],
+      acquiredAtMs: [],
+      abortedAtMs: [],
+    } as unknown as MemberHandle;
     const behaviour = options.behaviour?.(name) ?? { kind: 'ok' };
     handle.member = new ProcedureMember({
       node: name,
@@ -154,7 +178,7 @@ export async function startBarrierFixture(options: {
         callTimeoutMs: 5000,
       }),
       threads: mThreads,
-      clock: sub.clock,
+      clock: mSub.clock,
       timeoutMs: options.memberTimeoutMs ?? 60_000,
       wakeIntervalMs: options.wakeIntervalMs ?? 500,
       factory: (ctx, ref) => new ScriptedSubprocedure(ctx, ref, behaviour, handle, release),

@@ -1,5 +1,6 @@
 // rolllog end to end over real TCP on loopback: legacy mode deadlocks at scale and only its
-// timers end it; fixed mode does not; the backup table matches the WAL files on disk.
+// timers end it; fixed mode does not; the backup table matches the WAL files on disk. How long each
+// takes is timed exactly on virtual time (test/sim/cluster.test.ts), never here on the wall clock.
 import { describe, expect, it } from 'vitest';
 import { Wal } from '../../src/cluster/index.js';
 import { startLocalCluster, type LocalCluster } from '../../src/runtime/index.js';
@@ -33,12 +34,11 @@ async function sealedOnDisk(lc: LocalCluster): Promise<Record<string, number>> {
 }
 
 describe('rolllog', () => {
-  it('legacy mode succeeds at 10 workers, in about the time of a WAL roll', async () => {
+  it('legacy mode succeeds at 10 workers', async () => {
     await withCluster(10, async (lc) => {
       for (let i = 0; i < 2; i++) {
         const r = await lc.cluster.rolllog({ mode: 'legacy' });
         expect(r.outcome, r.error).toBe('ok');
-        expect(r.durationMs).toBeLessThan(1000);
       }
       // The sanity checks wrote every worker's row.
       expect(lc.cluster.master.backupTable.readRegionServerLastLogRollResult('backup://default')).toEqual(
@@ -50,7 +50,6 @@ describe('rolllog', () => {
   it('legacy mode deadlocks the master at 60 workers / 30 handlers until the timeout; the cluster recovers; fixed mode works', async () => {
     await withCluster(60, async (lc) => {
       const { cluster } = lc;
-      const t0 = performance.now();
       const pending = cluster.rolllog({ mode: 'legacy' });
       // While it hangs: every default handler is busy and calls are queued behind them.
       const handlers = () => cluster.master.threads.dump().threads.filter((t) => t.pool === 'default');
@@ -84,11 +83,7 @@ describe('rolllog', () => {
       expect(stuckWorker[0]!.name).toMatch(/^member: 'worker-\d+' subprocedure-pool-\d+$/);
 
       const r = await pending;
-      const elapsed = performance.now() - t0;
       expect(r.outcome).toBe('timeout');
-      expect(r.durationMs).toBeGreaterThanOrEqual(TIMEOUT_MS - 100);
-      expect(r.durationMs).toBeLessThan(TIMEOUT_MS + 1500);
-      expect(elapsed).toBeLessThan(TIMEOUT_MS + 1500);
 
       // Only timers end it; afterwards the stuck calls drain and the next run works.
       expect(await cluster.client.waitForProcedureEnd('rolllog', 3 * TIMEOUT_MS)).toBe(true);
@@ -97,7 +92,6 @@ describe('rolllog', () => {
       expect(status.error?.timeout).toBe(true);
       const fixed = await cluster.rolllog({ mode: 'fixed' });
       expect(fixed.outcome, fixed.error).toBe('ok');
-      expect(fixed.durationMs).toBeLessThan(1000);
       expect(cluster.master.backupTable.readRegionServerLastLogRollResult('backup://default')).toEqual(
         await sealedOnDisk(lc),
       );
@@ -107,7 +101,6 @@ describe('rolllog', () => {
   it('an abort through the harness (the online detector lever) ends a legacy deadlock at once and reaches every worker', async () => {
     await withCluster(40, async (lc) => {
       const { cluster } = lc;
-      const t0 = performance.now();
       const pending = cluster.rolllog({ mode: 'legacy' });
       await eventually(() => cluster.master.server.pool('default')!.snapshot().queuedTotal > 0, TIMEOUT_MS);
       expect(cluster.registries().map((r) => r.node)).toEqual([
@@ -121,7 +114,6 @@ describe('rolllog', () => {
       const r = await pending;
       expect(r.outcome).toBe('failed');
       expect(r.error).toContain('deadlock-detector: cycle: master default pool');
-      expect(performance.now() - t0).toBeLessThan(TIMEOUT_MS - 500);
       await eventually(() =>
         cluster.workers.every((w) => w.member.subprocedure('rolllog')?.error?.source === 'deadlock-detector'),
       );

@@ -7,6 +7,7 @@ import { BackupSystemTable, Wal, crc32, encodeRecord, scanRecords, segmentName }
 import { WalLoadGenerator } from '../../src/cluster/loadgen.js';
 import { RealClock, RealDisk } from '../../src/substrate/real/index.js';
 import { ThreadRegistry } from '../../src/threads/index.js';
+import { until } from '../support/gate.js';
 
 const disk = new RealDisk();
 const clock = new RealClock();
@@ -93,7 +94,10 @@ describe('WAL', () => {
     // Roll whenever the generator has made progress: rolls interleave with appends and syncs.
     while (rolls < 8) {
       if (gen.written === writtenAtRoll) {
-        await t.waitOn({ kind: 'io', what: 'wait for appends' }, new Promise<void>((r) => setTimeout(r, 2)));
+        await t.waitOn(
+          { kind: 'io', what: 'wait for appends' },
+          until(() => gen.written !== writtenAtRoll, 'appends'),
+        );
         continue;
       }
       writtenAtRoll = gen.written;

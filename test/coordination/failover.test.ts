@@ -81,11 +81,9 @@ describe.skipIf(!zk)('master failover with real nodes over ZooKeeper', () => {
     ).toHaveLength(3);
 
     // master-a dies: its ZooKeeper connection drops (no goodbye) and its RPC server goes away.
-    const killedAt = Date.now();
     transportA()!.rpcs!.session.crash();
     await a.stop();
     await bStarted;
-    const tookOverMs = Date.now() - killedAt;
     expect(b.isActive).toBe(true);
     // The resumed run is one of master-b's procedures: visible by name while w4 still holds it.
     const threads = new ThreadRegistry('test-client', 'client', process.pid, clock);
@@ -99,8 +97,8 @@ describe.skipIf(!zk)('master failover with real nodes over ZooKeeper', () => {
     w4.release();
     const fixedReport = await fixed;
     expect(fixedReport.runs[0]!.error).toBeUndefined();
+    // Through the failover (how long it takes, one session timeout, is timed exactly in test/sim).
     expect(fixedReport.runs[0]!.outcome).toBe('ok');
-    expect(tookOverMs).toBeLessThan(SESSION_MS + 4_000);
 
     // master-b wrote the backup table from the members' results (each member's last closed segment).
     const wals = Object.fromEntries(workers.map((w) => [w.name, w.wal.highestClosed]));

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { requireTool } from '../support/environment.js';
+import { untilSlow } from '../support/gate.js';
 import { alive } from '../support/processes.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -72,14 +73,9 @@ async function startZkServerOnce(): Promise<ZkStartResult> {
     const p = pid();
     await run('stop');
     if (p === undefined) return;
-    const start = Date.now();
-    while (alive(p)) {
-      if (Date.now() - start > STOP_LIMIT_MS) {
-        process.kill(p, 'SIGKILL');
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await untilSlow(() => !alive(p), `ZooKeeper (pid ${p}) exiting`, STOP_LIMIT_MS).catch(() =>
+      process.kill(p, 'SIGKILL'),
+    );
   };
   const start = async (): Promise<void> => {
     const r = await run('start');

@@ -265,9 +265,8 @@ describe.skipIf(!zk)('rolllog over ZooKeeper (in-process cluster, real TCP)', ()
       procedureTimeoutMs: 2_500,
       checkCostMs: 20,
     });
+    // Ended by the timer (the exact virtual timing is test/sim's: the cliff at the wall).
     expect(report.runs[0]!.outcome).toBe('timeout');
-    expect(report.runs[0]!.durationMs).toBeGreaterThanOrEqual(2_400);
-    expect(report.runs[0]!.durationMs).toBeLessThan(4_000);
   });
   it('a standby master that took over runs the next rolllog with the workers registered in ZooKeeper', async () => {
     const chroot = newChroot();
@@ -331,16 +330,20 @@ describe.skipIf(!zk)('barrier over ZooKeeper', () => {
     const chroot = newChroot();
     const master = await startMaster(chroot, 'master');
     await master.active;
+    // The others stay inside until the abort has reached them.
+    const hold = gate();
+    cleanups.push(async () => hold.open());
     const members = await startMembers(chroot, 5, {
       inside: async (member) => {
         if (member === 'w3') throw new Error('disk full');
-        await new Promise((r) => setTimeout(r, 300));
+        await hold.promise;
       },
     });
     const outcome = await run(
       master,
       members.map((m) => m.name),
     ).completion;
+    hold.open();
     expect(outcome.ok).toBe(false);
     expect(outcome.error?.source).toBe('w3');
     expect(outcome.error?.message).toContain('disk full');
@@ -353,12 +356,10 @@ describe.skipIf(!zk)('barrier over ZooKeeper', () => {
     const master = await startMaster(chroot, 'master');
     await master.active;
     const members = await startMembers(chroot, 3);
-    const t0 = Date.now();
     const outcome = await run(master, [...members.map((m) => m.name), 'ghost']).completion;
     expect(outcome.ok).toBe(false);
     expect(outcome.error?.source).toBe('ghost');
     expect(outcome.error?.message).toMatch(/no live ZooKeeper session/);
-    expect(Date.now() - t0).toBeLessThan(2_000);
     await untilSlow(
       () => members.every((m) => m.member.subprocedure(NAME)?.isComplete ?? true),
       'members released',
@@ -387,16 +388,13 @@ describe.skipIf(!zk)('barrier over ZooKeeper', () => {
       members.map((m) => m.name),
     );
     await inside.promise;
-    const killedAt = Date.now();
     members[3]!.session.crash(); // TCP drops, no close-session: the server expires it after SESSION_MS
     const outcome = await proc.completion;
-    const detectMs = Date.now() - killedAt;
     stuck.open();
+    // Ended by the session's expiry, not the 30 s timer (test/sim times that window exactly).
     expect(outcome.ok).toBe(false);
     expect(outcome.error?.source).toBe('w4');
     expect(outcome.error?.message).toMatch(/ZooKeeper session ended/);
-    expect(detectMs).toBeGreaterThanOrEqual(SESSION_MS - 200);
-    expect(detectMs).toBeLessThan(SESSION_MS + 2_500);
     expect(await leftovers(master.session)).toEqual([]);
   });
 
@@ -420,10 +418,8 @@ describe.skipIf(!zk)('barrier over ZooKeeper', () => {
     const proc = run(primary, names);
     await untilSlow(() => acquiredOnce, 'w8 acquiring', 5_000);
     await untilSlow(() => proc.missing().length === 1, 'seven members acquired', 5_000);
-    const killedAt = Date.now();
     primary.session.crash(); // the active master dies
     const recovered = await standby.active;
-    const tookOverMs = Date.now() - killedAt;
     expect(standby.role.isActive).toBe(true);
     const resumed = recovered.find((r) => r.ref.instance === proc.ref.instance);
     expect(resumed?.action).toBe('resumed');
@@ -432,7 +428,6 @@ describe.skipIf(!zk)('barrier over ZooKeeper', () => {
     expect(outcome.error?.message).toBeUndefined();
     expect(outcome.ok).toBe(true);
     expect([...outcome.results.keys()].sort()).toEqual([...names].sort());
-    expect(tookOverMs).toBeLessThan(SESSION_MS + 3_000);
     await untilSlow(
       () => members.every((m) => m.member.subprocedure(NAME)?.isComplete && !m.member.subprocedure(NAME)?.error),
       'every member completed',
@@ -451,9 +446,11 @@ describe.skipIf(!zk)('barrier over ZooKeeper', () => {
     const standby = await startMaster(chroot, 'master-b', {
       policy: (state) => ({ abort: `no handler for ${state.ref.signature} on this master` }),
     });
+    const never = gate();
+    cleanups.push(async () => never.open());
     const members = await startMembers(chroot, 4, {
       acquire: async (member) => {
-        if (member === 'w4') await new Promise((r) => setTimeout(r, 60_000)); // never in time
+        if (member === 'w4') await never.promise; // never in time
       },
     });
     const proc = run(
@@ -520,6 +517,9 @@ describe.skipIf(!zk)('barrier over ZooKeeper', () => {
     const master = await startMaster(chroot, 'master', { procedureTimeoutMs: 15_000 });
     await master.active;
     const insideGate: Gate = gate();
+    // Members stay inside the barrier until ZooKeeper is back (or their own timer ends them).
+    const back: Gate = gate();
+    cleanups.push(async () => back.open());
     let inside = 0;
     const memberTimeoutMs = 12_000;
     const members = await Promise.all(
@@ -530,14 +530,13 @@ describe.skipIf(!zk)('barrier over ZooKeeper', () => {
           {
             inside: async () => {
               if (++inside === 5) insideGate.open();
-              await new Promise((r) => setTimeout(r, 1_500));
+              await back.promise;
             },
           },
           memberTimeoutMs,
         ),
       ),
     );
-    const t0 = Date.now();
     const proc = run(
       master,
       members.map((m) => m.name),
@@ -547,18 +546,17 @@ describe.skipIf(!zk)('barrier over ZooKeeper', () => {
     // Not awaited before the checks below: a slow restart must not excuse a member that hangs.
     const restarted = (async () => {
       await zk!.stop();
-      // ZK_GAP_MS=16000 reproduces an outage longer than the member timer (the run then aborts).
-      await new Promise((r) => setTimeout(r, Number(process.env.ZK_GAP_MS ?? 300)));
       await zk!.start();
       console.info(`ZooKeeper restarted in ${Date.now() - r0} ms`);
+      back.open();
     })();
-    // Members first: whatever the server does, none outlives its own timer.
+    // Members first: whatever the server does, none outlives its own timer (bounded here; the
+    // member timer's exact virtual timing is test/sim's).
     await untilSlow(
       () => members.every((m) => m.member.subprocedure(NAME)?.isComplete),
       'every member finished',
       memberTimeoutMs + 2_000,
     );
-    expect(Date.now() - t0).toBeLessThan(memberTimeoutMs + 2_000);
     await restarted;
     // The coordinator ends too: completed, or aborted with a reason (its ZooKeeper calls are bounded).
     const outcome = await proc.completion;
@@ -586,11 +584,8 @@ describe.skipIf(!zk)('ZooKeeper session', () => {
       // The path goes silent: the socket stays open, nothing comes back. The client itself would
       // wait on it until the server expired the session.
       proxy.freeze();
-      const t0 = Date.now();
       expect(await session.getChildren('/')).toEqual(['before']);
-      const tookMs = Date.now() - t0;
-      console.info(`answered ${tookMs} ms after the freeze, on connection ${proxy.accepted}`);
-      expect(tookMs).toBeGreaterThanOrEqual(800);
+      // Answered on a new connection, after the attempt timed out on the frozen one.
       expect(proxy.accepted).toBeGreaterThanOrEqual(2);
       expect(session.sessionId).toBe(sessionId); // same session: its ephemeral znodes survive
       expect(logs.some((l) => /had no answer within 800 ms; dropping the connection/.test(l))).toBe(true);

@@ -31,7 +31,11 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string }> {
   }
 }
 
-/** Starts the cluster, waits for `ready`, captures 3 rounds 2 s apart (jcmd is slow on a loaded machine), analyzes the bundle. */
+/**
+ * Starts the cluster, waits for `ready` (an event the fixture prints once the state to capture has
+ * formed: handlers entering the nested call, the slow scan, the completed roll), captures 3
+ * rounds 2 s apart, analyzes the bundle.
+ */
 async function captureAndAnalyze(
   options: JavaClusterOptions,
   ready: (c: JavaCluster) => Promise<unknown>,
@@ -40,7 +44,6 @@ async function captureAndAnalyze(
   const cluster = await startJavaCluster(options);
   try {
     await ready(cluster);
-    await new Promise((r) => setTimeout(r, 800));
     const bundle = join(mkdtempSync(join(tmpdir(), 'rollcall-analyze-java-')), 'bundle');
     dirs.push(join(bundle, '..'));
     const cap = await cli([
@@ -68,7 +71,8 @@ describe.skipIf(!haveJava)('analyze the Java fixture (live JVMs)', () => {
   it('deadlocking variant at scale: a cycle across master and region servers, master default pool exhausted', async () => {
     const { result, code } = await captureAndAnalyze(
       { regionServerJvms: 2, serversPerJvm: 2, handlers: 4 },
-      (c) => c.waitForEvent(/checking backup table on master/, 20_000, 4),
+      // handlers - 1 checks make the nested call (one handler holds the client's call); the last check queues.
+      (c) => c.waitForEvent(/nested call checkSystemTable/, 20_000, 3),
       ['--fail-on', 'deadlock'],
     );
     expect(code).toBe(1);
@@ -89,7 +93,7 @@ describe.skipIf(!haveJava)('analyze the Java fixture (live JVMs)', () => {
   it('slow variant: handlers busy but progressing — not a deadlock', async () => {
     const { result } = await captureAndAnalyze(
       { regionServerJvms: 2, handlers: 3, mode: 'slow', slowMs: 20_000 },
-      (c) => c.waitForEvent(/checking backup table on master/, 20_000, 2),
+      (c) => c.waitForEvent(/slow scan on/, 20_000, 2),
     );
     expect(result.verdict).not.toBe('deadlock');
     expect(result.deadlocks).toEqual([]);

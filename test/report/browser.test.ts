@@ -4,7 +4,7 @@
 // thread drill-down, the side panel, and that the page makes no request but its own file. Saves a
 // screenshot: docs/report.png when it is missing or ROLLCALL_UPDATE_SCREENSHOT=1 (the layout
 // varies from run to run, so a test run must not dirty the checkout), else a temporary file.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -199,19 +199,14 @@ describe.skipIf(!haveChromium)('HTML report in Chromium', () => {
     }
   });
 
-  it('marks the frames that change between samples, and stays fast at 100 nodes × 300 threads', async () => {
+  // How soon it is usable is a figure (npm run bench:report -- --browser), not an assertion.
+  it('marks the frames that change between samples, and pages its rows at 100 nodes × 300 threads', async () => {
     const file = join(tmp, 'large.html');
     writeFileSync(file, renderHtmlReport(largeLegacyResult(100, 300, 6)));
     const url = pathToFileURL(file).href;
-    const t0 = performance.now();
     const { page, requests, errors } = await open(url);
     try {
       await page.locator('#thread-rows tr.thread-row').first().waitFor();
-      const loadMs = performance.now() - t0;
-      expect(loadMs).toBeLessThan(5000);
-      console.log(
-        `large report: ${(readFileSync(file).length / 1024).toFixed(0)} KiB, usable in ${loadMs.toFixed(0)} ms`,
-      );
       expect(await page.locator('table.heatmap td.cell').count()).toBe(600);
       // The list renders a page of rows, not 30,000.
       expect(await page.locator('#thread-rows tr.thread-row').count()).toBeLessThanOrEqual(200);

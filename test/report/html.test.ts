@@ -198,17 +198,12 @@ describe('large inputs (100 nodes × 300 threads × 6 samples)', () => {
     expect(g.foldedNodes.length).toBe(new Set(source.vertices.map((v) => v.node)).size - g.clusters.length);
   });
 
-  it('renders in well under a second and stays a reasonable size', () => {
-    const t0 = performance.now();
+  // How fast it renders is a figure (npm run bench:report), not an assertion.
+  it('stays a reasonable size', () => {
     const html = renderHtmlReport(result);
-    const ms = performance.now() - t0;
-    expect(ms).toBeLessThan(3000);
     expect(html.length).toBeLessThan(3 * 1024 * 1024);
     expect(count(html, /<td class="cell[ "]/g)).toBe(100 * 6);
     expect(embedded(html).threads).toHaveLength(30_000);
-    console.log(
-      `report for 100 nodes × 300 threads × 6 samples: ${(html.length / 1024).toFixed(0)} KiB in ${ms.toFixed(0)} ms`,
-    );
   });
 });
 
@@ -227,9 +222,7 @@ describe('many independent deadlocks (the same JVM deadlock on 300 nodes)', () =
     expect(g.clusters.length).toBeLessThanOrEqual(DEFAULT_GRAPH_LIMITS.maxNodes * 3);
     expect(g.vertices.length).toBeLessThanOrEqual(DEFAULT_GRAPH_LIMITS.maxVertices * 3 + 1);
     expect(g.vertices.reduce((n, v) => n + v.folded, 0)).toBe(r.detail!.graph.vertices.length);
-    const t0 = performance.now();
     const html = renderHtmlReport(r);
-    expect(performance.now() - t0).toBeLessThan(3000);
     expect(html).toContain('more nodes');
   });
 });

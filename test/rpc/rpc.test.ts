@@ -148,10 +148,9 @@ describe('client deadlines, retries and errors', () => {
     const s = await startServer([{ name: 'default', handlers: 2, queues: 1, maxQueueLength: 10 }]);
     const c = startClient();
     const t = c.threads.spawn('caller');
-    const started = Date.now();
+    // (When exactly it gives up is timed on virtual time in test/sim/substrate.test.ts.)
     const err = await c.client.call(s.peer, 'T.block', 'x', { thread: t, timeoutMs: 150 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CallTimeoutError);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
     // The caller's thread is no longer waiting, but the handler still serves the call.
     expect(t.wait).toBeNull();
     const handler = s.threads.all().find((x) => x.serving !== null);

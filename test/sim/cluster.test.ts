@@ -43,6 +43,35 @@ describe('the real cluster on the simulated substrate', () => {
     expect(c[0]).not.toEqual(a[0]);
   });
 
+  it('an abort through the harness ends a legacy deadlock at once, not at the timer, and reaches every worker', async () => {
+    const sim = await SimCluster.start({ workers: 40, mode: 'legacy', handlers: 30, seed: 5 });
+    try {
+      // At 1 s the deadlock has long formed (every default handler stuck, calls queued).
+      const abortAtMs = sim.originMs + 1_000;
+      sim.world.at(abortAtMs, 'abort', () =>
+        sim.cluster.abortProcedure('cycle: master default pool -> master default pool', {
+          source: 'deadlock-detector',
+        }),
+      );
+      const r = await sim.rolllog();
+      expect(r.outcome).toBe('aborted');
+      expect(r.error).toContain('deadlock-detector: cycle: master default pool');
+      // The client learns within a few link delays of the abort, 59 s before the timer.
+      expect(r.durationMs).toBeGreaterThanOrEqual(1_000);
+      expect(r.durationMs).toBeLessThan(1_000 + 5);
+      // Every worker ends with the detector's reason: from the coordinator's abort (at its next wake,
+      // every 500 ms), or sooner from its own sanity-check call, withdrawn on the master.
+      await sim.settle(500 + 10);
+      expect(
+        sim.cluster.workers
+          .filter((w) => !w.member.subprocedure('rolllog')?.error?.message.includes('deadlock-detector: cycle'))
+          .map((w) => `${w.name}: ${w.member.subprocedure('rolllog')?.error?.message ?? 'no error'}`),
+      ).toEqual([]);
+    } finally {
+      sim.close();
+    }
+  });
+
   it('aborts a procedure with an error naming a worker that crashed mid-barrier', async () => {
     const sim = await SimCluster.start({
       workers: 5,
@@ -76,7 +105,7 @@ describe('the real cluster on the simulated substrate', () => {
     });
     try {
       const r = await sim.rolllog();
-      expect(r.outcome).toBe('failed');
+      expect(r.outcome).toBe('aborted');
       expect(r.error).toMatch(/worker-2/);
       // The acquire to a dead node is refused at once: no 60 s wait.
       expect(r.durationMs).toBeLessThan(1000);
@@ -128,7 +157,7 @@ describe('the real cluster on the simulated substrate', () => {
     });
     try {
       const first = await sim.rolllog();
-      expect(first.outcome).toBe('failed');
+      expect(first.outcome).toBe('aborted');
       await sim.settle(500);
       const second = await sim.rolllog();
       expect(second.outcome).toBe('ok');

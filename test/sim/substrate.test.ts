@@ -4,7 +4,7 @@ import { SimRandom } from '../../src/substrate/sim/random.js';
 import { TraceHash } from '../../src/substrate/sim/hash.js';
 import { macrotaskHop } from '../../src/sim/drive.js';
 import { ThreadRegistry } from '../../src/threads/index.js';
-import { RpcClient, RpcServer, RpcError } from '../../src/rpc/index.js';
+import { CallTimeoutError, RpcClient, RpcServer, RpcError } from '../../src/rpc/index.js';
 import type { Substrate } from '../../src/substrate/types.js';
 
 function world(opts: Partial<SimWorldOptions> = {}): SimWorld {
@@ -194,6 +194,28 @@ describe('RPC over the simulated network', () => {
     expect(w.nowMs - start).toBeGreaterThanOrEqual(500);
     expect(w.nowMs - start).toBeLessThan(502);
     expect(w.stats().framesHeld).toBeGreaterThan(0);
+  });
+
+  it('a call gives up exactly at its deadline while the server-side handler keeps running', async () => {
+    const w = world();
+    const a = w.addNode('a');
+    const b = w.addNode('b');
+    const server = await echoServer(a);
+    const { rpc, threads } = client(b, 60_000);
+    const t = threads.spawn('caller');
+    const peer = { node: 'a', addr: { host: 'a', port: 16000 } };
+    await w.run(rpc.call(peer, 'Echo.echo', 1, { thread: t }));
+    const start = w.nowMs;
+    const call = rpc.call(peer, 'Echo.sleep', 1000, { thread: t, timeoutMs: 150 });
+    await w.run(call.catch(() => {}));
+    await expect(call).rejects.toBeInstanceOf(CallTimeoutError);
+    expect(w.nowMs - start).toBe(150);
+    // The caller is free; the handler still serves the call, and ends it after its 1,000 ms.
+    expect(t.wait).toBeNull();
+    expect(server.metrics()[0]!.completed).toBe(1);
+    await w.run(() => server.metrics()[0]!.completed === 2);
+    expect(w.nowMs - start).toBeGreaterThanOrEqual(1000);
+    expect(w.nowMs - start).toBeLessThan(1002);
   });
 
   it('refuses connects to a missing listener and black-holes them across a partition', async () => {

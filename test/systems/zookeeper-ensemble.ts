@@ -11,7 +11,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseZkUrl } from '../../src/coordination/zookeeper/connection.js';
-import { ZkSession } from '../../src/coordination/zookeeper/session.js';
+import { openZkSession } from '../../src/coordination/zookeeper/index.js';
 import { requireTool } from '../support/environment.js';
 import { SMALL_JVM_FLAGS, commandWorks, killAll, launch, type LaunchedProcess } from './jvm.js';
 
@@ -184,7 +184,7 @@ export async function startZkLoad(zk: ZkEnsemble, pauseMs = 50): Promise<ZkLoad>
   let ops = 0;
   let running = true;
   const sessions = await Promise.all(
-    zk.servers.map((s) => ZkSession.open(parseZkUrl(`zookeeper://127.0.0.1:${s.clientPort}/rollcall-load`))),
+    zk.servers.map((s) => openZkSession(parseZkUrl(`zookeeper://127.0.0.1:${s.clientPort}/rollcall-load`))),
   );
   const loops = sessions.map(async (session, i) => {
     const path = `/item-${i}`;

@@ -24,6 +24,7 @@ import {
   type NodeExit,
 } from '../../runtime/index.js';
 import { ZkStartupError, zkClusterSettings } from '../../coordination/zookeeper/index.js';
+import { MAX_HANDLERS_PER_POOL } from '../../rpc/index.js';
 import { EXIT_USAGE, UsageError } from '../errors.js';
 import { COORDINATION_HELP, coordinationOption, requireReachableZooKeeper } from './coordination.js';
 import { choiceOption, durationMsOption, intOption } from '../options.js';
@@ -44,7 +45,8 @@ export interface TuningFlags {
   reportIntervalMs: number;
 }
 
-const MAX_POOL = 4096;
+/** The RPC server's own bound on a pool, so the flag refuses what the server would. */
+const MAX_POOL = MAX_HANDLERS_PER_POOL;
 const MAX_TIMEOUT_MS = 24 * 3600 * 1000;
 
 /** Adds the pool-size and timeout flags every cluster-running command takes. */

@@ -9,10 +9,13 @@
 import { parseAddress, type Address } from '../../substrate/types.js';
 import { decodeMasterInfo, type MasterInfo } from './codec.js';
 import { ACTIVE_MASTER } from './layout.js';
-import type { ZkSession } from './session.js';
+import type { ZkSession } from '../../substrate/zookeeper.js';
 import { ZnodeWatch } from './watch.js';
 
 /** Told when another master becomes the active one (not when masters/active merely disappears). */
+/** Bound on one wait for a publication, after which waitForMaster looks at its deadline again. */
+const RECHECK_MS = 1_000;
+
 export type ActiveMasterListener = (master: MasterInfo, address: Address, previous: MasterInfo | null) => void;
 
 /** The master's RPC address when it published a usable one (not '' and not port 0). */
@@ -73,10 +76,11 @@ export class ActiveMasterTracker {
 
   /** Resolves with the active master once one with a usable address is known; rejects after timeoutMs. */
   async waitForMaster(timeoutMs: number): Promise<{ info: MasterInfo; address: Address }> {
-    const deadline = Date.now() + timeoutMs;
+    const clock = this.session.clock;
+    const deadline = clock.nowMs() + timeoutMs;
     while (!this.currentValue) {
       if (this.stopped) throw new Error(`${this.owner}: stopped following ${ACTIVE_MASTER}`);
-      const left = deadline - Date.now();
+      const left = deadline - clock.nowMs();
       if (left <= 0) {
         throw new Error(
           `no active master published in ZooKeeper (${this.session.spec.url}${ACTIVE_MASTER}) within ${timeoutMs} ms`,
@@ -84,12 +88,11 @@ export class ActiveMasterTracker {
       }
       await new Promise<void>((resolve) => {
         const done = (): void => {
-          clearTimeout(timer);
+          timer.cancel();
           this.waiters.delete(done);
           resolve();
         };
-        const timer = setTimeout(done, Math.min(left, 1_000));
-        timer.unref();
+        const timer = clock.setTimer(Math.min(left, RECHECK_MS), done);
         this.waiters.add(done);
       });
     }

@@ -3,29 +3,13 @@
 // otherwise shows up much later as "cannot connect" or, worse, as two clusters silently sharing
 // the root znode.
 import type { Address } from '../../substrate/types.js';
+import { ZkStartupError, type ZkConnectionSpec } from '../../substrate/zookeeper.js';
 
-export interface ZkConnectionSpec {
-  /** The ensemble, in the order given (the client tries them in turn). */
-  servers: Address[];
-  /** Absolute znode path every rollcall znode lives under, e.g. '/rollcall'; never '/' alone. */
-  chroot: string;
-  /** From ?sessionTimeoutMs=N: how long after a node dies its ephemeral znodes disappear. */
-  sessionTimeoutMs?: number;
-  /** The normalized URL, for logs and error messages. */
-  url: string;
-}
+export { ZkStartupError, type ZkConnectionSpec };
 
 /** A malformed --coordination value; the CLI turns it into exit code 2. */
 export class ZkUrlError extends Error {
   override name = 'ZkUrlError';
-}
-
-/**
- * A node cannot join the coordination service as configured: ZooKeeper is unreachable, another
- * master is active, a member name is taken. The CLI reports it like a usage error (exit 2).
- */
-export class ZkStartupError extends Error {
-  override name = 'ZkStartupError';
 }
 
 export const ZK_SCHEME = 'zookeeper://';

@@ -24,7 +24,7 @@ import {
   signatureDir,
 } from './layout.js';
 import { MemberLiveness } from './liveness.js';
-import { isZkError, type ZkOp, type ZkSession, type ZkStateChange } from './session.js';
+import { isZkError, type ZkOp, type ZkSession, type ZkStateChange } from '../../substrate/zookeeper.js';
 import { ChildWatch } from './watch.js';
 
 export interface ZkCoordinatorRpcsOptions {
@@ -42,6 +42,8 @@ export interface ZkCoordinatorRpcsOptions {
 
 /** Above this many znodes a cleanup runs as separate deletes instead of one multi (its 1 MiB limit). */
 const MAX_MULTI_OPS = 2_000;
+/** Procedure ids of runs resumed standalone (no coordinator to adopt them) start here. */
+const RESUMED_PROC_ID_BASE = 1_000_000;
 
 type Phase = 'acquiring' | 'in-barrier' | 'ending';
 
@@ -70,6 +72,7 @@ export class ZkCoordinatorRpcs implements ProcedureCoordinatorRpcs {
   private readonly log: (message: string) => void;
   private readonly unsubscribes: (() => void)[] = [];
   private closed = false;
+  private resumedProcIds = RESUMED_PROC_ID_BASE;
 
   constructor(private readonly options: ZkCoordinatorRpcsOptions) {
     this.log = options.log ?? (() => {});
@@ -103,6 +106,11 @@ export class ZkCoordinatorRpcs implements ProcedureCoordinatorRpcs {
   /** Registered members (members/), sorted; undefined until the first listing. */
   liveMembers(): readonly string[] | undefined {
     return this.liveness.isStarted ? [...this.liveness.liveMembers()].sort() : undefined;
+  }
+
+  /** A procedure id for a run resumed standalone; per coordinator, so a seed replays the same ids. */
+  nextResumedProcId(): number {
+    return this.resumedProcIds++;
   }
 
   /** Instances this coordinator runs (its own and resumed ones). */
@@ -167,6 +175,9 @@ export class ZkCoordinatorRpcs implements ProcedureCoordinatorRpcs {
 
   private async acquire(ref: ProcedureRef, args: unknown, members: readonly string[]): Promise<void> {
     const session = this.options.session;
+    // The session the run starts in, taken before any round trip: one that expires meanwhile
+    // fences the run, so a deposed coordinator never creates its znodes in the next session.
+    const generation = session.generation;
     for (const r of this.runs.values()) {
       if (r.ref.name === ref.name && r.ref.instance !== ref.instance) {
         throw new ForeignException(
@@ -182,11 +193,12 @@ export class ZkCoordinatorRpcs implements ProcedureCoordinatorRpcs {
       acquired: new Set(),
       completed: new Set(),
       phase: 'acquiring',
-      generation: session.generation,
+      generation,
       fenced: false,
       target: this.routes.get(ref.instance) ?? this.coordinator(),
     };
     this.runs.set(ref.instance, run);
+    this.checkFence(run);
     const state: ProcedureState = {
       format: 'rollcall-zk-procedure/1',
       ref,

@@ -3,13 +3,13 @@
 // watches only its predecessor (no herd effect when the leader dies). The leader publishes itself in
 // the ephemeral masters/active, which workers and clients read to find it.
 //
-// A candidate's znode name carries a random id before the sequence number (Curator's "protected"
-// mode): if the create's answer is lost, the candidate finds its own znode by that id instead of
-// creating a second one that would later make it lead twice.
-import { randomUUID } from 'node:crypto';
+// A candidate's znode name carries its session id before the sequence number (the idea of
+// Curator's "protected" mode): if the create's answer is lost, the candidate finds its own znode by
+// that id instead of creating a second one that would later make it lead twice. The session id is
+// unique on the server, and a candidate's znode never outlives its session.
 import { decodeMasterInfo, encodeJson, type MasterInfo } from './codec.js';
 import { ACTIVE_MASTER, ELECTION_DIR } from './layout.js';
-import { isZkError, type ZkSession, type ZkStateChange } from './session.js';
+import { isZkError, type ZkSession, type ZkStateChange } from '../../substrate/zookeeper.js';
 
 export type LeadershipListener = (event: { leader: boolean; reason: string }) => void;
 
@@ -20,7 +20,6 @@ const RECHECK_MS = 30_000;
 const SEQUENCE = /_(\d{10})$/;
 
 export class LeaderElection {
-  private readonly guid = randomUUID().replace(/-/g, '');
   private znode: string | undefined;
   private znodeGeneration = 0;
   private leader = false;
@@ -120,7 +119,8 @@ export class LeaderElection {
   }
 
   private async join(): Promise<void> {
-    const prefix = `${ELECTION_DIR}/${this.guid}-n_`;
+    const guid = this.session.sessionId;
+    const prefix = `${ELECTION_DIR}/${guid}-n_`;
     for (let attempt = 1; attempt <= MAX_CREATE_ATTEMPTS; attempt++) {
       try {
         this.znode = await this.session.create(prefix, encodeJson(this.info), 'ephemeral-sequential');
@@ -128,7 +128,7 @@ export class LeaderElection {
         return;
       } catch (err) {
         if (!isZkError(err, 'CONNECTION_LOSS', 'OPERATION_TIMEOUT') || attempt === MAX_CREATE_ATTEMPTS) throw err;
-        const found = (await this.session.getChildren(ELECTION_DIR)).find((c) => c.startsWith(`${this.guid}-`));
+        const found = (await this.session.getChildren(ELECTION_DIR)).find((c) => c.startsWith(`${guid}-`));
         if (found) {
           this.znode = `${ELECTION_DIR}/${found}`;
           this.znodeGeneration = this.session.generation;
@@ -152,12 +152,11 @@ export class LeaderElection {
   private waitForChange(maxMs: number): Promise<void> {
     return new Promise((resolve) => {
       const done = (): void => {
-        clearTimeout(timer);
+        timer.cancel();
         if (this.wake === done) this.wake = undefined;
         resolve();
       };
-      const timer = setTimeout(done, maxMs);
-      timer.unref();
+      const timer = this.session.clock.setTimer(maxMs, done);
       this.wake = done;
     });
   }
@@ -167,6 +166,12 @@ export class LeaderElection {
       // The election znode died with the session: whoever is next leads now.
       this.setLeader(false, `ZooKeeper session ${change.state}`);
       this.znode = undefined;
+    } else if (change.state === 'disconnected') {
+      // Cut off, this candidate cannot know whether the server still holds its session: it may
+      // expire any moment and a standby take over. Step down now — the client notices the silence
+      // after 2/3 of the session timeout, before the server can expire the session (Curator's
+      // SUSPENDED). If the session survives, the campaign finds the znode still first and leads again.
+      this.setLeader(false, 'ZooKeeper connection lost');
     }
     this.wake?.();
   }

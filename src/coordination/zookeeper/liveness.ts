@@ -3,7 +3,7 @@
 // persistent, so a member that dies mid-barrier is noticed only when the procedure timer fires
 // (60 s); here the coordinator watches members/ and learns of the death when the server expires
 // the session (the session timeout, seconds), and the procedure aborts naming the member.
-import type { ZkSession } from './session.js';
+import type { ZkSession } from '../../substrate/zookeeper.js';
 import { MEMBERS_DIR, liveMemberNode } from './layout.js';
 import { ChildWatch } from './watch.js';
 

@@ -2,6 +2,7 @@
 // runs before coordinating anything new; step down when the session is lost (the coordinator
 // transport fences its runs) and campaign again with the next session, as a standby.
 import type { Clock } from '../../substrate/types.js';
+import { isZkError } from '../../substrate/zookeeper.js';
 import type { ThreadRegistry } from '../../threads/index.js';
 import type { MasterInfo } from './codec.js';
 import type { ZkCoordinatorRpcs } from './coordinator-rpcs.js';
@@ -21,6 +22,9 @@ export interface ZkMasterRoleOptions {
   /** Called when it stops being active (session lost). */
   onStandby?: (reason: string) => void;
 }
+
+/** Pause before campaigning again after a recovery that failed. */
+const RECOVERY_RETRY_MS = 1_000;
 
 export class ZkMasterRole {
   readonly election: LeaderElection;
@@ -49,10 +53,27 @@ export class ZkMasterRole {
     return this.lastRecovery;
   }
 
-  /** Campaigns; resolves once this master is active and has handled every leftover run. */
+  /**
+   * Campaigns; resolves once this master is active and has handled every leftover run. A master
+   * that loses the lead while it recovers campaigns again rather than turn active without it.
+   */
   async becomeActive(): Promise<RecoveredRun[]> {
-    await this.election.campaign();
-    return this.activate();
+    for (;;) {
+      await this.election.campaign();
+      let recovered: RecoveredRun[];
+      try {
+        recovered = await this.recover();
+      } catch (err) {
+        if (this.stopped || isZkError(err, 'CLOSED')) throw err;
+        // A lost connection or an expired session mid-recovery: look at the election again.
+        this.log(`${this.options.info.name}: recovery failed, campaigning again: ${(err as Error).message}`);
+        await new Promise<void>((r) => this.options.clock.setTimer(RECOVERY_RETRY_MS, r));
+        continue;
+      }
+      if (this.stopped) throw new Error(`${this.options.info.name}: stopped while recovering`);
+      if (this.election.isLeader) return this.activate(recovered);
+      this.log(`${this.options.info.name}: lost the lead while recovering; campaigning again`);
+    }
   }
 
   async stop(): Promise<void> {
@@ -60,9 +81,9 @@ export class ZkMasterRole {
     await this.election.resign();
   }
 
-  private async activate(): Promise<RecoveredRun[]> {
+  private recover(): Promise<RecoveredRun[]> {
     const { rpcs, clock, threads } = this.options;
-    this.lastRecovery = await recoverProcedures({
+    return recoverProcedures({
       rpcs,
       node: this.options.info.name,
       clock,
@@ -71,6 +92,10 @@ export class ZkMasterRole {
       ...(this.options.policy ? { policy: this.options.policy } : {}),
       ...(this.options.wakeIntervalMs ? { wakeIntervalMs: this.options.wakeIntervalMs } : {}),
     });
+  }
+
+  private activate(recovered: RecoveredRun[]): RecoveredRun[] {
+    this.lastRecovery = recovered;
     this.activeValue = true;
     this.options.onActive?.(this.lastRecovery);
     return this.lastRecovery;

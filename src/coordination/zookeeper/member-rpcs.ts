@@ -23,16 +23,14 @@ import {
   liveMemberNode,
   memberNode,
 } from './layout.js';
-import { isZkError, type ZkSession, type ZkStateChange } from './session.js';
+import { isZkError, type ZkSession, type ZkStateChange } from '../../substrate/zookeeper.js';
 import { ChildWatch } from './watch.js';
 
 export interface ZkMemberRpcsOptions {
   session: ZkSession;
   member: string;
-  /** Shown in the registration znode; the real pid for real nodes. */
+  /** Shown in the registration znode: the node's substrate pid. */
   pid?: number;
-  /** Wall clock for the registration znode. */
-  wallMs?: () => number;
   log?: (message: string) => void;
 }
 
@@ -54,6 +52,10 @@ interface SignatureWatches {
 const MAX_IGNORED_PER_SIGNATURE = 10_000;
 /** Procedure signatures a member follows; more is a runaway, not a deployment. */
 const MAX_SIGNATURES = 100;
+/** How long past one session timeout a member waits for a previous life's registration to expire. */
+const REGISTER_GRACE_MS = 2_000;
+/** Pause between looks at a registration held by another session. */
+const REGISTER_RETRY_MS = 200;
 
 /** Whether a run has ended here (a function, so the check is re-done after each await). */
 function isOver(run: MemberRun): boolean {
@@ -161,23 +163,24 @@ export class ZkMemberRpcs implements ProcedureMemberRpcs {
       format: 'rollcall-zk-member/1',
       member: this.memberName,
       pid: this.options.pid ?? 0,
-      startedWallMs: (this.options.wallMs ?? Date.now)(),
+      startedWallMs: session.clock.wallMs(),
     };
     const generation = session.generation;
     // A previous life of this member (a crashed process, an expired session) may still hold the
     // znode until the server expires its session: wait for that, bounded by one session timeout.
-    const deadline = Date.now() + session.sessionTimeoutMs + 2_000;
+    const clock = session.clock;
+    const deadline = clock.nowMs() + session.sessionTimeoutMs + REGISTER_GRACE_MS;
     while (true) {
       if (await session.createIfAbsent(path, encodeJson(registration), 'ephemeral')) break;
       const holder = await session.exists(path);
       if (holder && holder.ephemeralOwner === session.sessionId) break;
-      if (Date.now() > deadline) {
+      if (clock.nowMs() > deadline) {
         throw new ZkStartupError(
           `member name '${this.memberName}' is registered by another live ZooKeeper session (${holder?.ephemeralOwner ?? '?'}): ` +
             `is a second worker running with the same name?`,
         );
       }
-      await new Promise((r) => setTimeout(r, 200).unref());
+      await new Promise<void>((r) => clock.setTimer(REGISTER_RETRY_MS, r));
     }
     this.registeredGeneration = generation;
   }

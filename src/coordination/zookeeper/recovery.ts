@@ -61,8 +61,6 @@ export interface RecoveredRun {
 export const RECOVERY_FRAME = 'rollcall.coordination.zookeeper.Recovery.run';
 /** Leftover runs handled per signature in one pass; more is a runaway that a later pass continues. */
 const MAX_RUNS_PER_PASS = 1_000;
-const RESUMED_PROC_ID_BASE = 1_000_000;
-let resumedProcIds = RESUMED_PROC_ID_BASE;
 
 export async function recoverProcedures(options: RecoveryOptions): Promise<RecoveredRun[]> {
   const session = options.rpcs.session;
@@ -182,7 +180,7 @@ async function recoverRun(options: RecoveryOptions, state: ProcedureState, abort
       log: options.log ?? (() => {}),
       onFinished: () => {},
     },
-    resumedProcIds++,
+    options.rpcs.nextResumedProcId(),
     ref,
     state.args,
     state.members,

@@ -18,115 +18,27 @@
 import { Buffer } from 'node:buffer';
 import zookeeper from 'node-zookeeper-client';
 import type { Client, ClientEvent, Stat, Transaction, ZkException } from 'node-zookeeper-client';
-import { clientConnectionString, ZkStartupError, type ZkConnectionSpec } from './connection.js';
-
-export type ZkErrorCode =
-  | 'NO_NODE'
-  | 'NODE_EXISTS'
-  | 'NOT_EMPTY'
-  | 'BAD_VERSION'
-  | 'NO_CHILDREN_FOR_EPHEMERALS'
-  | 'CONNECTION_LOSS'
-  | 'SESSION_EXPIRED'
-  | 'OPERATION_TIMEOUT'
-  | 'CLOSED'
-  | 'OTHER';
-
-export class ZkError extends Error {
-  override name = 'ZooKeeperException';
-  constructor(
-    readonly code: ZkErrorCode,
-    readonly path: string | undefined,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-export function isZkError(err: unknown, ...codes: ZkErrorCode[]): err is ZkError {
-  return err instanceof ZkError && (codes.length === 0 || codes.includes(err.code));
-}
-
-export interface ZkStat {
-  version: number;
-  /** Child version: rises with every child created or deleted. */
-  cversion: number;
-  numChildren: number;
-  dataLength: number;
-  /** Session id (hex) of an ephemeral znode's owner; '0000000000000000' for persistent ones. */
-  ephemeralOwner: string;
-  ctimeMs: number;
-  mtimeMs: number;
-}
-
-export type ZkEventType = 'created' | 'deleted' | 'data-changed' | 'children-changed';
-
-export interface ZkEvent {
-  type: ZkEventType;
-  /** Relative to the chroot, like every path of this API. */
-  path: string;
-}
-
-/** A one-shot watch callback, as in ZooKeeper: re-arm it by reading again. */
-export type ZkWatcher = (event: ZkEvent) => void;
-
-export type ZkSessionState = 'connecting' | 'connected' | 'disconnected' | 'expired' | 'closed';
-
-export interface ZkStateChange {
-  state: ZkSessionState;
-  /** Counts sessions: 1 for the first, +1 each time an expired session is replaced. */
-  generation: number;
-  sessionId: string;
-}
-
-export type ZkCreateMode = 'persistent' | 'ephemeral' | 'persistent-sequential' | 'ephemeral-sequential';
-
-export type ZkOp =
-  | { op: 'create'; path: string; data?: Uint8Array; mode?: ZkCreateMode }
-  | { op: 'delete'; path: string; version?: number }
-  | { op: 'check'; path: string; version?: number }
-  | { op: 'set'; path: string; data: Uint8Array; version?: number };
-
-export interface ZkSessionOptions {
-  /**
-   * Requested session timeout (default: the URL's ?sessionTimeoutMs, else 10 s); the server clamps
-   * it to its min/max (zk.sh: 1,000..30,000 ms).
-   */
-  sessionTimeoutMs?: number;
-  /** How long open() waits for the first connection before giving up. */
-  connectTimeoutMs?: number;
-  /**
-   * One request's bound, after which its connection is dropped and made again; defaults to 2/3 of
-   * the negotiated session timeout (Java's read timeout), so a reconnect beats the session's expiry.
-   */
-  attemptTimeoutMs?: number;
-  /** Attempts per request when the connection is lost (never for sequential creates). */
-  maxAttempts?: number;
-  /** First pause between attempts; doubles up to MAX_RETRY_PAUSE_MS. */
-  retryPauseMs?: number;
-  /** Open a new session after an expiry (true for nodes; false to observe expiry in tests). */
-  renewAfterExpiry?: boolean;
-  /** Who owns the session, for log lines. */
-  owner?: string;
-  log?: (message: string) => void;
-}
-
-export const ZK_SESSION_DEFAULTS = {
-  sessionTimeoutMs: 10_000,
-  connectTimeoutMs: 15_000,
-  maxAttempts: 5,
-  retryPauseMs: 100,
-} as const;
-
-const MAX_RETRY_PAUSE_MS = 1_000;
-/** ZooKeeper's default jute.maxbuffer is 1 MiB per request; stay clear of it. */
-export const MAX_ZNODE_DATA_BYTES = 900 * 1024;
-/** How long close() waits for the server to confirm the session's end before dropping the socket. */
-const CLOSE_WAIT_MS = 2_000;
-/** Bound on a tree removed by deleteTree: deeper is not a rollcall layout. */
-const MAX_TREE_DEPTH = 6;
-/** Shown as a node's session id before it is known. */
-const NO_SESSION = '0000000000000000';
+import { RealClock } from '../../substrate/real/clock.js';
+import type { Clock } from '../../substrate/types.js';
+import {
+  NO_SESSION,
+  ZK_SESSION_DEFAULTS,
+  ZkError,
+  ZkSessionBase,
+  isZkError,
+  ZkStartupError,
+  checkZnodeSize,
+  type ZkConnectionSpec,
+  type ZkConnector,
+  type ZkCreateMode,
+  type ZkErrorCode,
+  type ZkEventType,
+  type ZkOp,
+  type ZkSessionOptions,
+  type ZkStat,
+  type ZkWatcher,
+} from '../../substrate/zookeeper.js';
+import { clientConnectionString } from './connection.js';
 
 const CODE_NAMES = new Map<number, ZkErrorCode>([
   [zookeeper.Exception.NO_NODE, 'NO_NODE'],
@@ -153,8 +65,8 @@ const EVENT_TYPES = new Map<number, ZkEventType>([
   [zookeeper.Event.NODE_CHILDREN_CHANGED, 'children-changed'],
 ]);
 
-/** Retried on: the request may not have reached the server, or its answer was lost. */
-const RETRYABLE: readonly ZkErrorCode[] = ['CONNECTION_LOSS', 'OPERATION_TIMEOUT'];
+/** How long close() waits for the server to confirm the session's end before dropping the socket. */
+const CLOSE_WAIT_MS = 2_000;
 
 interface Pending {
   generation: number;
@@ -174,26 +86,25 @@ interface ConnectionInternals {
 const CONNECTION_MANAGER_CLOSING = -1;
 const CONNECTION_MANAGER_DISCONNECTED = 0;
 
-export class ZkSession {
+/** The real client's session (node-zookeeper-client). */
+export class NodeZkSession extends ZkSessionBase {
+  readonly clock: Clock = new RealClock();
   private client: Client | undefined;
-  private stateValue: ZkSessionState = 'connecting';
-  private generationValue = 0;
-  private negotiatedTimeoutMs: number;
+  protected negotiatedTimeoutMs: number;
   private readonly requestedTimeoutMs: number;
-  private readonly listeners = new Set<(change: ZkStateChange) => void>();
   private readonly pending = new Set<Pending>();
   /** Client-side wrappers of user watchers: the client de-duplicates watches by function identity. */
   private readonly wrappers = new WeakMap<ZkWatcher, (e: ClientEvent) => void>();
-  private closed = false;
   /** When the connection was last dropped for not answering; bounds how often that happens. */
   private lastDropMs = Number.NEGATIVE_INFINITY;
-  private readonly log: (message: string) => void;
-  private readonly owner: string;
+  protected readonly log: (message: string) => void;
+  protected readonly owner: string;
 
   private constructor(
     readonly spec: ZkConnectionSpec,
     private readonly options: ZkSessionOptions,
   ) {
+    super();
     this.log = options.log ?? (() => {});
     this.owner = options.owner ?? 'rollcall';
     this.requestedTimeoutMs = options.sessionTimeoutMs ?? spec.sessionTimeoutMs ?? ZK_SESSION_DEFAULTS.sessionTimeoutMs;
@@ -201,8 +112,8 @@ export class ZkSession {
   }
 
   /** Connects (bounded by connectTimeoutMs) and makes sure the chroot exists. */
-  static async open(spec: ZkConnectionSpec, options: ZkSessionOptions = {}): Promise<ZkSession> {
-    const session = new ZkSession(spec, options);
+  static async open(spec: ZkConnectionSpec, options: ZkSessionOptions = {}): Promise<NodeZkSession> {
+    const session = new NodeZkSession(spec, options);
     await session.connectFirst();
     try {
       await session.mkdirpAbsolute(spec.chroot);
@@ -213,36 +124,13 @@ export class ZkSession {
     return session;
   }
 
-  get state(): ZkSessionState {
-    return this.stateValue;
-  }
-
-  get generation(): number {
-    return this.generationValue;
-  }
-
   get sessionId(): string {
     return this.client?.getSessionId().toString('hex') ?? NO_SESSION;
   }
 
-  /** The timeout the server granted: how long after a crash its ephemeral znodes disappear. */
-  get sessionTimeoutMs(): number {
-    return this.negotiatedTimeoutMs;
-  }
-
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
-  /** Listens to state changes; returns an unsubscribe function. */
-  onStateChange(listener: (change: ZkStateChange) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
   /** Creates a znode; returns its path (with the sequence number for sequential modes). */
   async create(path: string, data?: Uint8Array, mode: ZkCreateMode = 'persistent'): Promise<string> {
-    checkSize(path, data);
+    checkZnodeSize(path, data);
     const sequential = mode.endsWith('sequential');
     // A sequential create retried after a lost answer could leave two znodes; its caller deals
     // with that (see election.ts), so it gets exactly one attempt.
@@ -255,31 +143,8 @@ export class ZkSession {
     return this.relative(created);
   }
 
-  /** Creates the znode unless it exists; true when this call created it. */
-  async createIfAbsent(path: string, data?: Uint8Array, mode: ZkCreateMode = 'persistent'): Promise<boolean> {
-    try {
-      await this.create(path, data, mode);
-      return true;
-    } catch (err) {
-      // Also what a retried create whose first attempt succeeded sees.
-      if (isZkError(err, 'NODE_EXISTS')) return false;
-      throw err;
-    }
-  }
-
   async delete(path: string, version = -1): Promise<void> {
     await this.request<void>('delete', path, (client, abs, done) => client.remove(abs, version, (e) => done(e)));
-  }
-
-  /** Deletes the znode if present; true when this call deleted it. */
-  async deleteIfPresent(path: string): Promise<boolean> {
-    try {
-      await this.delete(path);
-      return true;
-    } catch (err) {
-      if (isZkError(err, 'NO_NODE')) return false;
-      throw err;
-    }
   }
 
   /** Stat of the znode or null; a watcher fires on its creation, change or deletion. */
@@ -300,17 +165,8 @@ export class ZkSession {
     return { data: data ? new Uint8Array(data) : new Uint8Array(0), stat: convertStat(stat) };
   }
 
-  async getDataIfPresent(path: string, watcher?: ZkWatcher): Promise<{ data: Uint8Array; stat: ZkStat } | null> {
-    try {
-      return await this.getData(path, watcher);
-    } catch (err) {
-      if (isZkError(err, 'NO_NODE')) return null;
-      throw err;
-    }
-  }
-
   async setData(path: string, data: Uint8Array, version = -1): Promise<ZkStat> {
-    checkSize(path, data);
+    checkZnodeSize(path, data);
     const stat = await this.request<Stat>('setData', path, (client, abs, done) =>
       client.setData(abs, toBuffer(data) ?? null, version, (e, s) => done(e, s)),
     );
@@ -325,19 +181,10 @@ export class ZkSession {
     );
   }
 
-  async getChildrenIfPresent(path: string, watcher?: ZkWatcher): Promise<string[] | null> {
-    try {
-      return await this.getChildren(path, watcher);
-    } catch (err) {
-      if (isZkError(err, 'NO_NODE')) return null;
-      throw err;
-    }
-  }
-
   /** Runs the operations atomically (ZooKeeper's multi); throws the first failing op's error. */
   async multi(ops: readonly ZkOp[]): Promise<void> {
     if (ops.length === 0) return;
-    for (const o of ops) if (o.op === 'create' || o.op === 'set') checkSize(o.path, o.data);
+    for (const o of ops) if (o.op === 'create' || o.op === 'set') checkZnodeSize(o.path, o.data);
     await this.request<void>('multi', ops[0]!.path, (client, _abs, done) => {
       let tx: Transaction = client.transaction();
       for (const o of ops) {
@@ -351,28 +198,8 @@ export class ZkSession {
     });
   }
 
-  /** Creates the path and any missing parents (persistent, empty). */
-  async mkdirp(path: string): Promise<void> {
+  override async mkdirp(path: string): Promise<void> {
     await this.mkdirpAbsolute(this.absolute(path));
-  }
-
-  /**
-   * Deletes a znode and everything under it, children first. Bounded in depth; tolerates znodes
-   * that disappear meanwhile (another node cleaning the same leftovers).
-   */
-  async deleteTree(path: string, depth = 0): Promise<void> {
-    if (depth > MAX_TREE_DEPTH) throw new ZkError('OTHER', path, `znode tree under ${path} is deeper than expected`);
-    const children = await this.getChildrenIfPresent(path);
-    if (children === null) return;
-    await Promise.all(children.map((c) => this.deleteTree(`${path === '/' ? '' : path}/${c}`, depth + 1)));
-    try {
-      await this.delete(path);
-    } catch (err) {
-      if (isZkError(err, 'NO_NODE')) return;
-      // A child created meanwhile (a late member report): one more pass, then give up loudly.
-      if (isZkError(err, 'NOT_EMPTY') && depth === 0) return this.deleteTree(path, depth + 1);
-      throw err;
-    }
   }
 
   /** Ends the session: the server removes its ephemeral znodes at once. */
@@ -510,7 +337,7 @@ export class ZkSession {
    */
   private dropConnection(client: Client, why: string): void {
     if (this.closed || this.client !== client || this.stateValue === 'expired') return;
-    const nowMs = performance.now();
+    const nowMs = this.clock.nowMs();
     if (nowMs - this.lastDropMs < this.negotiatedTimeoutMs / 2) return;
     const cm = (client as unknown as ConnectionInternals).connectionManager;
     if (!cm || cm.state === CONNECTION_MANAGER_CLOSING) return;
@@ -518,19 +345,6 @@ export class ZkSession {
     this.log(`${this.owner}: ${why}; dropping the connection to reconnect (session ${this.sessionId})`);
     cm.socket?.destroy();
     cm.pendingBuffer = null;
-  }
-
-  private setState(state: ZkSessionState): void {
-    if (this.stateValue === state && state !== 'connected') return;
-    this.stateValue = state;
-    const change: ZkStateChange = { state, generation: this.generationValue, sessionId: this.sessionId };
-    for (const l of [...this.listeners]) {
-      try {
-        l(change);
-      } catch (err) {
-        this.log(`${this.owner}: ZooKeeper state listener failed: ${(err as Error).message}`);
-      }
-    }
   }
 
   private failPending(error: ZkError, generation?: number): void {
@@ -562,26 +376,20 @@ export class ZkSession {
     return this.requestAbsolute(what, path, this.absolute(path), call, maxAttempts);
   }
 
-  private async requestAbsolute<T>(
+  private requestAbsolute<T>(
     what: string,
     path: string,
     abs: string,
     call: (client: Client, abs: string, done: (e: ZkException | null | undefined, r?: T) => void) => void,
     maxAttempts = this.options.maxAttempts ?? ZK_SESSION_DEFAULTS.maxAttempts,
   ): Promise<T> {
-    let pauseMs = this.options.retryPauseMs ?? ZK_SESSION_DEFAULTS.retryPauseMs;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.attempt(what, path, abs, call);
-      } catch (err) {
-        if (!isZkError(err) || !RETRYABLE.includes(err.code) || attempt >= maxAttempts || this.closed) {
-          if (isZkError(err) && attempt > 1) err.message += ` (after ${attempt} attempts)`;
-          throw err;
-        }
-        await sleep(pauseMs);
-        pauseMs = Math.min(pauseMs * 2, MAX_RETRY_PAUSE_MS);
-      }
-    }
+    return this.retrying(
+      what,
+      path,
+      () => this.attempt(what, path, abs, call),
+      maxAttempts,
+      this.options.retryPauseMs ?? ZK_SESSION_DEFAULTS.retryPauseMs,
+    );
   }
 
   private attempt<T>(
@@ -661,16 +469,6 @@ function toBuffer(data: Uint8Array | undefined): Buffer | undefined {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
-function checkSize(path: string, data: Uint8Array | undefined): void {
-  if (data && data.byteLength > MAX_ZNODE_DATA_BYTES) {
-    throw new ZkError(
-      'OTHER',
-      path,
-      `znode data for ${path} is ${data.byteLength} bytes; the limit is ${MAX_ZNODE_DATA_BYTES}`,
-    );
-  }
-}
-
 function longToNumber(b: Buffer | undefined): number {
   return b && b.length === 8 ? Number(b.readBigInt64BE(0)) : 0;
 }
@@ -706,6 +504,5 @@ function detach(client: Client): void {
     client.removeAllListeners(event);
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms).unref());
-}
+/** The real connector: node-zookeeper-client over TCP (the substrate's own network is not used). */
+export const realZkConnector: ZkConnector = (spec, options) => NodeZkSession.open(spec, options);

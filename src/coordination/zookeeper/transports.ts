@@ -1,5 +1,6 @@
-// Transport factories for real nodes: what a master's `coordinatorTransport` and a worker's
-// `memberTransport` hooks take when a node runs with --coordination zookeeper://…
+// Transport factories: what a master's `coordinatorTransport` and a worker's `memberTransport`
+// hooks take when a node runs with --coordination zookeeper://… (real nodes get the real client
+// through index.ts; the simulator passes its own connector).
 //
 // Node construction is synchronous and a ZooKeeper session is not, so each transport opens its
 // node's own session in start() (one session per node: liveness is per session) and closes it in
@@ -20,8 +21,8 @@ import type {
   ProcedureRef,
   ResumeDecision,
 } from '../../barrier/transport.js';
-import { RealClock } from '../../substrate/real/clock.js';
-import { formatAddress, type Address } from '../../substrate/types.js';
+import { formatAddress, type Address, type Substrate, type TimerHandle } from '../../substrate/types.js';
+import type { ZkConnector, ZkSession } from '../../substrate/zookeeper.js';
 import type { LogicalThread, ThreadRegistry } from '../../threads/index.js';
 import { ActiveMasterTracker } from './active-master.js';
 import { parseZkUrl, ZkStartupError, type ZkConnectionSpec } from './connection.js';
@@ -30,11 +31,12 @@ import { LeaderElection } from './election.js';
 import { ZkMasterRole } from './master.js';
 import { ZkMemberRpcs } from './member-rpcs.js';
 import type { RecoveredRun, ResumePolicy } from './recovery.js';
-import { ZkSession } from './session.js';
 
 export interface ZkTransportOptions {
   /** zookeeper://HOST:PORT[,HOST:PORT]/CHROOT[?sessionTimeoutMs=N], or its parsed form. */
   url: string | ZkConnectionSpec;
+  /** Opens each node's session: the real client, or the simulated one. */
+  connect: ZkConnector;
   /** Overrides the URL's session timeout. */
   sessionTimeoutMs?: number;
   connectTimeoutMs?: number;
@@ -66,6 +68,8 @@ export interface ZkCoordinatorTransportOptions extends ZkTransportOptions {
 /** What the factories need from the node; the cluster's transport contexts have these fields. */
 export interface ZkNodeContext {
   node: string;
+  /** The node's substrate: its clock times the transport's waits, its pid is published. */
+  substrate: Substrate;
   threads: ThreadRegistry;
   /**
    * Master: its advertised RPC address and admin URL, read when it campaigns (after its listener
@@ -103,13 +107,22 @@ export function zkMemberTransport(options: ZkTransportOptions): (ctx: ZkNodeCont
   return (ctx) => new ZkWorkerTransport(spec, options, ctx);
 }
 
-function openSession(spec: ZkConnectionSpec, options: ZkTransportOptions, owner: string): Promise<ZkSession> {
-  return ZkSession.open(spec, {
-    owner,
-    ...(options.sessionTimeoutMs !== undefined ? { sessionTimeoutMs: options.sessionTimeoutMs } : {}),
-    ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
-    ...(options.log ? { log: options.log } : {}),
-  });
+function openSession(
+  spec: ZkConnectionSpec,
+  options: ZkTransportOptions,
+  owner: string,
+  substrate: Substrate,
+): Promise<ZkSession> {
+  return options.connect(
+    spec,
+    {
+      owner,
+      ...(options.sessionTimeoutMs !== undefined ? { sessionTimeoutMs: options.sessionTimeoutMs } : {}),
+      ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
+      ...(options.log ? { log: options.log } : {}),
+    },
+    substrate,
+  );
 }
 
 /** The master's transport: its session, the barrier over it, and its place in the election. */
@@ -135,8 +148,8 @@ export class ZkMasterTransport implements ProcedureCoordinatorRpcs {
 
   async start(coordinator: CoordinatorCallbacks): Promise<void> {
     const o = this.options;
-    const clock = new RealClock();
-    this.session = await openSession(this.spec, o, this.ctx.node);
+    const clock = this.ctx.substrate.clock;
+    this.session = await openSession(this.spec, o, this.ctx.node, this.ctx.substrate);
     this.inner = new ZkCoordinatorRpcs({
       session: this.session,
       node: this.ctx.node,
@@ -154,7 +167,7 @@ export class ZkMasterTransport implements ProcedureCoordinatorRpcs {
         name: this.ctx.node,
         rpcAddress: advertised.rpc ? formatAddress(advertised.rpc) : (o.rpcAddress ?? ''),
         adminAddress: (advertised.adminUrl ? hostPort(advertised.adminUrl) : undefined) ?? o.adminAddress ?? '',
-        pid: process.pid,
+        pid: this.ctx.substrate.pid,
       },
       clock,
       threads: this.ctx.threads,
@@ -176,13 +189,12 @@ export class ZkMasterTransport implements ProcedureCoordinatorRpcs {
       return;
     }
     const limitMs = this.session.sessionTimeoutMs + ELECTION_GRACE_MS;
-    let timer: NodeJS.Timeout | undefined;
+    let timer: TimerHandle | undefined;
     const lost = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), limitMs);
-      timer.unref();
+      timer = clock.setTimer(limitMs, () => resolve('timeout'));
     });
     const won = await Promise.race([active.then(() => 'won' as const), lost]);
-    clearTimeout(timer);
+    timer?.cancel();
     if (won === 'timeout') {
       active.catch(() => {});
       const other = await LeaderElection.activeMaster(this.session).catch(() => null);
@@ -268,11 +280,11 @@ export class ZkWorkerTransport implements ProcedureMemberRpcs {
   }
 
   async start(member: MemberCallbacks): Promise<void> {
-    this.session = await openSession(this.spec, this.options, this.memberName);
+    this.session = await openSession(this.spec, this.options, this.memberName, this.ctx.substrate);
     this.inner = new ZkMemberRpcs({
       session: this.session,
       member: this.memberName,
-      pid: process.pid,
+      pid: this.ctx.substrate.pid,
       ...(this.options.log ? { log: this.options.log } : {}),
     });
     await this.inner.start(member);
@@ -318,6 +330,7 @@ export function zkClusterSettings(
   const spec = typeof url === 'string' ? parseZkUrl(url) : url;
   const common: ZkTransportOptions = {
     url: spec,
+    connect: options.connect,
     ...(options.sessionTimeoutMs !== undefined ? { sessionTimeoutMs: options.sessionTimeoutMs } : {}),
     ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
     ...(options.log ? { log: options.log } : {}),

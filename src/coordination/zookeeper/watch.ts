@@ -2,7 +2,9 @@
 // when it fires. Reads are serialized (an event during a read marks the view dirty and one more read
 // follows), re-armed when a session is replaced (watches die with it), and retried a bounded number
 // of times when a read fails. A missing znode is watched for its creation instead.
-import { isZkError, type ZkSession, type ZkStateChange, type ZkWatcher } from './session.js';
+import type { TimerHandle } from '../../substrate/types.js';
+import { noteIfBug } from '../../util/assert.js';
+import { isZkError, type ZkSession, type ZkStateChange, type ZkWatcher } from '../../substrate/zookeeper.js';
 
 const RETRY_PAUSE_MS = 250;
 /** Failed reads in a row before the view waits for the next reconnection to try again. */
@@ -29,7 +31,7 @@ export class ZnodeWatch<T> {
   private stopped = false;
   private failures = 0;
   private armedGeneration = 0;
-  private retryTimer: NodeJS.Timeout | undefined;
+  private retryTimer: TimerHandle | undefined;
   private readonly unsubscribe: () => void;
   private readonly watcher: ZkWatcher = () => this.schedule();
   private idle: Promise<void> = Promise.resolve();
@@ -68,7 +70,7 @@ export class ZnodeWatch<T> {
 
   stop(): void {
     this.stopped = true;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer?.cancel();
     this.unsubscribe();
   }
 
@@ -95,8 +97,7 @@ export class ZnodeWatch<T> {
       this.failures++;
       this.log(`${this.options.label}: read failed (${this.failures}): ${(err as Error).message}`);
       if (this.failures < MAX_FAILED_READS && this.session.state === 'connected') {
-        this.retryTimer = setTimeout(() => this.schedule(), RETRY_PAUSE_MS);
-        this.retryTimer.unref();
+        this.retryTimer = this.session.clock.setTimer(RETRY_PAUSE_MS, () => this.schedule());
       }
       return;
     }
@@ -106,6 +107,7 @@ export class ZnodeWatch<T> {
     try {
       await this.options.handler(value);
     } catch (err) {
+      noteIfBug(err);
       this.log(`${this.options.label}: handler failed: ${(err as Error).message}`);
     }
   }

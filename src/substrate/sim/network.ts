@@ -3,7 +3,7 @@
 // drops, duplicates, reordering, partitions between node sets, and connection resets when a node
 // crashes. Addresses are whatever hosts the nodes listen on (normally their names) plus ports.
 import { NetworkError, formatAddress, type Address, type Connection, type Listener, type Network } from '../types.js';
-import { assert } from '../../util/assert.js';
+import { assert, noteIfBug } from '../../util/assert.js';
 import type { SimRandom } from './random.js';
 import { EventKind, type EventTarget, type Scheduler, type SimEvent } from './scheduler.js';
 import type { SimNode } from './node.js';
@@ -220,6 +220,7 @@ export class SimEndpoint implements Connection, EventTarget {
     try {
       this.frameHandler(frame);
     } catch (err) {
+      noteIfBug(err);
       // Same contract as the TCP connection: a throwing frame handler closes the connection.
       this.fabric.log(`frame handler failed: ${(err as Error).message}; closing connection`);
       this.closeError = new NetworkError(`frame handler failed: ${(err as Error).message}`, 'EFRAME');

@@ -118,6 +118,11 @@ export class Scheduler {
   eventsRun = 0;
   eventsSkipped = 0;
   readonly limits: SchedulerLimits;
+  /**
+   * Called after every event, once its microtasks ran: a monitor that checks an invariant at every
+   * instant (it throws to end the run).
+   */
+  afterEvent: (() => void) | null = null;
   private readonly heap: SimEvent[] = [];
   private nextSeq = 0;
   private cancelledInHeap = 0;
@@ -209,6 +214,7 @@ export class Scheduler {
           );
         }
         await hop();
+        if (this.afterEvent !== null) this.afterEvent();
       }
       return 'done';
     } finally {
