@@ -103,7 +103,7 @@ describe('the member lease', () => {
     });
     cleanups.push(() => sim!.close());
     const r = await sim.rolllog();
-    expect(r.outcome).toBe('failed');
+    expect(r.outcome).toBe('aborted');
     expect(drops, JSON.stringify(drops)).toHaveLength(1);
     expect(drops[0]!.line).toBe(`worker worker-3 dropped: not heard from for ${lease} ms (lease ${lease} ms)`);
     const proc = sim.cluster.master.coordinator.latest(ROLLLOG_NAME)!;

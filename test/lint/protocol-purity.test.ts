@@ -266,7 +266,7 @@ describe('the layer graph of src', () => {
     });
   });
 
-  it('allows imports down the graph, and exactly the two temporary exceptions (removed when issue 13/16 land)', async () => {
+  it('allows imports down the graph, and no exceptions', async () => {
     const ok: [string, string][] = [
       ['src/cluster/probe.ts', '../barrier/index.js'],
       ['src/sim/probe.ts', '../coordination/zookeeper/transports.js'],
@@ -274,8 +274,6 @@ describe('the layer graph of src', () => {
       ['src/report/probe.ts', '../diagnose/result.js'],
       ['src/watch/probe.ts', '../capture/index.js'],
       ['src/capture/probe.ts', '../substrate/real/index.js'],
-      ['src/detect/detector.ts', '../diagnose/online.js'],
-      ['src/substrate/real/auth.ts', '../../rpc/auth.js'],
     ];
     for (const [file, spec] of ok) {
       expect(
@@ -283,5 +281,18 @@ describe('the layer graph of src', () => {
         `${file} -> ${spec}`,
       ).toEqual([]);
     }
+    // The two imports that were allowed while issues 13 and 16 moved their code are refused now.
+    expect(
+      await only('src/detect/detector.ts', "import * as m from '../diagnose/online.js';\nexport const x = m;\n"),
+    ).toMatchObject({
+      rule: 'rollcall/layers',
+      id: 'forbiddenLayer',
+    });
+    expect(
+      await only('src/substrate/real/auth.ts', "import * as m from '../../rpc/index.js';\nexport const x = m;\n"),
+    ).toMatchObject({
+      rule: 'rollcall/layers',
+      id: 'forbiddenLayer',
+    });
   });
 });
