@@ -2,6 +2,8 @@
 // what a renderer needs to draw it — the wait-for graph of the last round, a node × sample heatmap
 // and every thread's stack in every sample (in `detail`, only when asked for: it is large).
 
+import type { HotThread } from './hot-threads.js';
+
 export type Verdict = 'deadlock' | 'stuck' | 'slow' | 'healthy';
 
 /** Per thread, over the whole span. */
@@ -155,5 +157,7 @@ export interface AnalysisResult {
   reason: string;
   /** Caveats: one sample only, threads missing in some samples, inputs with unparsed lines… */
   notes: string[];
+  /** The threads that used the most CPU between their first and last sample (hot-threads.ts). */
+  hotThreads?: HotThread[];
   detail?: AnalysisDetail;
 }

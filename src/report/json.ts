@@ -25,6 +25,7 @@ export function analysisJson(result: AnalysisResult, options: JsonReportOptions 
     reason: result.reason,
     stuckTotal: result.stuckTotal,
     notes: result.notes,
+    hotThreads: result.hotThreads ?? [],
     ...options.extra,
   };
   if (options.detail === true && result.detail !== undefined) out['detail'] = result.detail;

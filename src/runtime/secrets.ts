@@ -1,6 +1,6 @@
 // The cluster's shared secret: read from a file, checked for a sane length, or generated for a
 // local multi-process cluster. Nodes prove knowledge of it with HMAC over each handshake.
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -41,4 +41,40 @@ export function checkListenPolicy(host: string, hasSecret: boolean, what: string
       `refusing to listen for ${what} on ${host} without a cluster secret: pass --secret-file FILE (or listen on 127.0.0.1)`,
     );
   }
+}
+
+/** The cluster secret's bytes, as every component keys its HMACs with them: the file's text, trimmed. */
+export function loadSecret(file: string): Buffer {
+  if (!existsSync(file)) throw new NodeConfigError(`secret file ${file} does not exist`);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new NodeConfigError(`cannot read secret file ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+  }
+  const secret = Buffer.from(text, 'utf8');
+  if (secret.length < 16) {
+    throw new NodeConfigError(`secret file ${file} holds ${secret.length} bytes; the cluster secret needs at least 16`);
+  }
+  return secret;
+}
+
+/**
+ * The bearer token of admin and agent HTTP listeners, derived from the cluster secret: hex
+ * HMAC-SHA256 keyed with the secret's bytes over "rollcall admin v1". Sent as
+ * `Authorization: Bearer <token>`.
+ */
+export function adminToken(secret: Buffer | string): string {
+  return createHmac('sha256', secret).update('rollcall admin v1').digest('hex');
+}
+
+/** Whether an Authorization header carries the token, compared in constant time. */
+export function bearerMatches(header: string | undefined, token: string): boolean {
+  const m = /^Bearer\s+([0-9a-fA-F]{1,128})\s*$/.exec(header ?? '');
+  // Both sides are hashed to a fixed length first, so the comparison time says nothing about length.
+  const given = createHmac('sha256', 'rollcall bearer')
+    .update(m?.[1]?.toLowerCase() ?? '')
+    .digest();
+  const expected = createHmac('sha256', 'rollcall bearer').update(token.toLowerCase()).digest();
+  return timingSafeEqual(given, expected) && m !== null;
 }
