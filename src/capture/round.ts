@@ -10,18 +10,17 @@
 // recorded so; a target that fails (or whose process died) is recorded with the reason, and is
 // tried again the next round.
 import { setMaxListeners } from 'node:events';
-import type { Readable } from 'node:stream';
 import type { BundleRound, BundleTarget, CaptureMethod, CaptureRecord } from '../dumps/bundle.js';
 import { sanitizeNodeDir } from '../dumps/bundle.js';
 import type { ThreadCpuSample } from '../dumps/thread-cpu.js';
 import { assert } from '../util/assert.js';
-import { delay, epochNowMs, roundUs, sleepUntil } from './clock.js';
+import { captureOne, type CaptureEnv } from './capture-one.js';
+import { sleepUntil } from './clock.js';
 import { listJvms, jvmMatches, parseJvmMatcher, type DiscoveryContext } from './jvm/discovery.js';
-import { ArmError, createRunner, type Armed, type JvmMethod, type TargetRunner } from './runners.js';
+import { createRunner, type JvmMethod, type TargetRunner } from './runners.js';
 import { InstantBatches } from './scheduler.js';
 import type { CaptureSink } from './sink.js';
 import { findJvmTool, type JvmTool } from './sources/process.js';
-import type { ArmedSource, SourceOutcome } from './sources/types.js';
 import { targetProblem, type TargetSpec } from './targets.js';
 
 export const DEFAULT_CAPTURE_TIMEOUT_MS = 10_000;
@@ -29,8 +28,6 @@ export const MAX_CAPTURE_BYTES = 64 * 1024 * 1024;
 export const MAX_TARGETS = 1000;
 /** Captures are armed (connections opened, processes started and held) this long before their instant. */
 export const PREPARE_LEAD_MS = 200;
-/** How long a killed capture may take to report its end before it is given up on. */
-const KILL_GRACE_MS = 2000;
 
 export interface CapturerOptions {
   timeoutMs?: number;
@@ -116,8 +113,8 @@ export class Capturer {
   readonly timeoutMs: number;
   readonly maxBytes: number;
   private readonly runners: TargetRunner[];
-  private readonly batches: InstantBatches;
   private readonly cancel = new AbortController();
+  private readonly env: CaptureEnv;
   private readonly running = new Set<Promise<unknown>>();
   /** Resolves when the runner's current capture is over. */
   private readonly idle = new Map<TargetRunner, Promise<void>>();
@@ -155,7 +152,12 @@ export class Capturer {
     );
     // One abort listener per running capture, up to every target of a few overlapping rounds.
     setMaxListeners(this.targets.length * 4 + 10, this.cancel.signal);
-    this.batches = new InstantBatches(this.cancel.signal);
+    this.env = {
+      batches: new InstantBatches(this.cancel.signal),
+      signal: this.cancel.signal,
+      timeoutMs: this.timeoutMs,
+      maxBytes: this.maxBytes,
+    };
     options.signal?.addEventListener('abort', () => this.cancel.abort(), { once: true });
   }
 
@@ -224,7 +226,7 @@ export class Capturer {
         if (!instantPassed && !runner.busy) captures.push(this.capture(runner, records[i]!, atMs, sink, result));
       });
     }
-    const fired = await this.batches.at(atMs, () => {
+    const fired = await this.env.batches.at(atMs, () => {
       instantPassed = true;
       for (const i of late) {
         const rec = records[i]!;
@@ -241,7 +243,7 @@ export class Capturer {
     return result;
   }
 
-  /** One target's capture in a round: arm, wait for the instant, fire, read CPU, stream, record. */
+  /** One target's capture in a round, tracked so a later round knows when the target is free. */
   private async capture(
     runner: TargetRunner,
     rec: CaptureRecord,
@@ -249,140 +251,14 @@ export class Capturer {
     sink: CaptureSink,
     result: RoundResult,
   ): Promise<void> {
-    runner.busy = true;
     let free!: () => void;
     this.idle.set(runner, new Promise<void>((r) => (free = r)));
     try {
-      let armed: Armed;
-      try {
-        armed = runner.arm(atMs);
-      } catch (err) {
-        const e = err as Error;
-        rec.error = e.message;
-        if (err instanceof ArmError) rec.method = err.method;
-        return;
-      }
-      rec.method = armed.source.method;
-      if (armed.pid !== undefined) rec.pid = armed.pid;
-      const fire = (): void => {
-        rec.startedAt = epochNowMs();
-        armed.source.fire();
-      };
-      // Per-thread CPU is read right before the instant, beside the dump (see scheduler.ts).
-      let cpuSample: ThreadCpuSample | undefined;
-      const sampler = armed.cpu;
-      const before = sampler && { costMs: sampler.estimateMs(), run: () => (cpuSample = sampler.sample()) };
-      const fired = await this.batches.at(atMs, fire, before);
-      if (!fired) {
-        armed.source.kill();
-        await armed.source.done;
-        return;
-      }
-      const outcome = await this.drain(armed.source, runner.target, rec, sink, result);
-      rec.finishedAt = roundUs(epochNowMs());
-      rec.startedAt = roundUs(
-        armed.source.method === 'agent' ? (armed.source.requestedAtMs ?? rec.startedAt!) : rec.startedAt!,
-      );
-      if (armed.source.requestedAtMs !== undefined) rec.requestedAtMs = roundUs(armed.source.requestedAtMs);
-      if (armed.source.firstByteAtMs !== undefined) rec.firstByteAtMs = roundUs(armed.source.firstByteAtMs);
-      Object.assign(rec, outcome.record ?? {});
-      const sample = cpuSample ?? outcome.cpu;
-      if (rec.file !== undefined || result.outputs.has(rec.node)) {
-        if (sample !== undefined) {
-          result.cpu.set(rec.node, sample);
-          try {
-            const file = await sink.putCpu(runner.target, rec.round, sample);
-            if (file !== undefined) rec.cpuFile = file;
-          } catch (err) {
-            rec.cpuError = (err as Error).message;
-          }
-        } else if (armed.cpu !== undefined) rec.cpuError = 'the process was gone when its threads were read';
-      }
+      const out = await captureOne(runner, rec, atMs, sink, this.env);
+      if (out.data !== undefined) result.outputs.set(rec.node, out.data);
+      if (out.cpu !== undefined) result.cpu.set(rec.node, out.cpu);
     } finally {
-      runner.busy = false;
       free();
-    }
-  }
-
-  /** Streams a source into the sink under the limits; keeps the output only when it succeeded. */
-  private async drain(
-    source: ArmedSource,
-    target: BundleTarget,
-    rec: CaptureRecord,
-    sink: CaptureSink,
-    result: RoundResult,
-  ): Promise<SourceOutcome> {
-    let bytes = 0;
-    let limitError: string | undefined;
-    let onKilled!: () => void;
-    const killed = new Promise<void>((r) => (onKilled = r));
-    const stop = (why: string): void => {
-      limitError ??= why;
-      source.kill();
-      onKilled();
-    };
-    const timer = setTimeout(() => stop(`timed out after ${this.timeoutMs} ms`), this.timeoutMs);
-    const signal = this.cancel.signal;
-    const onAbort = (): void => stop('capture cancelled');
-    signal.addEventListener('abort', onAbort, { once: true });
-    if (signal.aborted) onAbort();
-    let output: ReturnType<CaptureSink['open']> | undefined;
-    try {
-      let stream: Readable | undefined;
-      try {
-        stream = await source.stream;
-      } catch {
-        stream = undefined;
-      }
-      if (stream !== undefined && limitError === undefined) {
-        const s = stream;
-        const out = (output = sink.open(target, rec.round));
-        await new Promise<void>((resolveStream) => {
-          const finish = (): void => resolveStream();
-          s.on('data', (chunk: Buffer) => {
-            if (limitError !== undefined) return;
-            const room = this.maxBytes - bytes;
-            if (chunk.length > room) {
-              bytes += Math.max(0, room);
-              stop(`capture larger than ${this.maxBytes} bytes; cut off`);
-              return finish();
-            }
-            bytes += chunk.length;
-            if (!out.stream.write(chunk)) {
-              s.pause();
-              out.stream.once('drain', () => s.resume());
-            }
-          });
-          s.on('end', finish);
-          s.on('close', finish);
-          s.on('error', finish);
-        });
-      }
-      // A killed source reports its end too; the grace period only guards against one that never does.
-      const outcome = await Promise.race([source.done, killed.then(() => delay<SourceOutcome>(KILL_GRACE_MS, {}))]);
-      const error = limitError ?? outcome.error;
-      if (outcome.status !== undefined) rec.status = outcome.status;
-      if (error !== undefined) rec.error = error;
-      if (output !== undefined) {
-        if (error === undefined) {
-          try {
-            const kept = await output.keep();
-            rec.bytes = bytes;
-            if (kept.file !== undefined) rec.file = kept.file;
-            if (kept.data !== undefined) result.outputs.set(rec.node, kept.data);
-          } catch (err) {
-            rec.error = (err as Error).message;
-          }
-        } else {
-          // A failed capture leaves no partial dump behind; its error says what went wrong.
-          await output.drop();
-          if (bytes > 0) rec.bytes = bytes;
-        }
-      }
-      return outcome;
-    } finally {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
     }
   }
 
@@ -414,9 +290,4 @@ function summarize(info: BundleRound, records: readonly CaptureRecord[]): void {
   const firstBytes = records.flatMap((r) => (r.firstByteAtMs === undefined ? [] : [r.firstByteAtMs]));
   info.skewMs = Number(spread(requested).toFixed(3));
   if (firstBytes.length > 0) info.firstByteSkewMs = Number(spread(firstBytes).toFixed(3));
-}
-
-/** The capture method a record would have for a target kind (for records that never armed). */
-export function methodOfKind(kind: BundleTarget['kind']): CaptureMethod {
-  return kind === 'url' ? 'http' : kind === 'agent' ? 'agent' : kind === 'jvm' ? 'attach' : 'cmd';
 }

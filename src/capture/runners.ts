@@ -3,7 +3,7 @@
 // per-thread CPU sampler, and, for a JVM found by --jvm-match, how to find it again after a restart.
 import type { BundleTarget, CaptureMethod } from '../dumps/bundle.js';
 import { AttachError, HotSpotAttach } from './sources/attach.js';
-import { ArmedAgent } from './sources/agent.js';
+import { ArmedAgent, readyAgentJvm } from './sources/agent.js';
 import { PreparedGet } from './sources/http-get.js';
 import { armProcess, commandPlan, jvmToolPlan, kubectlPlan, sshPlan, type JvmTool } from './sources/process.js';
 import type { ArmedSource } from './sources/types.js';
@@ -57,6 +57,8 @@ export interface TargetRunner {
   setup(): Promise<void> | undefined;
   /** Arms a capture for the instant atMs; throws ArmError with the reason when it cannot. */
   arm(atMs: number): Armed;
+  /** Why the last set-up failed, if it did. */
+  problem(): string | undefined;
   close(): void;
 }
 
@@ -90,6 +92,7 @@ function simpleRunner(target: BundleTarget, method: CaptureMethod, make: (atMs: 
     target,
     busy: false,
     setup: () => undefined,
+    problem: () => undefined,
     arm: (atMs) => {
       try {
         return { source: make(atMs) };
@@ -99,6 +102,23 @@ function simpleRunner(target: BundleTarget, method: CaptureMethod, make: (atMs: 
     },
     close: () => undefined,
   };
+}
+
+/** A JVM behind an agent: asked once to get ready (its attach listener) before the first round. */
+function agentRunner(target: BundleTarget, ctx: RunnerContext): TargetRunner {
+  let readied = false;
+  let lastError: string | undefined;
+  const runner = simpleRunner(target, 'agent', (atMs) => new ArmedAgent(target.spec, atMs, ctx));
+  runner.setup = () => {
+    if (readied) return undefined;
+    readied = true;
+    return readyAgentJvm(target.spec, ctx.headers, ctx.timeoutMs).then(
+      (error) => void (lastError = error),
+      (err: Error) => void (lastError = err.message),
+    );
+  };
+  runner.problem = () => lastError;
+  return runner;
 }
 
 /**
@@ -173,6 +193,10 @@ class JvmRunner implements TargetRunner {
       source = armProcess(jvmToolPlan(tool, String(this.pid)));
     }
     return { source, pid: this.pid, ...this.cpuSampler() };
+  }
+
+  problem(): string | undefined {
+    return this.mode === 'attach' ? this.lastError : undefined;
   }
 
   close(): void {

@@ -2,6 +2,8 @@
 //
 //   GET /clock                              {"nowMs": <agent epoch ms>}
 //   GET /jvms                               {"host": "...", "jvms": [JvmInfo…]}
+//   GET /jvms/<pid>/ready                   {"ready": true} once the JVM's attach listener runs, else
+//                                           {"ready": false, "error": "<why>"}
 //   GET /jvms/<pid>/stacks?at=<epoch ms>    one dump and CPU sample taken at `at` (agent's clock)
 //
 // Every request carries `Authorization: Bearer <adminToken(secret)>` when the agent has a secret.
@@ -64,6 +66,7 @@ export const stacksAnswerSchema = z.object({
 });
 
 export const clockAnswerSchema = z.object({ nowMs: z.number() });
+export const readyAnswerSchema = z.object({ ready: z.boolean(), error: z.string().optional() });
 
 export const jvmListSchema = z.object({
   host: z.string(),

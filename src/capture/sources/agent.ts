@@ -7,7 +7,13 @@ import https from 'node:https';
 import { Readable } from 'node:stream';
 import type { ZodType } from 'zod';
 import { epochNowMs, roundUs } from '../clock.js';
-import { clockAnswerSchema, jvmListSchema, stacksAnswerSchema, type AgentJvmList } from '../agent/protocol.js';
+import {
+  clockAnswerSchema,
+  jvmListSchema,
+  readyAnswerSchema,
+  stacksAnswerSchema,
+  type AgentJvmList,
+} from '../agent/protocol.js';
 import type { ArmedSource, SourceOutcome } from './types.js';
 
 /** Room for JSON escaping around a dump of maxBytes, plus the CPU sample. */
@@ -28,11 +34,12 @@ export function getJson<T>(
   timeoutMs: number,
   maxBytes = SMALL_ANSWER_BYTES,
   signal?: AbortSignal,
+  agent: http.Agent | false = false,
 ): Promise<{ value: T; sentAtMs: number; receivedAtMs: number }> {
   return new Promise((resolveGet, rejectGet) => {
     const mod = url.protocol === 'https:' ? https : http;
     const sentAtMs = epochNowMs();
-    const req = mod.get(url, { headers, timeout: timeoutMs, agent: false, ...(signal ? { signal } : {}) }, (res) => {
+    const req = mod.get(url, { headers, timeout: timeoutMs, agent, ...(signal ? { signal } : {}) }, (res) => {
       const receivedAtMs = epochNowMs();
       const chunks: Buffer[] = [];
       let size = 0;
@@ -76,6 +83,71 @@ export async function listAgentJvms(
   timeoutMs: number,
 ): Promise<AgentJvmList> {
   return (await getJson(new URL('/jvms', agentUrl), jvmListSchema, headers, timeoutMs)).value;
+}
+
+/** Clock readings per measurement; the one with the shortest round trip bounds the offset best. */
+export const CLOCK_SAMPLES = 2;
+
+/**
+ * Offsets being measured, by agent and instant: every JVM of one agent in one round shares one
+ * measurement, so all its dumps are asked for the very same instant on the agent's clock (and are
+ * released there together); separate measurements would differ by their error.
+ */
+const sharedOffsets = new Map<string, Promise<{ offsetMs: number; rttMs: number }>>();
+const MAX_SHARED_OFFSETS = 10_000;
+
+function sharedClockOffset(
+  base: URL,
+  atMs: number,
+  headers: Record<string, string>,
+  timeoutMs: number,
+  agent: http.Agent,
+): Promise<{ offsetMs: number; rttMs: number }> {
+  const key = `${base.href} ${atMs}`;
+  let p = sharedOffsets.get(key);
+  if (p === undefined) {
+    if (sharedOffsets.size >= MAX_SHARED_OFFSETS) sharedOffsets.clear();
+    p = measureClockOffset(base, headers, timeoutMs, undefined, agent);
+    sharedOffsets.set(key, p);
+    // Forgotten once the instant has passed (or the measurement failed).
+    const forget = (): void =>
+      void setTimeout(() => sharedOffsets.delete(key), Math.max(0, atMs - epochNowMs()) + 1000).unref();
+    p.then(forget, forget);
+  }
+  return p;
+}
+
+/**
+ * The agent's clock minus ours, NTP-style: its reading minus the midpoint of our send and
+ * receive, from the exchange with the shortest round trip (error at most half that round trip).
+ */
+export async function measureClockOffset(
+  base: URL,
+  headers: Record<string, string>,
+  timeoutMs: number,
+  signal?: AbortSignal,
+  agent?: http.Agent,
+): Promise<{ offsetMs: number; rttMs: number }> {
+  let best: { offsetMs: number; rttMs: number } | undefined;
+  for (let i = 0; i < CLOCK_SAMPLES; i++) {
+    const c = await getJson(new URL('clock', base), clockAnswerSchema, headers, timeoutMs, undefined, signal, agent);
+    const rttMs = c.receivedAtMs - c.sentAtMs;
+    if (best === undefined || rttMs < best.rttMs) {
+      best = { offsetMs: c.value.nowMs - (c.sentAtMs + c.receivedAtMs) / 2, rttMs };
+    }
+  }
+  return best!;
+}
+
+/** Asks the agent to get a JVM ready (start its attach listener) ahead of the first instant. */
+export async function readyAgentJvm(
+  spec: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+): Promise<string | undefined> {
+  const { base, pid } = agentTargetParts(spec);
+  const r = await getJson(new URL(`jvms/${pid}/ready`, base), readyAnswerSchema, headers, timeoutMs);
+  return r.value.error;
 }
 
 /** `http://host:port/jvms/<pid>` → its agent's base URL and the pid. */
@@ -130,12 +202,27 @@ export class ArmedAgent implements ArmedSource {
     o: AgentRequestOptions,
   ): Promise<{ outcome: SourceOutcome; dump?: Buffer }> {
     const { base, pid } = agentTargetParts(spec);
-    const headers = o.headers;
     const signal = this.abort.signal;
-    const clock = await getJson(new URL('clock', base), clockAnswerSchema, headers, o.timeoutMs, undefined, signal);
+    // One kept-alive connection for the clock readings and the request: no set-up in between.
+    const agent = new (base.protocol === 'https:' ? https : http).Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      return await this.exchange(base, pid, atMs, o, signal, agent);
+    } finally {
+      agent.destroy();
+    }
+  }
+
+  private async exchange(
+    base: URL,
+    pid: number,
+    atMs: number,
+    o: AgentRequestOptions,
+    signal: AbortSignal,
+    agent: http.Agent,
+  ): Promise<{ outcome: SourceOutcome; dump?: Buffer }> {
+    const headers = o.headers;
+    const { offsetMs, rttMs } = await sharedClockOffset(base, atMs, headers, o.timeoutMs, agent);
     if (this.killed) throw new Error('cancelled');
-    const rttMs = clock.receivedAtMs - clock.sentAtMs;
-    const offsetMs = clock.value.nowMs - (clock.sentAtMs + clock.receivedAtMs) / 2;
     const url = new URL(`jvms/${pid}/stacks`, base);
     url.searchParams.set('at', (atMs + offsetMs).toFixed(3));
     url.searchParams.set('timeoutMs', String(o.timeoutMs));
@@ -148,6 +235,7 @@ export class ArmedAgent implements ArmedSource {
         o.timeoutMs + Math.max(0, atMs - epochNowMs()),
         answerBytes(o.maxBytes),
         signal,
+        agent,
       )
     ).value;
     const local = (agentMs: number | undefined): number | undefined =>
