@@ -57,7 +57,9 @@ export function parseRemoteHost(flag: string, value: string): RemoteHost {
   const rest = eq > 0 ? value.slice(eq + 1) : value;
   const m = /^(.*?)(?::(\d+))?$/.exec(rest);
   const where = m?.[1] ?? '';
-  if (where.length === 0 || where.startsWith('-') || !/^[A-Za-z0-9_.@[\]:-]+$/.test(where)) {
+  // Host and pod names become ssh/kubectl arguments: nothing that reads as an option.
+  const okName = name === undefined || /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name);
+  if (!okName || where.length === 0 || where.startsWith('-') || !/^[A-Za-z0-9_.@[\]:-]+$/.test(where)) {
     throw new ResolveError(
       `${flag} takes [NAME=]${flag === '--ssh' ? 'HOST' : 'POD[@NAMESPACE]'}[:PID], not '${value}'`,
     );

@@ -9,7 +9,7 @@ import { main } from '../../src/cli/main.js';
 import type { BundleManifest } from '../../src/dumps/bundle.js';
 import { FrameTable, parseDumpFileSync, parseDumpText, type ThreadDump } from '../../src/dumps/index.js';
 import { REFUSED_URL } from '../support/refused.js';
-import { javaForTests, startJavaCluster, type JavaCluster } from './java-fixture.js';
+import { javaForTests, startJavaCluster, type JavaCluster } from '../dumps/java-fixture.js';
 
 const haveJava = javaForTests();
 const dirs: string[] = [];

@@ -98,6 +98,12 @@ export interface JavaClusterOptions {
   autoStart?: boolean;
   /** Give up starting after this long; default 30000. */
   startTimeoutMs?: number;
+  /** Idle executor threads in every JVM (a real server's thread count); default 0. */
+  idleThreads?: number;
+  /** Extra JVM flags (e.g. -XX:+DisableAttachMechanism). */
+  jvmFlags?: string[];
+  /** Passed to every JVM as `--tag TAG`: a test finds its own JVMs by it (capture --jvm-match). */
+  tag?: string;
 }
 
 export interface JavaProcess {
@@ -155,6 +161,9 @@ export async function startJavaCluster(options: JavaClusterOptions = {}): Promis
     String(options.procedureTimeoutMs ?? 60_000),
     '--rpc-timeout-ms',
     String(options.rpcTimeoutMs ?? 60_000),
+    '--idle-threads',
+    String(options.idleThreads ?? 0),
+    ...(options.tag !== undefined ? ['--tag', options.tag] : []),
   ];
   const events: string[] = [];
   const waiters: (() => void)[] = [];
@@ -164,7 +173,9 @@ export async function startJavaCluster(options: JavaClusterOptions = {}): Promis
     for (const w of [...waiters]) w();
   };
   const launch = (cls: string, args: string[]): ChildProcess => {
-    const child = spawn('java', [...JVM_FLAGS, '-cp', classpath, cls, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('java', [...JVM_FLAGS, ...(options.jvmFlags ?? []), '-cp', classpath, cls, ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     live.add(child);
     children.push(child);
     child.once('exit', () => live.delete(child));

@@ -13,7 +13,14 @@ import type { CaptureRecord } from '../../dumps/bundle.js';
 import { adminToken, bearerMatches, checkListenPolicy } from '../../runtime/secrets.js';
 import { captureOne, type CaptureEnv } from '../capture-one.js';
 import { epochNowMs, roundUs, sleepUntil } from '../clock.js';
-import { listJvms, type DiscoveryContext } from '../jvm/discovery.js';
+import {
+  inspectJvm,
+  jvmMatches,
+  listJvms,
+  type DiscoveryContext,
+  type JvmInfo,
+  type JvmMatcher,
+} from '../jvm/discovery.js';
 import { MAX_CAPTURE_BYTES, PREPARE_LEAD_MS } from '../round.js';
 import { createRunner, type JvmMethod, type TargetRunner } from '../runners.js';
 import { InstantBatches } from '../scheduler.js';
@@ -39,6 +46,8 @@ export interface AgentOptions {
   jvmMethod?: JvmMethod;
   socketWaitMs?: number;
   threadCpu?: boolean;
+  /** Serve only the JVMs these match (main class or command line); default: every JVM. */
+  serve?: JvmMatcher[];
   discovery?: DiscoveryContext;
   /** One line per request served (the CLI prints them with --verbose). */
   log?: (line: string) => void;
@@ -140,12 +149,31 @@ export class CaptureAgent {
     }
   }
 
-  private jvms(): { host: string; jvms: ReturnType<typeof listJvms> } {
-    return { host: hostname(), jvms: listJvms(this.options.discovery) };
+  private jvms(): { host: string; jvms: JvmInfo[] } {
+    return { host: hostname(), jvms: listJvms(this.options.discovery).filter((j) => this.serves(j)) };
+  }
+
+  private serves(j: JvmInfo): boolean {
+    const m = this.options.serve;
+    return m === undefined || m.length === 0 || m.some((x) => jvmMatches(x, j));
+  }
+
+  /** A pid this agent may dump: any pid without --jvm-match, else one that matches now. */
+  private checkServed(pid: number): void {
+    if (this.options.serve === undefined || this.options.serve.length === 0) return;
+    let jvm: JvmInfo;
+    try {
+      jvm = inspectJvm(pid, this.options.discovery);
+    } catch (err) {
+      throw new HttpError(404, (err as Error).message);
+    }
+    if (!this.serves(jvm))
+      throw new HttpError(403, `pid ${pid} is not one of the JVMs this agent serves (--jvm-match)`);
   }
 
   /** Starts the JVM's attach listener now, so that its first dump costs what every dump costs. */
   private async ready(pid: number): Promise<{ ready: boolean; error?: string }> {
+    this.checkServed(pid);
     const runner = this.runner(pid);
     if (runner.busy) return { ready: true };
     await runner.setup();
@@ -163,6 +191,7 @@ export class CaptureAgent {
     if (atMs - receivedAtMs > MAX_AT_AHEAD_MS) throw new HttpError(400, `at is more than ${MAX_AT_AHEAD_MS} ms ahead`);
     const timeoutMs = numberParam(q, 'timeoutMs', DEFAULT_TIMEOUT_MS, 1, MAX_TIMEOUT_MS);
     const maxBytes = numberParam(q, 'maxBytes', MAX_CAPTURE_BYTES, 1, MAX_CAPTURE_BYTES);
+    this.checkServed(pid);
     const runner = this.runner(pid);
     if (runner.busy) throw new HttpError(409, `a dump of pid ${pid} is already being taken`);
     if (this.inFlight >= MAX_AGENT_CAPTURES) throw new HttpError(503, `more than ${MAX_AGENT_CAPTURES} dumps at once`);

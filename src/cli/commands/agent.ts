@@ -1,16 +1,17 @@
 // `rollcall agent`: serve this host's JVMs to `rollcall capture --agent` running elsewhere.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { CaptureAgent } from '../../capture/agent/server.js';
-import { JVM_METHODS, type JvmMethod } from '../../capture/index.js';
+import { JVM_METHODS, parseJvmMatcher, type JvmMethod } from '../../capture/index.js';
 import { DEFAULT_SOCKET_WAIT_MS } from '../../capture/sources/attach.js';
 import { loadSecret, NodeConfigError } from '../../runtime/secrets.js';
 import { parseAddress, type Address } from '../../substrate/types.js';
 import { UsageError } from '../errors.js';
-import { choiceOption, intOption } from '../options.js';
+import { choiceOption, collect, intOption } from '../options.js';
 import { untilSignal } from './cluster.js';
 
 interface AgentFlags {
   listen: Address;
+  jvmMatch?: string[];
   secretFile?: string;
   jvmMethod: JvmMethod;
   attachTimeoutMs: number;
@@ -32,6 +33,7 @@ export function registerAgent(program: Command): void {
         throw new InvalidArgumentError(`--listen: ${(err as Error).message}`);
       }
     })
+    .option('--jvm-match <REGEX>', 'serve only JVMs whose main class or command line matches; repeatable', collect)
     .option('--secret-file <FILE>', 'the cluster secret; clients must send its Bearer token; required beyond loopback')
     .addOption(
       new Option('--jvm-method <METHOD>', 'how JVMs are dumped')
@@ -67,7 +69,15 @@ Example:
       let agent: CaptureAgent;
       try {
         const secret = flags.secretFile !== undefined ? loadSecret(flags.secretFile) : undefined;
+        const serve = (flags.jvmMatch ?? []).map((v) => {
+          try {
+            return parseJvmMatcher(v);
+          } catch (err) {
+            throw new UsageError((err as Error).message);
+          }
+        });
         agent = await CaptureAgent.start({
+          serve,
           host: flags.listen.host,
           port: flags.listen.port,
           ...(secret !== undefined ? { secret } : {}),
