@@ -121,13 +121,15 @@ function describe(
 ): JvmInfo | undefined {
   const status = c.proc.status(pid);
   if (status === undefined) return undefined;
-  const ns = c.proc.mountNamespace(pid);
-  let perfFiles = ownTmp;
-  if (ns !== undefined) {
-    perfFiles = perfByNamespace.get(ns) ?? listPerfDataFiles(c.proc.tmpDir(pid), MAX_PERF_FILES);
+  // hsperfdata lives in the process's own /tmp (a container's, through /proc/<pid>/root); one
+  // listing per mount namespace. A process whose root we may not see shares ours, or is not ours.
+  const ns = c.proc.mountNamespace(pid) ?? `pid:${pid}`;
+  let perfFiles = perfByNamespace.get(ns);
+  if (perfFiles === undefined) {
+    perfFiles = listPerfDataFiles(c.proc.tmpDir(pid), MAX_PERF_FILES);
     perfByNamespace.set(ns, perfFiles);
   }
-  const perfFile = perfFiles.get(status.nsPid);
+  const perfFile = perfFiles.get(status.nsPid) ?? (status.nsPid === pid ? ownTmp.get(pid) : undefined);
   const library = c.proc.jvmLibrary(pid);
   const argv = c.proc.cmdline(pid) ?? [];
   let kind: JvmKind;
