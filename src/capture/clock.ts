@@ -47,3 +47,12 @@ export function delay<T>(ms: number, value: T): Promise<T> {
 export function roundUs(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }
+
+/**
+ * Waits for work until shortly before an instant — at least one turn of the event loop, so that
+ * work already settled (a failure found at once) is not mistaken for work still running.
+ */
+export async function untilOrBefore(work: Promise<unknown>, epochMs: number, signal?: AbortSignal): Promise<void> {
+  const deadline = epochMs - epochNowMs() > 0 ? sleepUntil(epochMs, signal) : new Promise<void>((r) => setImmediate(r));
+  await Promise.race([work, deadline]);
+}

@@ -15,7 +15,7 @@ import { sanitizeNodeDir } from '../dumps/bundle.js';
 import type { ThreadCpuSample } from '../dumps/thread-cpu.js';
 import { assert } from '../util/assert.js';
 import { captureOne, type CaptureEnv } from './capture-one.js';
-import { sleepUntil } from './clock.js';
+import { sleepUntil, untilOrBefore } from './clock.js';
 import { listJvms, jvmMatches, parseJvmMatcher, type DiscoveryContext } from './jvm/discovery.js';
 import { createRunner, type JvmMethod, type TargetRunner } from './runners.js';
 import { InstantBatches } from './scheduler.js';
@@ -209,7 +209,7 @@ export class Capturer {
     // Set-up (an attach handshake) gets until shortly before the instant; a target not ready then
     // is recorded as such and keeps getting ready for the next round.
     const setups = this.runners.map((r) => (r.busy ? undefined : r.setup())).filter((p) => p !== undefined);
-    if (setups.length > 0) await Promise.race([Promise.all(setups), sleepUntil(atMs - 1, signal)]);
+    if (setups.length > 0) await untilOrBefore(Promise.all(setups), atMs - 1, signal);
     const captures: Promise<void>[] = [];
     const late: number[] = [];
     this.runners.forEach((runner, i) => {

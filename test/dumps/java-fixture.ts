@@ -282,3 +282,100 @@ export async function startJavaCluster(options: JavaClusterOptions = {}): Promis
     throw err;
   }
 }
+
+export interface LoneJvmOptions {
+  /** Passed as `--tag TAG`, to find this JVM by (capture --jvm-match). */
+  tag?: string;
+  idleThreads?: number;
+  jvmFlags?: string[];
+  /** Run as another user (needs root): through setpriv. */
+  runAs?: { uid: number; gid: number };
+  cwd?: string;
+  startTimeoutMs?: number;
+}
+
+export interface LoneJvm {
+  pid: number;
+  /** Lines the JVM printed on stdout (its fixture events, and anything else, e.g. a SIGQUIT dump). */
+  stdout: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * One idle fixture JVM (a master that expects a region server and never starts a procedure): a
+ * plain live JVM with an HBase-like thread set, as any user. Killed by stop() or when the test
+ * process goes away.
+ */
+export async function startLoneJvm(options: LoneJvmOptions = {}): Promise<LoneJvm> {
+  const classpath = compileJavaFixture();
+  installExitHook();
+  const java = [
+    'java',
+    ...JVM_FLAGS,
+    ...(options.jvmFlags ?? []),
+    '-cp',
+    classpath,
+    MASTER_CLASS,
+    '--exit-on-stdin-eof',
+    'true',
+    '--auto-start',
+    'false',
+    '--idle-threads',
+    String(options.idleThreads ?? 0),
+    ...(options.tag !== undefined ? ['--tag', options.tag] : []),
+  ];
+  const argv = options.runAs
+    ? ['setpriv', `--reuid=${options.runAs.uid}`, `--regid=${options.runAs.gid}`, '--clear-groups', ...java]
+    : java;
+  const child = spawn(argv[0]!, argv.slice(1), {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+  });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  const stdout: string[] = [];
+  let stderr = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (s: string) => {
+    if (stderr.length < 4000) stderr += s;
+  });
+  const stop = (): Promise<void> =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGKILL');
+    });
+  const ready = new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`fixture JVM not ready within ${options.startTimeoutMs ?? 30_000} ms: ${stderr}`)),
+      options.startTimeoutMs ?? 30_000,
+    );
+    let buf = '';
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (s: string) => {
+      buf += s;
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl).trimEnd();
+        buf = buf.slice(nl + 1);
+        if (stdout.length < MAX_EVENTS) stdout.push(line);
+        const m = /^rollcall-fixture master ready port=\d+ pid=(\d+)/.exec(line);
+        if (m) {
+          clearTimeout(timer);
+          resolve(Number(m[1]));
+        }
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`fixture JVM exited with ${code}: ${stderr}`));
+    });
+  });
+  try {
+    // The JVM's own pid: under setpriv the child is setpriv, replaced by java through exec.
+    return { pid: await ready, stdout, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

@@ -12,7 +12,7 @@ import { hostname } from 'node:os';
 import type { CaptureRecord } from '../../dumps/bundle.js';
 import { adminToken, bearerMatches, checkListenPolicy } from '../../runtime/secrets.js';
 import { captureOne, type CaptureEnv } from '../capture-one.js';
-import { epochNowMs, roundUs, sleepUntil } from '../clock.js';
+import { epochNowMs, roundUs, sleepUntil, untilOrBefore } from '../clock.js';
 import {
   inspectJvm,
   jvmMatches,
@@ -202,7 +202,7 @@ export class CaptureAgent {
     try {
       await sleepUntil(atMs - PREPARE_LEAD_MS, this.cancel.signal);
       const setup = runner.setup();
-      if (setup !== undefined) await Promise.race([setup, sleepUntil(atMs - 1, this.cancel.signal)]);
+      if (setup !== undefined) await untilOrBefore(setup, atMs - 1, this.cancel.signal);
       runner.busy = false;
       const rec: CaptureRecord = { node: String(pid), round: 0, scheduledAt: atMs };
       const env: CaptureEnv = {

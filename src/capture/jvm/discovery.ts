@@ -60,6 +60,8 @@ export interface DiscoveryContext {
 
 interface Resolved {
   proc: ProcFs;
+  /** Our mount namespace: processes in another one have their own /tmp. */
+  ownNamespace: string | undefined;
   euid: number;
   tmpDir: string;
   selfPid: number;
@@ -67,8 +69,10 @@ interface Resolved {
 }
 
 function resolveContext(ctx: DiscoveryContext): Resolved {
+  const proc = ctx.proc ?? new ProcFs();
   return {
-    proc: ctx.proc ?? new ProcFs(),
+    proc,
+    ownNamespace: proc.mountNamespace(ctx.selfPid ?? process.pid),
     euid: ctx.euid ?? process.geteuid?.() ?? -1,
     tmpDir: ctx.tmpDir ?? '/tmp',
     selfPid: ctx.selfPid ?? process.pid,
@@ -90,7 +94,7 @@ export function listJvms(ctx: DiscoveryContext = {}): JvmInfo[] {
   const out: JvmInfo[] = [];
   for (const pid of c.proc.pids(MAX_PROCESSES_SCANNED)) {
     if (pid === c.selfPid) continue;
-    const info = describe(c, pid, perfByNamespace, ownTmp);
+    const info = describe(c, pid, perfByNamespace, ownTmp, false);
     if (info === undefined || JDK_TOOL_CLASSES.has(info.mainClass)) continue;
     out.push(info);
     if (out.length >= MAX_JVMS) break;
@@ -103,7 +107,7 @@ export function inspectJvm(pid: number, ctx: DiscoveryContext = {}): JvmInfo {
   const c = resolveContext(ctx);
   if (c.platform !== 'linux') throw new NotAJvmError('native attach and /proc discovery need Linux');
   if (!c.proc.exists(pid)) throw new NotAJvmError(`no process with pid ${pid} (dead pid)`);
-  const info = describe(c, pid, new Map(), listPerfDataFiles(c.tmpDir, MAX_PERF_FILES));
+  const info = describe(c, pid, new Map(), listPerfDataFiles(c.tmpDir, MAX_PERF_FILES), true);
   if (info === undefined) {
     const name = c.proc.status(pid)?.name;
     throw new NotAJvmError(
@@ -118,20 +122,29 @@ function describe(
   pid: number,
   perfByNamespace: Map<string, Map<number, PerfDataFile>>,
   ownTmp: Map<number, PerfDataFile>,
+  /** Read the memory maps of every process (one pid), not only of likely JVMs (a listing). */
+  thorough: boolean,
 ): JvmInfo | undefined {
+  // Most of a listing's cost is reading /proc files of processes that are not Java: a listing looks
+  // further only at processes with a java launcher, an hsperfdata file under our /tmp, or their
+  // own mount namespace (a container); one pid (thorough) is always examined in full.
+  const argv = c.proc.cmdline(pid) ?? [];
+  const ns = c.proc.mountNamespace(pid);
+  const ownNs = ns === undefined || ns === c.ownNamespace;
+  if (!thorough && ownNs && !ownTmp.has(pid) && !isJavaLauncher(argv)) return undefined;
   const status = c.proc.status(pid);
   if (status === undefined) return undefined;
   // hsperfdata lives in the process's own /tmp (a container's, through /proc/<pid>/root); one
   // listing per mount namespace. A process whose root we may not see shares ours, or is not ours.
-  const ns = c.proc.mountNamespace(pid) ?? `pid:${pid}`;
-  let perfFiles = perfByNamespace.get(ns);
+  const nsKey = ns ?? `pid:${pid}`;
+  let perfFiles = perfByNamespace.get(nsKey);
   if (perfFiles === undefined) {
     perfFiles = listPerfDataFiles(c.proc.tmpDir(pid), MAX_PERF_FILES);
-    perfByNamespace.set(ns, perfFiles);
+    perfByNamespace.set(nsKey, perfFiles);
   }
   const perfFile = perfFiles.get(status.nsPid) ?? (status.nsPid === pid ? ownTmp.get(pid) : undefined);
+  if (!thorough && perfFile === undefined && !isJavaLauncher(argv)) return undefined;
   const library = c.proc.jvmLibrary(pid);
-  const argv = c.proc.cmdline(pid) ?? [];
   let kind: JvmKind;
   if (library === 'hotspot') kind = 'hotspot';
   else if (library === 'openj9') kind = 'openj9';
@@ -209,7 +222,7 @@ function envDisablesAttach(proc: ProcFs, pid: number): boolean {
 }
 
 function isJavaLauncher(argv: readonly string[]): boolean {
-  return argv.length > 0 && basename(argv[0]!) === 'java';
+  return argv.length > 0 && /java/i.test(basename(argv[0]!));
 }
 
 function firstToken(s: string): string {
