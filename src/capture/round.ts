@@ -10,7 +10,7 @@
 // recorded so; a target that fails (or whose process died) is recorded with the reason, and is
 // tried again the next round.
 import { setMaxListeners } from 'node:events';
-import type { BundleRound, BundleTarget, CaptureMethod, CaptureRecord } from '../dumps/bundle.js';
+import type { BundleRound, BundleTarget, CaptureRecord } from '../dumps/bundle.js';
 import { sanitizeNodeDir } from '../dumps/bundle.js';
 import type { ThreadCpuSample } from '../dumps/thread-cpu.js';
 import { assert } from '../util/assert.js';

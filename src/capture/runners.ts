@@ -78,12 +78,7 @@ export function createRunner(target: BundleTarget, ctx: RunnerContext): TargetRu
       return simpleRunner(target, 'cmd', () => armProcess(plan));
     }
     case 'agent':
-      return simpleRunner(
-        target,
-        'agent',
-        (atMs) =>
-          new ArmedAgent(target.spec, atMs, { headers: ctx.headers, timeoutMs: ctx.timeoutMs, maxBytes: ctx.maxBytes }),
-      );
+      return agentRunner(target, ctx);
   }
 }
 
@@ -108,7 +103,8 @@ function simpleRunner(target: BundleTarget, method: CaptureMethod, make: (atMs: 
 function agentRunner(target: BundleTarget, ctx: RunnerContext): TargetRunner {
   let readied = false;
   let lastError: string | undefined;
-  const runner = simpleRunner(target, 'agent', (atMs) => new ArmedAgent(target.spec, atMs, ctx));
+  const options = { headers: ctx.headers, timeoutMs: ctx.timeoutMs, maxBytes: ctx.maxBytes };
+  const runner = simpleRunner(target, 'agent', (atMs) => new ArmedAgent(target.spec, atMs, options));
   runner.setup = () => {
     if (readied) return undefined;
     readied = true;
