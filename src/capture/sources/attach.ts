@@ -298,7 +298,11 @@ class ArmedAttach implements ArmedSource {
       if (!Number.isInteger(code)) return this.fail(`attach: unexpected answer '${this.statusLine.slice(0, 40)}'`);
       this.status = code;
       rest = b.subarray(nl + 1);
-      if (code === 0) this.resolveStream(this.out);
+      if (code === 0) {
+        // As jcmd prints it: the output starts with `<pid>:`, so the file names its process.
+        this.out.write(`${this.pid}:\n`);
+        this.resolveStream(this.out);
+      }
     }
     if (this.status !== 0) {
       if (this.errorText.length < MAX_ERROR_CHARS) this.errorText += rest.toString('utf8');
