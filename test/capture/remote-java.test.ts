@@ -3,9 +3,8 @@
 // kubectl presets through stand-in commands on PATH; and a JVM of another user, captured as a
 // third user, recorded with its reason while that user's own JVM is captured.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CaptureAgent } from '../../src/capture/agent/server.js';
@@ -16,25 +15,11 @@ import { readCpuSample } from '../../src/dumps/thread-cpu.js';
 import { adminToken, NodeConfigError } from '../../src/runtime/secrets.js';
 import { runCli } from '../support/cli.js';
 import { requireTool } from '../support/environment.js';
+import { spread, tempDirs, uniqueTag } from './helpers.js';
 import { javaForTests, startLoneJvm, type LoneJvm } from '../dumps/java-fixture.js';
 
 const haveJava = javaForTests() && process.platform === 'linux';
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'rollcall-remote-'));
-  dirs.push(d);
-  return d;
-}
-
-function uniqueTag(what: string): string {
-  return `${what}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-}
-
-const spread = (xs: number[]): number => Math.max(...xs) - Math.min(...xs);
+const tempDir = tempDirs('rollcall-remote-');
 
 function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -77,7 +62,7 @@ describe.skipIf(!haveJava)('capture through agents (real JVMs)', () => {
     const r = await runCli([
       'capture',
       ...['--agent', `a=${agents[0]!.url}`, '--agent', `b=${agents[1]!.url}`, '--secret-file', secretFile],
-      ...['--interval', '1s', '--count', '4', '--out', out, '--json'],
+      ...['--interval', '2s', '--count', '4', '--out', out, '--json'],
     ]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -250,7 +235,7 @@ describe.skipIf(!crossUser)('another user\u2019s JVM', () => {
           cli,
           'capture',
           ...['--jvm', `theirs=${theirs.pid}`, '--jvm', `mine=${mine.pid}`],
-          ...['--interval', '250ms', '--count', '2', '--out', out, '--json'],
+          ...['--interval', '1s', '--count', '2', '--out', out, '--json'],
         ],
         { encoding: 'utf8', timeout: 60_000 },
       );

@@ -18,6 +18,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { requireTool } from '../support/environment.js';
 
@@ -139,6 +140,30 @@ function installExitHook(): void {
   });
 }
 
+/** Calls each with every complete line of a child's output. */
+function onLines(stream: Readable, each: (line: string) => void): void {
+  let buf = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (s: string) => {
+    buf += s;
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl).trimEnd();
+      buf = buf.slice(nl + 1);
+      each(line);
+    }
+  });
+}
+
+/** SIGKILLs a child (if still running) and resolves once it has exited. */
+function killAndWait(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
+}
+
 /** Starts a master and its region server JVMs; on any failure everything started is killed. */
 export async function startJavaCluster(options: JavaClusterOptions = {}): Promise<JavaCluster> {
   const classpath = compileJavaFixture();
@@ -179,16 +204,8 @@ export async function startJavaCluster(options: JavaClusterOptions = {}): Promis
     live.add(child);
     children.push(child);
     child.once('exit', () => live.delete(child));
-    let buf = '';
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (s: string) => {
-      buf += s;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl).trimEnd();
-        buf = buf.slice(nl + 1);
-        if (line.startsWith('rollcall-fixture ')) onEvent(line.slice(17));
-      }
+    onLines(child.stdout!, (line) => {
+      if (line.startsWith('rollcall-fixture ')) onEvent(line.slice(17));
     });
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (s: string) => {
@@ -220,16 +237,7 @@ export async function startJavaCluster(options: JavaClusterOptions = {}): Promis
       if (!check()) waiters.push(waiter);
     });
   const stop = async (): Promise<void> => {
-    await Promise.all(
-      children.map(
-        (c) =>
-          new Promise<void>((resolve) => {
-            if (c.exitCode !== null || c.signalCode !== null) return resolve();
-            c.once('exit', () => resolve());
-            c.kill('SIGKILL');
-          }),
-      ),
-    );
+    await Promise.all(children.map(killAndWait));
   };
 
   try {
@@ -339,31 +347,18 @@ export async function startLoneJvm(options: LoneJvmOptions = {}): Promise<LoneJv
   child.stderr!.on('data', (s: string) => {
     if (stderr.length < 4000) stderr += s;
   });
-  const stop = (): Promise<void> =>
-    new Promise((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGKILL');
-    });
+  const stop = (): Promise<void> => killAndWait(child);
   const ready = new Promise<number>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`fixture JVM not ready within ${options.startTimeoutMs ?? 30_000} ms: ${stderr}`)),
       options.startTimeoutMs ?? 30_000,
     );
-    let buf = '';
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (s: string) => {
-      buf += s;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl).trimEnd();
-        buf = buf.slice(nl + 1);
-        if (stdout.length < MAX_EVENTS) stdout.push(line);
-        const m = /^rollcall-fixture master ready port=\d+ pid=(\d+)/.exec(line);
-        if (m) {
-          clearTimeout(timer);
-          resolve(Number(m[1]));
-        }
+    onLines(child.stdout!, (line) => {
+      if (stdout.length < MAX_EVENTS) stdout.push(line);
+      const m = /^rollcall-fixture master ready port=\d+ pid=(\d+)/.exec(line);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
       }
     });
     child.once('exit', (code) => {

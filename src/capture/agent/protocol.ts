@@ -11,7 +11,7 @@
 // client measures the clock offset per request (GET /clock just before) and converts them.
 import { z } from 'zod';
 import { CAPTURE_METHODS, type CaptureMethod } from '../../dumps/bundle.js';
-import { CPU_SAMPLE_VERSION, type ThreadCpuSample } from '../../dumps/thread-cpu.js';
+import { cpuSampleSchema, type ThreadCpuSample } from '../../dumps/thread-cpu.js';
 
 export const AGENT_VERSION = 'rollcall-agent/1';
 /** How far ahead of its instant a dump may be requested. */
@@ -50,19 +50,7 @@ export const stacksAnswerSchema = z.object({
   error: z.string().optional(),
   dump: z.string().optional(),
   bytes: z.number(),
-  cpu: z
-    .object({
-      version: z.literal(CPU_SAMPLE_VERSION),
-      pid: z.number().int(),
-      atMs: z.number(),
-      durationMs: z.number(),
-      ticksPerSecond: z.number(),
-      threads: z.array(
-        z.object({ nid: z.number().int(), state: z.string(), cpuMs: z.number(), name: z.string().optional() }),
-      ),
-      truncated: z.boolean().optional(),
-    })
-    .optional(),
+  cpu: cpuSampleSchema.optional(),
 });
 
 export const clockAnswerSchema = z.object({ nowMs: z.number() });
