@@ -100,6 +100,9 @@ export async function resolveTargets(req: TargetRequest): Promise<{ targets: Tar
   const headers = req.headers ?? {};
 
   if (matchers.length > 0 && (!remote || req.local === true)) {
+    if ((req.discovery?.platform ?? process.platform) !== 'linux') {
+      throw new ResolveError('--jvm-match finds local JVMs through /proc: Linux only (use --jvm NAME=PID)');
+    }
     const jvms = listJvms(req.discovery);
     const found = matchJvms(jvms, matchers);
     if (found.length === 0) {

@@ -21,7 +21,11 @@ import { parseTaskStat, TaskCpuSampler } from '../../src/capture/jvm/task-cpu.js
 import { parseJcmdList, parseRemoteHost } from '../../src/capture/resolve.js';
 import { InstantBatches } from '../../src/capture/scheduler.js';
 import { kubectlPlan, sshPlan } from '../../src/capture/sources/process.js';
+import { analyze } from '../../src/diagnose/index.js';
 import { HotThreads } from '../../src/diagnose/hot-threads.js';
+import { renderHtmlReport } from '../../src/report/html/index.js';
+import { analysisJson } from '../../src/report/json.js';
+import { renderTerminal } from '../../src/report/terminal.js';
 import { parseDumpText } from '../../src/dumps/parse.js';
 import { attachCpuSidecar, attachThreadCpu, cpuSidecarOf, type ThreadCpuSample } from '../../src/dumps/thread-cpu.js';
 import { adminToken, bearerMatches } from '../../src/runtime/secrets.js';
@@ -362,7 +366,7 @@ describe('per-thread CPU', () => {
     expect(third.threads[0]!.cpuMs).toBeUndefined();
   });
 
-  it('ranks hot threads by CPU used between their first and last sample', () => {
+  it('ranks hot threads by CPU used between their first and last sample, in every report', () => {
     const hot = new HotThreads();
     const round = (cpu1: number, cpu2: number) => {
       const d = parseDumpText(jdk8Dump).dumps[0]!;
@@ -371,10 +375,16 @@ describe('per-thread CPU', () => {
       d.threads[1]!.cpuMs = cpu2;
       return [d];
     };
-    hot.addRound(round(100, 5), 1000);
-    hot.addRound(round(400, 5), 1250);
-    hot.addRound(round(600, 5), 1500);
-    expect(hot.finish()).toEqual([{ node: 'rs1', thread: 'worker-1', cpuMsDelta: 500, coreShare: 1 }]);
+    const rounds = [round(100, 5), round(400, 5), round(600, 5)];
+    rounds.forEach((r, k) => hot.addRound(r, 1000 + 250 * k));
+    const hotThreads = hot.finish();
+    expect(hotThreads).toEqual([{ node: 'rs1', thread: 'worker-1', cpuMsDelta: 500, coreShare: 1 }]);
+    // Every report shows them.
+    const result = { ...analyze(rounds), hotThreads };
+    expect(analysisJson(result)['hotThreads']).toEqual(hotThreads);
+    expect(renderTerminal(result)).toMatch(/Hot threads.*\n {2}rs1\/"worker-1" 500 ms CPU, 100% of a core/);
+    expect(renderHtmlReport(result)).toMatch(/<section id="hot".*worker-1.*500/s);
+    expect(renderHtmlReport({ ...result, hotThreads: [] })).not.toMatch(/id="hot"/);
   });
 });
 
