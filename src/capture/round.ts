@@ -176,6 +176,8 @@ export class Capturer {
    */
   round(round: number, atMs: number, sink: CaptureSink, leadMs = PREPARE_LEAD_MS): RoundHandle {
     assert(!this.closed, 'capturer closed');
+    assert(Number.isInteger(round) && round >= 0, `round must be a whole number, not ${round}`);
+    assert(Number.isFinite(atMs) && leadMs >= 0, 'a round needs a finite instant and a lead of 0 or more');
     const records: CaptureRecord[] = this.targets.map((t) => ({ node: t.name, round, scheduledAt: atMs }));
     let release!: (r: BundleRound) => void;
     const released = new Promise<BundleRound>((r) => (release = r));

@@ -33,6 +33,8 @@ export const MAX_AGENT_CAPTURES = 256;
 /** JVMs whose attach state the agent keeps. */
 export const MAX_AGENT_JVMS = 1000;
 const MAX_URL_CHARS = 2048;
+/** Connections open at once (each costs a socket and a little memory before it authenticates). */
+const MAX_CONNECTIONS = 1024;
 const DEFAULT_TIMEOUT_MS = 10_000;
 const MAX_TIMEOUT_MS = 600_000;
 /** A client has this long to send its request head. */
@@ -89,6 +91,7 @@ export class CaptureAgent {
     server.headersTimeout = HEADERS_TIMEOUT_MS;
     server.requestTimeout = HEADERS_TIMEOUT_MS;
     server.maxHeadersCount = 50;
+    server.maxConnections = MAX_CONNECTIONS;
     const agent = new CaptureAgent(server, options);
     server.on('request', (req, res) => void agent.handle(req, res));
     await new Promise<void>((resolveListen, rejectListen) => {
