@@ -1,6 +1,7 @@
 // The capture layer's parts that need no JVM: hsperfdata, /proc (on a fake tree: namespaced pids,
 // signal masks, another user's process), JVM naming and matching, per-thread CPU and its
 // attachment to dumps, hot threads, the bearer token, and the scheduler of instants.
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,7 @@ import { parsePerfData, perfDataFacts } from '../../src/capture/jvm/hsperfdata.j
 import { ProcFs } from '../../src/capture/jvm/procfs.js';
 import { parseTaskStat, TaskCpuSampler } from '../../src/capture/jvm/task-cpu.js';
 import { parseJcmdList, parseRemoteHost } from '../../src/capture/resolve.js';
+import { enterRealtime } from '../../src/capture/realtime.js';
 import { InstantBatches } from '../../src/capture/scheduler.js';
 import { kubectlPlan, sshPlan } from '../../src/capture/sources/process.js';
 import { analyze } from '../../src/diagnose/index.js';
@@ -417,5 +419,24 @@ describe('instants', () => {
     stop.abort();
     expect(await cancelled).toBe(false);
     expect(order).not.toContain('never');
+  });
+});
+
+describe('real-time release', () => {
+  it('runs the main thread under SCHED_FIFO when allowed, and puts it back', () => {
+    const policy = (): string => spawnSync('chrt', ['-p', String(process.pid)], { encoding: 'utf8' }).stdout;
+    const rt = enterRealtime();
+    try {
+      if (process.platform === 'linux' && process.getuid?.() === 0) {
+        expect(rt.active).toBe(true);
+        expect(policy()).toMatch(/SCHED_FIFO/);
+      } else {
+        expect(rt.active).toBe(false);
+        expect(rt.reason).toMatch(/chrt|Linux/);
+      }
+    } finally {
+      rt.restore();
+    }
+    if (process.platform === 'linux') expect(policy()).toMatch(/SCHED_OTHER/);
   });
 });

@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { CaptureAgent } from '../../capture/agent/server.js';
 import { JVM_METHODS, parseJvmMatcher, type JvmMethod } from '../../capture/index.js';
+import { enterRealtime } from '../../capture/realtime.js';
 import { DEFAULT_SOCKET_WAIT_MS } from '../../capture/sources/attach.js';
 import { loadSecret, NodeConfigError } from '../../runtime/secrets.js';
 import { parseAddress, type Address } from '../../substrate/types.js';
@@ -16,6 +17,7 @@ interface AgentFlags {
   jvmMethod: JvmMethod;
   attachTimeoutMs: number;
   threadCpu: boolean;
+  realtime: boolean;
   verbose?: boolean;
   json?: boolean;
 }
@@ -47,6 +49,7 @@ export function registerAgent(program: Command): void {
       DEFAULT_SOCKET_WAIT_MS,
     )
     .option('--no-thread-cpu', 'do not read per-thread CPU from /proc')
+    .option('--no-realtime', 'do not run the releasing thread under SCHED_FIFO (when allowed)')
     .option('--verbose', 'print one line per request on stderr')
     .option('--json', 'print the ready line as JSON')
     .addHelpText(
@@ -98,7 +101,12 @@ Example:
           ? JSON.stringify({ agent: agent.url, authenticated: flags.secretFile !== undefined }) + '\n'
           : `agent: ${agent.url}${flags.secretFile !== undefined ? ' (Bearer token required)' : ''}\n`,
       );
-      await untilSignal();
-      await agent.close();
+      const realtime = flags.realtime ? enterRealtime() : undefined;
+      try {
+        await untilSignal();
+      } finally {
+        realtime?.restore();
+        await agent.close();
+      }
     });
 }

@@ -20,6 +20,7 @@ import {
   type JvmMethod,
   type TargetSpec,
 } from '../../capture/index.js';
+import { enterRealtime } from '../../capture/realtime.js';
 import { DEFAULT_SOCKET_WAIT_MS } from '../../capture/sources/attach.js';
 import { BundleExistsError, bundleDirProblem, type BundleManifest } from '../../dumps/bundle.js';
 import { adminToken, loadSecret, NodeConfigError } from '../../runtime/secrets.js';
@@ -50,6 +51,7 @@ interface CaptureFlags {
   timeoutMs: number;
   attachTimeoutMs: number;
   threadCpu: boolean;
+  realtime: boolean;
   force?: boolean;
   json?: boolean;
 }
@@ -111,6 +113,7 @@ export function registerCapture(program: Command): void {
       DEFAULT_SOCKET_WAIT_MS,
     )
     .option('--no-thread-cpu', 'do not read per-thread CPU of local JVMs from /proc')
+    .option('--no-realtime', 'do not ask for real-time scheduling of the releasing thread (see below)')
     .option('--force', 'replace the manifest and node folders of an existing bundle in DIR')
     .option('--json', 'print the manifest (or the JVM list) as JSON instead of a summary')
     .addHelpText(
@@ -129,6 +132,10 @@ on a connection opened before the instant, beside a per-thread CPU sample from /
 mapped, SIGQUIT handled); one that cannot be attached (another user's, attach disabled, not Java,
 gone) is recorded with the reason. --jvm-method auto falls back to jcmd/jstack where attach cannot
 work (not Linux, OpenJ9, no attach socket).
+
+When the system allows it (root or CAP_SYS_NICE), the thread that releases each round runs under
+SCHED_FIFO while capture runs: otherwise, on a loaded machine, each JVM woken by its request can
+preempt it between two releases and spread a round over milliseconds.
 
 Remote hosts: --agent NAME=URL asks a \`rollcall agent\` for its JVMs and has each dump taken there
 at the instant (its clock offset measured per request); --ssh and --kubectl list JVMs with
@@ -260,6 +267,7 @@ async function runCapture(flags: CaptureFlags): Promise<void> {
   process.once('SIGINT', onSigint);
   options.signal = abort.signal;
   let manifest: BundleManifest;
+  const realtime = flags.realtime ? enterRealtime() : undefined;
   try {
     manifest = await captureBundle(options);
   } catch (err) {
@@ -269,6 +277,7 @@ async function runCapture(flags: CaptureFlags): Promise<void> {
       throw new UsageError(`cannot write the bundle in ${flags.out}: ${(err as Error).message}`);
     throw err;
   } finally {
+    realtime?.restore();
     bar?.stop();
     process.removeListener('SIGINT', onSigint);
   }
