@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { captureBundle, type JvmMethod } from '../src/capture/index.js';
+import { enterRealtime, type Realtime } from '../src/capture/realtime.js';
 import type { BundleManifest } from '../src/dumps/bundle.js';
 
 const GOAL = { skipped: 0, skewMaxMs: 5, dumpP50Ms: 10 };
@@ -24,6 +25,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '10' },
     'interval-ms': { type: 'string', default: '250' },
     methods: { type: 'string', default: 'attach,jcmd' },
+    'no-realtime': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
 });
@@ -127,11 +129,14 @@ async function startJvms(dir: string): Promise<ChildProcess[]> {
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'rollcall-bench-capture-jvm-'));
   let children: ChildProcess[] = [];
+  let realtime: Realtime | undefined;
   const results: MethodFigures[] = [];
   try {
     process.stderr.write(`starting ${jvmCount} JVMs of ${threads} threads…\n`);
     children = await startJvms(dir);
     const targets = children.map((c, i) => ({ name: `jvm${i}`, kind: 'jvm' as const, spec: String(c.pid) }));
+    // As `rollcall capture` does (src/capture/realtime.ts), unless --no-realtime.
+    realtime = values['no-realtime'] ? undefined : enterRealtime();
     for (const method of methods) {
       process.stderr.write(`${method}: ${rounds} rounds every ${intervalMs} ms…\n`);
       const m = await captureBundle({
@@ -144,6 +149,7 @@ async function main(): Promise<void> {
       results.push(figures(method, m));
     }
   } finally {
+    realtime?.restore();
     for (const c of children) c.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
@@ -153,6 +159,7 @@ async function main(): Promise<void> {
     threadsPerJvm: threads,
     rounds,
     intervalMs,
+    realtimeRelease: realtime?.active === true,
     methods: results,
     goal: GOAL,
     ok:
@@ -165,7 +172,10 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(report, null, 2));
     return;
   }
-  console.log(`${jvmCount} JVMs × ${threads} threads, ${rounds} rounds every ${intervalMs} ms`);
+  console.log(
+    `${jvmCount} JVMs × ${threads} threads, ${rounds} rounds every ${intervalMs} ms, ` +
+      `release ${realtime?.active ? 'under SCHED_FIFO' : `at normal priority${realtime?.reason ? ` (${realtime.reason})` : ''}`}`,
+  );
   console.log(
     'method   skipped failed  skew p50/p99/max ms    first-byte skew p50/p99/max   dump p50/p99 ms  first byte p50/p99 ms',
   );
