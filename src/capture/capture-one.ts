@@ -62,7 +62,6 @@ export async function captureOne(
       return out;
     }
     const outcome = await drain(source, runner, rec, sink, env, out);
-    rec.finishedAt = roundUs(epochNowMs());
     // An agent releases the capture itself, at the instant on its clock.
     const released = source.method === 'agent' ? (source.requestedAtMs ?? rec.startedAt!) : rec.startedAt!;
     rec.startedAt = roundUs(released);
@@ -142,6 +141,8 @@ async function drain(
     }
     // A killed source reports its end too; the grace period only guards against one that never does.
     const outcome = await Promise.race([source.done, killed.then(() => delay<SourceOutcome>(KILL_GRACE_MS, {}))]);
+    // The capture is over when its last byte came, not when the file is in place.
+    rec.finishedAt = roundUs(epochNowMs());
     const error = limitError ?? outcome.error;
     if (outcome.status !== undefined) rec.status = outcome.status;
     if (error !== undefined) rec.error = error;
