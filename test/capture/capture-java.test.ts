@@ -94,9 +94,11 @@ describe.skipIf(!haveJava)('live JVM capture (Java fixture)', () => {
       expect(code).toBe(0);
       const m = JSON.parse(stdout) as BundleManifest;
       expect(m.rounds.map((r) => r.scheduledAt - m.rounds[0]!.scheduledAt)).toEqual([0, 1000, 2000]);
+      // Each round's skew is the spread of its request instants (how small is the benchmark's concern).
       for (const r of m.rounds) {
-        expect(r.skewMs).toBeGreaterThanOrEqual(0);
-        expect(r.skewMs).toBeLessThan(50);
+        const requested = m.captures.filter((c) => c.round === r.round && c.requestedAtMs !== undefined);
+        const at = requested.map((c) => c.requestedAtMs!);
+        expect(r.skewMs).toBeCloseTo(Math.max(...at) - Math.min(...at), 2);
       }
       const ok = m.captures.filter((c) => c.error === undefined);
       expect(ok.map((c) => `${c.node}/${c.round}`).sort()).toEqual(
