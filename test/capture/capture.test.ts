@@ -71,7 +71,8 @@ function checkTimes(m: BundleManifest): void {
     const starts = m.captures
       .filter((c) => c.round === r.round && c.startedAt !== undefined)
       .map((c) => c.requestedAtMs ?? c.startedAt!);
-    expect(r.skewMs).toBeCloseTo(Math.max(...starts) - Math.min(...starts), 2);
+    // A round whose every target was still busy (a loaded machine) has no skew to check.
+    expect(r.skewMs).toBeCloseTo(starts.length === 0 ? 0 : Math.max(...starts) - Math.min(...starts), 2);
   }
 }
 
