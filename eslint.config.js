@@ -66,7 +66,7 @@ const ALLOW = {
   diagnose: ['dumps', 'threads', 'waitgraph', 'util'],
   report: ['diagnose', 'dumps', 'threads', 'waitgraph', 'util'],
   watch: ['capture', 'diagnose', 'report', 'dumps', 'substrate', 'threads', 'waitgraph', 'util'],
-  admin: ['threads', 'dumps', 'substrate', 'util'],
+  admin: ['threads', 'dumps', 'substrate', 'substrate/real', 'util'],
   runtime: [
     'admin',
     'barrier',

@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { captureBundle } from '../src/dumps/capture.js';
+import { captureBundle } from '../src/capture/index.js';
 
 const GOAL_MAX_SKEW_MS = 5;
 const [targets = 100, rounds = 5, intervalMs = 1000] = process.argv.slice(2).map(Number);

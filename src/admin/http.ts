@@ -3,7 +3,7 @@
 // secret requires a bearer token on every request; with certificates it serves HTTPS and also
 // accepts a client certificate signed by the cluster's CA. Without either it is loopback-only
 // (runtime/secrets.ts checkListenPolicy).
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { bearerMatches } from '../substrate/real/http-auth.js';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -32,16 +32,6 @@ export const ADMIN_LIMITS = {
   keepAliveTimeoutMs: 5_000,
   maxConnections: 1024,
 } as const;
-
-/** Constant-time check of an Authorization header against the token (hashing equalizes lengths). */
-export function bearerMatches(header: string | undefined, token: string): boolean {
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
-  const given = createHash('sha256')
-    .update(m?.[1] ?? '')
-    .digest();
-  const expected = createHash('sha256').update(token).digest();
-  return m !== null && timingSafeEqual(given, expected);
-}
 
 export interface AdminServer {
   host: string;

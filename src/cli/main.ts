@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { ROLLCALL_VERSION } from '../threads/index.js';
 import { EXIT_FINDING, EXIT_USAGE, FindingExit, UsageError } from './errors.js';
 import { registerCapture } from './commands/capture.js';
+import { registerAgent } from './commands/agent.js';
 import { registerParse } from './commands/parse.js';
 import { registerAnalyze } from './commands/analyze.js';
 import { registerRolllog } from './commands/rolllog.js';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerVerify(program);
   registerSimulate(program);
   registerCapture(program);
+  registerAgent(program);
   registerParse(program);
   registerAnalyze(program);
   return program;

@@ -7,7 +7,9 @@ import { basename, extname } from 'node:path';
 import { readBundle, type BundleNode } from '../dumps/bundle.js';
 import type { ProcessDump, UnparsedLine } from '../dumps/model.js';
 import { parseDumpFileSync } from '../dumps/parse.js';
+import { attachCpuSidecar } from '../dumps/thread-cpu.js';
 import { Analyzer } from './analyze.js';
+import { HotThreads } from './hot-threads.js';
 import type { AnalysisResult } from './result.js';
 import type { RulePack } from './rules.js';
 
@@ -47,6 +49,7 @@ export async function analyzeInputs(inputs: string[], options: AnalyzeInputsOpti
     detail: options.detail === true,
     ...(options.explain !== undefined ? { explain: options.explain } : {}),
   });
+  const hot = new HotThreads();
   const unparsed: AnalyzedInputs['unparsed'] = [];
   const keepUnparsed = options.keepUnparsed === true;
   let dumpsSeen = 0;
@@ -64,9 +67,10 @@ export async function analyzeInputs(inputs: string[], options: AnalyzeInputsOpti
     dumpsSeen += dumps.length;
     const at = roundTimes[round];
     analyzer.addRound(dumps, at !== undefined ? { capturedAtMs: at } : {});
+    hot.addRound(dumps, at);
   }
   if (dumpsSeen === 0) throw new InputError('no thread dumps found in the inputs');
-  return { result: analyzer.finish(), warnings, unparsed };
+  return { result: { ...analyzer.finish(), hotThreads: hot.finish() }, warnings, unparsed };
 }
 
 /** One node's samples: files in order (a file may hold several dumps: consecutive samples). */
@@ -222,6 +226,7 @@ function parseFile(
   for (const d of r.dumps) {
     analyzer.alias(d.node, node);
     d.node = node;
+    attachCpuSidecar(d, file);
   }
   return r.dumps;
 }

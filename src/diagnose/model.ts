@@ -7,12 +7,13 @@ import type { ThreadDump } from '../dumps/model.js';
 import type { WaitSpec, WaitTarget } from '../waitgraph/index.js';
 import type { CycleStepOut } from './result.js';
 import type { PoolMembership } from './pools.js';
+import { MAX_ROUNDS } from '../dumps/limits.js';
 import type { CallSite } from './services.js';
 import type { StackFacts } from './stacks.js';
 import type { ThreadClass } from './result.js';
 
-/** Bounds: a pathological input cannot make the analysis unbounded. */
-export const MAX_ROUNDS = 10_000;
+/** Bounds: a pathological input cannot make the analysis unbounded (rounds: one limit with capture). */
+export { MAX_ROUNDS };
 export const MAX_NODES = 100_000;
 export const MAX_TRACKS = 5_000_000;
 export const MAX_DEADLOCKS = 1000;

@@ -5,6 +5,8 @@ import type { CycleStepOut, DeadlockKind, DeadlockOut } from '../waitgraph/index
 
 export type { CycleStepOut, DeadlockKind, DeadlockOut };
 
+import type { HotThread } from './hot-threads.js';
+
 export type Verdict = 'deadlock' | 'stuck' | 'slow' | 'healthy';
 
 /**
@@ -177,5 +179,7 @@ export interface AnalysisResult {
   reason: string;
   /** Caveats: one sample only, threads missing in some samples, inputs with unparsed lines… */
   notes: string[];
+  /** The threads that used the most CPU between their first and last sample (hot-threads.ts). */
+  hotThreads?: HotThread[];
   detail?: AnalysisDetail;
 }

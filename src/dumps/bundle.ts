@@ -1,7 +1,9 @@
 // A bundle is a plain directory a user can zip and attach to a ticket:
-//   DIR/manifest.json          targets, rounds (with skew) and one record per capture
-//   DIR/<node>/<round>.txt     the raw bytes each capture returned
+//   DIR/manifest.json            targets, rounds (with skew) and one record per capture
+//   DIR/<node>/<round>.txt       the raw bytes each capture returned
+//   DIR/<node>/<round>.cpu.json  per-thread CPU of a local JVM at the same instant (thread-cpu.ts)
 // This module owns the manifest's shape, its atomic writing, and reading a bundle back.
+import { readdirSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
@@ -13,25 +15,39 @@ export const MAX_NODE_DIR_CHARS = 100;
 /** Bound on the manifest read back (a bundle of 1000 nodes × 1000 rounds is ~200 MB; refuse more). */
 export const MAX_MANIFEST_BYTES = 256 * 1024 * 1024;
 
-export type TargetKind = 'url' | 'jvm' | 'cmd';
+/** How a target is reached; ssh and kubectl run jcmd on another host or in a pod. */
+export type TargetKind = 'url' | 'jvm' | 'cmd' | 'agent' | 'ssh' | 'kubectl';
+export const TARGET_KINDS: readonly TargetKind[] = ['url', 'jvm', 'cmd', 'agent', 'ssh', 'kubectl'];
+
+/** How a capture was taken: the HotSpot attach protocol, a JDK tool, HTTP, a command, or an agent. */
+export type CaptureMethod = 'attach' | 'jcmd' | 'jstack' | 'http' | 'cmd' | 'agent';
+export const CAPTURE_METHODS: readonly CaptureMethod[] = ['attach', 'jcmd', 'jstack', 'http', 'cmd', 'agent'];
 
 export interface BundleTarget {
   name: string;
   kind: TargetKind;
-  /** The URL, the pid, or the shell command. */
+  /**
+   * The URL, the pid, or the shell command; for agent targets the JVM's URL on its agent
+   * (`http://host:port/jvms/<pid>`); for ssh `HOST:PID`, for kubectl `POD[@NAMESPACE]:PID`.
+   */
   spec: string;
   /** host:port for URL targets. */
   addr?: string;
   /** Folder (relative to the bundle) holding this target's captures: the sanitized name. */
   dir: string;
+  /** JVM targets found by --jvm-match: the pattern, and the main class seen at discovery. */
+  match?: string;
+  mainClass?: string;
 }
 
 export interface BundleRound {
   round: number;
   /** Epoch ms at which every capture of the round was scheduled to start. */
   scheduledAt: number;
-  /** max(startedAt) − min(startedAt) over the round's started captures. */
+  /** max − min of the round's request instants (requestedAtMs; startedAt in older bundles). */
   skewMs: number;
+  /** max − min of the instants the first byte of each answer came back. */
+  firstByteSkewMs?: number;
 }
 
 export interface CaptureRecord {
@@ -49,8 +65,29 @@ export interface CaptureRecord {
   bytes?: number;
   /** Why the capture failed (it may still have written partial output to file). */
   error?: string;
-  /** Exit code of jcmd/jstack/command, or HTTP status. */
+  /** Exit code of jcmd/jstack/command, HTTP status, or the attach protocol's status. */
   status?: number;
+  /** How the dump was taken. */
+  method?: CaptureMethod;
+  /**
+   * Epoch ms (fractional, same clock as startedAt) when the request reached the process that
+   * takes the dump: the attach write, the HTTP request, the opened gate of jcmd; for an agent,
+   * the agent's write to the JVM, on this side's clock. Round skew is computed from these.
+   */
+  requestedAtMs?: number;
+  /** Epoch ms when the first byte of the answer came back. */
+  firstByteAtMs?: number;
+  /** The JVM's pid (local and remote JVM targets). */
+  pid?: number;
+  /** `<dir>/<round>.cpu.json`: per-thread CPU taken at the same instant as the dump. */
+  cpuFile?: string;
+  /** Why no CPU sample was taken for a capture that has a dump. */
+  cpuError?: string;
+  /** Agent targets: the agent's clock minus this side's, and the round trip it was measured over. */
+  clockOffsetMs?: number;
+  clockRttMs?: number;
+  /** Agent targets: how the agent itself took the dump. */
+  agentMethod?: CaptureMethod;
 }
 
 export interface BundleManifest {
@@ -78,13 +115,22 @@ const manifestSchema = z.object({
   targets: z.array(
     z.object({
       name: z.string(),
-      kind: z.enum(['url', 'jvm', 'cmd']),
+      kind: z.enum(['url', 'jvm', 'cmd', 'agent', 'ssh', 'kubectl']),
       spec: z.string(),
       addr: z.string().optional(),
       dir: z.string(),
+      match: z.string().optional(),
+      mainClass: z.string().optional(),
     }),
   ),
-  rounds: z.array(z.object({ round: z.number().int(), scheduledAt: z.number(), skewMs: z.number() })),
+  rounds: z.array(
+    z.object({
+      round: z.number().int(),
+      scheduledAt: z.number(),
+      skewMs: z.number(),
+      firstByteSkewMs: z.number().optional(),
+    }),
+  ),
   captures: z.array(
     z.object({
       node: z.string(),
@@ -96,10 +142,29 @@ const manifestSchema = z.object({
       bytes: z.number().optional(),
       error: z.string().optional(),
       status: z.number().optional(),
+      method: z.enum(['attach', 'jcmd', 'jstack', 'http', 'cmd', 'agent']).optional(),
+      requestedAtMs: z.number().optional(),
+      firstByteAtMs: z.number().optional(),
+      pid: z.number().int().optional(),
+      cpuFile: z.string().optional(),
+      cpuError: z.string().optional(),
+      clockOffsetMs: z.number().optional(),
+      clockRttMs: z.number().optional(),
+      agentMethod: z.enum(['attach', 'jcmd', 'jstack', 'http', 'cmd', 'agent']).optional(),
     }),
   ),
   completedAt: z.number().optional(),
 });
+
+/** The file beside a dump that holds its per-thread CPU sample. */
+export function cpuFileName(round: number): string {
+  return `${round}.cpu.json`;
+}
+
+/** Name of a capture's output while it is being written: hidden, so no reader takes it for a dump. */
+export function partialFileName(round: number): string {
+  return `.${round}.txt.part`;
+}
 
 /**
  * A folder name for a node: letters, digits, '.', '_' and '-' only, never '.' or '..', bounded;
@@ -123,6 +188,26 @@ export function captureFileName(round: number): string {
 /** Thrown when a bundle directory already holds data and overwriting was not asked for. */
 export class BundleExistsError extends Error {
   override name = 'BundleExistsError';
+}
+
+/**
+ * Why DIR cannot receive a new bundle, checked before any work: it is a file, or holds data and
+ * overwriting was not asked for. undefined when it can (it may not exist yet).
+ */
+export function bundleDirProblem(dir: string, force: boolean): string | undefined {
+  let st;
+  try {
+    st = statSync(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    return `cannot use ${dir} as the bundle directory: ${code ?? (err as Error).message}`;
+  }
+  if (!st.isDirectory()) return `${dir} is not a directory: give --out a directory to create (or an empty one)`;
+  if (!force && readdirSync(dir).length > 0) {
+    return `${dir} is not empty; refusing to overwrite (use --force, or another --out)`;
+  }
+  return undefined;
 }
 
 /**
@@ -182,6 +267,8 @@ export interface BundleSample {
   finishedAt?: number;
   bytes?: number;
   error?: string;
+  /** Absolute path of the per-thread CPU sample taken with the dump, when there is one. */
+  cpuFile?: string;
 }
 
 export interface BundleNode {
@@ -234,6 +321,7 @@ export async function readBundle(dir: string): Promise<Bundle> {
       ...(c.finishedAt !== undefined ? { finishedAt: c.finishedAt } : {}),
       ...(c.bytes !== undefined ? { bytes: c.bytes } : {}),
       ...(c.error !== undefined ? { error: c.error } : {}),
+      ...(c.cpuFile !== undefined ? { cpuFile: join(abs, c.cpuFile) } : {}),
     });
   }
   for (const n of nodes.values()) n.samples.sort((a, b) => a.round - b.round);

@@ -1,4 +1,4 @@
-// The dumps layer: model, parsers, capture engine and bundles. See model.ts for the data shapes.
+// The dumps layer: model, parsers, bundles and the per-thread CPU beside dumps (capture is src/capture). See model.ts for the data shapes.
 export * from './model.js';
 export { FrameTable, StringInterner, defaultFrameTable, defaultStrings, parseFrameText, stackKeyOf } from './frames.js';
 export type { FrameParts } from './frames.js';
@@ -13,18 +13,6 @@ export {
 } from './parse.js';
 export type { ParseOptions } from './parse.js';
 export { rollcallFrameText } from './json.js';
-export {
-  captureBundle,
-  validateCapture,
-  findJvmTool,
-  epochNowMs,
-  DEFAULT_CAPTURE_TIMEOUT_MS,
-  MAX_CAPTURE_BYTES,
-  MAX_TARGETS,
-  MAX_ROUNDS,
-  MAX_CAPTURES,
-} from './capture.js';
-export type { CaptureOptions, TargetSpec, JvmTool } from './capture.js';
 export {
   readBundle,
   readManifest,
@@ -44,4 +32,11 @@ export type {
   CaptureRecord,
   TargetKind,
 } from './bundle.js';
-export { parseTargetsText, TARGETS_FILE_HELP } from './targets.js';
+export { MAX_ROUNDS } from './limits.js';
+export {
+  attachCpuSidecar,
+  attachThreadCpu,
+  readCpuSample,
+  type ThreadCpu,
+  type ThreadCpuSample,
+} from './thread-cpu.js';

@@ -1,7 +1,8 @@
 // `rollcall analyze` for people: the verdict first, then the circular wait as a chain across nodes
 // with its evidence, exhausted pools, the most common stuck stacks, apart from them the waiting
-// ones, a per-node table, and the --explain answers. Colour only when asked (the CLI asks on a TTY
-// without NO_COLOR).
+// ones, the hottest threads, a per-node table, and the --explain answers. Colour only when asked
+// (the CLI asks on a TTY without NO_COLOR).
+import type { HotThread } from '../diagnose/hot-threads.js';
 import type { AnalysisResult, DeadlockOut, PoolSummary, ThreadExplanation, Verdict } from '../diagnose/result.js';
 
 export interface TerminalReportOptions {
@@ -99,6 +100,12 @@ export function renderTerminal(result: AnalysisResult, options: TerminalReportOp
     out.push(...groupedFrames(result.waiting, 5, c).map(c.dim));
   }
 
+  const hot = result.hotThreads ?? [];
+  if (hot.length > 0) {
+    out.push('', c.bold('Hot threads') + c.dim(' (CPU between first and last sample)'));
+    for (const h of hot.slice(0, MAX_HOT_LINES)) out.push(`  ${hotLine(h)}`);
+  }
+
   out.push('', c.bold('Nodes'));
   const rows: string[][] = [
     ['node', 'samples', 'threads/sample', 'blocked', 'stuck-run', 'waiting', 'progressing', 'idle'],
@@ -188,6 +195,13 @@ function renderDeadlock(
   if (d.cycle.length > 0)
     lines.push(c.dim(`  ↺ back to ${d.cycle[0]!.node} "${d.cycle[0]!.thread ?? d.cycle[0]!.pool ?? ''}"`));
   return lines.join('\n');
+}
+
+const MAX_HOT_LINES = 5;
+
+/** `rs1/"RpcServer.handler=3" 812 ms CPU, 95% of a core`. */
+export function hotLine(h: HotThread): string {
+  return `${h.node}/"${h.thread}" ${h.cpuMsDelta.toFixed(0)} ms CPU, ${Math.round(h.coreShare * 100)}% of a core`;
 }
 
 /** Evidence lines are cut for the terminal (a barrier can list 64 members); --json has them whole. */

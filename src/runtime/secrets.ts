@@ -12,6 +12,9 @@ import { DUPLICATE_NODE_ERROR } from '../cluster/index.js';
 import { RemoteError, RpcError } from '../rpc/index.js';
 import { NetworkError } from '../substrate/types.js';
 import type { LinkSecurity } from '../substrate/real/index.js';
+import { adminToken, isLoopbackHost } from '../substrate/real/http-auth.js';
+
+export { adminToken, isLoopbackHost };
 
 /** A configuration a node refuses to run with (the CLI turns it into a usage error). */
 export class NodeConfigError extends Error {
@@ -23,11 +26,6 @@ export const MIN_SECRET_BYTES = 16;
 export const MAX_SECRET_FILE_BYTES = 4096;
 /** Certificates and keys: generous for a chain, small enough to refuse a wrong path at once. */
 export const MAX_PEM_FILE_BYTES = 1024 * 1024;
-
-/** Bearer token for admin listeners: hex HMAC-SHA256, keyed with the secret, of "rollcall admin v1". */
-export function adminToken(secret: Uint8Array): string {
-  return createHmac('sha256', secret).update('rollcall admin v1').digest('hex');
-}
 
 /** The TLS pre-shared key: HMAC-SHA256, keyed with the secret, of "rollcall tls-psk v1". */
 export function tlsPsk(secret: Uint8Array): Buffer {
@@ -173,11 +171,6 @@ export async function writeSecretFile(dir: string): Promise<string> {
   const file = path.join(dir, 'cluster.secret');
   await fsp.writeFile(file, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
   return file;
-}
-
-export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1';
 }
 
 /** Nodes on a network must authenticate each other: refuse to listen beyond loopback without a secret. */

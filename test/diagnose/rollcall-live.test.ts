@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { analyzeInputs } from '../../src/diagnose/inputs.js';
-import { captureBundle } from '../../src/dumps/capture.js';
+import { captureBundle } from '../../src/capture/index.js';
 import { startLocalCluster } from '../../src/runtime/index.js';
 import { captureLegacyHang } from '../report/legacy-capture.js';
 

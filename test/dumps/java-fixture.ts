@@ -82,6 +82,12 @@ export interface JavaClusterOptions {
   autoStart?: boolean;
   /** Give up starting after this long; default 30000. */
   startTimeoutMs?: number;
+  /** Idle executor threads in every JVM (a real server's thread count); default 0. */
+  idleThreads?: number;
+  /** Extra JVM flags (e.g. -XX:+DisableAttachMechanism). */
+  jvmFlags?: string[];
+  /** Passed to every JVM as `--tag TAG`: a test finds its own JVMs by it (capture --jvm-match). */
+  tag?: string;
 }
 
 export interface JavaProcess {
@@ -127,6 +133,9 @@ export async function startJavaCluster(options: JavaClusterOptions = {}): Promis
     String(options.procedureTimeoutMs ?? 60_000),
     '--rpc-timeout-ms',
     String(options.rpcTimeoutMs ?? 60_000),
+    '--idle-threads',
+    String(options.idleThreads ?? 0),
+    ...(options.tag !== undefined ? ['--tag', options.tag] : []),
   ];
   const events: string[] = [];
   const waiters: (() => void)[] = [];
@@ -139,7 +148,7 @@ export async function startJavaCluster(options: JavaClusterOptions = {}): Promis
     const child = launch({
       name: cls.slice(cls.lastIndexOf('.') + 1),
       command: 'java',
-      args: [...JVM_FLAGS, '-cp', classpath, cls, ...args],
+      args: [...JVM_FLAGS, ...(options.jvmFlags ?? []), '-cp', classpath, cls, ...args],
       onEvent,
     });
     children.push(child);
@@ -220,6 +229,71 @@ export async function startJavaCluster(options: JavaClusterOptions = {}): Promis
     };
   } catch (err) {
     await stop();
+    throw err;
+  }
+}
+
+export interface LoneJvmOptions {
+  /** Passed as `--tag TAG`, to find this JVM by (capture --jvm-match). */
+  tag?: string;
+  idleThreads?: number;
+  jvmFlags?: string[];
+  /** Run as another user (needs root): through setpriv. */
+  runAs?: { uid: number; gid: number };
+  cwd?: string;
+  startTimeoutMs?: number;
+}
+
+export interface LoneJvm {
+  pid: number;
+  /** Lines the JVM printed on stdout (its fixture events, and anything else, e.g. a SIGQUIT dump). */
+  stdout: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * One idle fixture JVM (a master that expects a region server and never starts a procedure): a
+ * plain live JVM with an HBase-like thread set, as any user. Killed by stop() or when the test
+ * process goes away.
+ */
+export async function startLoneJvm(options: LoneJvmOptions = {}): Promise<LoneJvm> {
+  const classpath = compileJavaFixture();
+  const java = [
+    'java',
+    ...JVM_FLAGS,
+    ...(options.jvmFlags ?? []),
+    '-cp',
+    classpath,
+    MASTER_CLASS,
+    '--exit-on-stdin-eof',
+    'true',
+    '--auto-start',
+    'false',
+    '--idle-threads',
+    String(options.idleThreads ?? 0),
+    ...(options.tag !== undefined ? ['--tag', options.tag] : []),
+  ];
+  const argv = options.runAs
+    ? ['setpriv', `--reuid=${options.runAs.uid}`, `--regid=${options.runAs.gid}`, '--clear-groups', ...java]
+    : java;
+  const stdout: string[] = [];
+  const child = launch({
+    name: 'lone-jvm',
+    command: argv[0]!,
+    args: argv.slice(1),
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+    onStdoutLine: (line) => {
+      if (stdout.length < MAX_EVENTS) stdout.push(line);
+    },
+  });
+  try {
+    const ready = await child.waitForEvent(/^master ready port=\d+ pid=\d+/, options.startTimeoutMs ?? 30_000, {
+      past: true,
+    });
+    // The JVM's own pid: under setpriv the child is setpriv, replaced by java through exec.
+    return { pid: Number(/pid=(\d+)/.exec(ready)![1]), stdout, stop: () => child.kill() };
+  } catch (err) {
+    await child.kill();
     throw err;
   }
 }

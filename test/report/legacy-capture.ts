@@ -3,7 +3,7 @@
 // synchronized dumps of every node's admin /stacks into a bundle. Small pools keep it fast (about
 // a second); the shape is the incident's: every master default handler holds a worker's check
 // waiting on a nested call queued behind them.
-import { captureBundle } from '../../src/dumps/capture.js';
+import { captureBundle } from '../../src/capture/index.js';
 import { startLocalCluster } from '../../src/runtime/index.js';
 import { eventually } from '../barrier/fixture.js';
 

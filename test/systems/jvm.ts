@@ -80,6 +80,8 @@ export interface LaunchOptions {
   cwd?: string;
   /** Called with every event line as it arrives (besides the ring kept for events()). */
   onEvent?: (event: string) => void;
+  /** Called with every line the process prints on stdout (events included). */
+  onStdoutLine?: (line: string) => void;
 }
 
 export type EventMatch = RegExp | ((event: string) => boolean);
@@ -143,14 +145,17 @@ export function launch(options: LaunchOptions): LaunchedProcess {
     for (const w of [...waiters]) w(event);
   };
   for (const stream of [child.stdout!, child.stderr!]) {
+    const stdout = stream === child.stdout ? options.onStdoutLine : undefined;
     let buf = '';
     stream.setEncoding('utf8');
     stream.on('data', (s: string) => {
       buf += s;
       let nl: number;
       while ((nl = buf.indexOf('\n')) >= 0) {
-        onLine(buf.slice(0, nl).trimEnd());
+        const line = buf.slice(0, nl).trimEnd();
         buf = buf.slice(nl + 1);
+        stdout?.(line);
+        onLine(line);
       }
     });
   }

@@ -261,3 +261,21 @@ export function stuckSection(result: AnalysisResult): string {
     `<tbody>${items}</tbody></table>${more}</section>`
   );
 }
+
+/** The hottest threads by CPU between their first and last sample (hidden when none). */
+export function hotThreadsSection(result: AnalysisResult): string {
+  const hot = result.hotThreads ?? [];
+  if (hot.length === 0) return '';
+  const rows = hot
+    .map(
+      (h) =>
+        `<tr><td>${esc(h.node)}</td><td class="mono">${esc(h.thread)}</td><td class="num">${h.cpuMsDelta.toFixed(0)}</td>` +
+        `<td class="num">${Math.round(h.coreShare * 100)}%</td></tr>`,
+    )
+    .join('');
+  return (
+    `<section id="hot" class="card"><h2>Hot threads</h2><p class="muted small">CPU each thread used between its first and last sample.</p>` +
+    `<table class="data"><thead><tr><th>node</th><th>thread</th><th class="num">CPU ms</th><th class="num">of a core</th></tr></thead>` +
+    `<tbody>${rows}</tbody></table></section>`
+  );
+}

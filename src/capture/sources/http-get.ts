@@ -6,6 +6,8 @@
 import net from 'node:net';
 import { PassThrough, type Readable } from 'node:stream';
 import tls from 'node:tls';
+import { epochNowMs } from '../clock.js';
+import type { ArmedSource } from './types.js';
 
 /** Largest response head (status line and headers) accepted. */
 export const MAX_HEAD_BYTES = 64 * 1024;
@@ -17,11 +19,15 @@ export interface GetOutcome {
   error?: string;
 }
 
-export class PreparedGet {
+export class PreparedGet implements ArmedSource {
+  readonly method = 'http' as const;
   /** Resolves with the body stream once the response head has arrived; rejects on failure before. */
   readonly body: Promise<Readable>;
   /** Resolves once the exchange is over, successfully or not. Never rejects. */
   readonly done: Promise<GetOutcome>;
+  /** Epoch ms of the request's write, and of the first byte of the response. */
+  requestedAtMs: number | undefined;
+  firstByteAtMs: number | undefined;
   private readonly socket: net.Socket;
   private readonly request: Buffer;
   private connected = false;
@@ -30,7 +36,7 @@ export class PreparedGet {
   private settleDone!: (o: GetOutcome) => void;
   private resolveBody!: (r: Readable) => void;
   private rejectBody!: (e: Error) => void;
-  private readonly stream = new PassThrough();
+  private readonly bodyStream = new PassThrough();
   private status: number | undefined;
   // Response parsing state.
   private head: Buffer[] = [];
@@ -38,14 +44,22 @@ export class PreparedGet {
   private mode: 'head' | 'length' | 'chunk-size' | 'chunk-data' | 'chunk-crlf' | 'trailers' | 'close' | 'end' = 'head';
   private remaining = 0;
   private line = '';
+  /** Start of an error response's body, kept for its message. */
+  private errorBody = '';
 
-  constructor(url: URL) {
+  /** headers: extra request headers (e.g. Authorization), validated by the caller. */
+  constructor(url: URL, headers: Record<string, string> = {}) {
     const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
     const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-    const auth =
+    let auth =
       url.username || url.password
         ? `Authorization: Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}\r\n`
         : '';
+    for (const [name, value] of Object.entries(headers)) {
+      if (/[\r\n]/.test(name + value)) throw new Error(`header ${name}: no line breaks allowed`);
+      if (name.toLowerCase() === 'authorization') auth = '';
+      auth += `${name}: ${value}\r\n`;
+    }
     this.request = Buffer.from(
       `GET ${url.pathname || '/'}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUser-Agent: rollcall\r\n` +
         `Accept: text/plain, */*\r\n${auth}Connection: close\r\n\r\n`,
@@ -60,7 +74,7 @@ export class PreparedGet {
     const onConnect = (): void => {
       this.connected = true;
       this.socket.setNoDelay(true);
-      if (this.fired) this.socket.write(this.request);
+      if (this.fired) this.send();
       // An empty write sends nothing, but runs (and so compiles) the write path ahead of the
       // instant: the first real write of a process is otherwise a few milliseconds slower.
       else this.socket.write(EMPTY);
@@ -82,7 +96,20 @@ export class PreparedGet {
   /** Sends the request: one write on an open connection. */
   fire(): void {
     this.fired = true;
-    if (this.connected) this.socket.write(this.request);
+    if (this.connected) this.send();
+  }
+
+  private send(): void {
+    this.requestedAtMs = epochNowMs();
+    this.socket.write(this.request);
+  }
+
+  get stream(): Promise<Readable> {
+    return this.body;
+  }
+
+  kill(): void {
+    this.destroy();
   }
 
   destroy(): void {
@@ -94,7 +121,7 @@ export class PreparedGet {
     if (this.settled) return;
     this.settled = true;
     this.rejectBody(new Error(message));
-    this.stream.destroy();
+    this.bodyStream.destroy();
     this.settleDone({ ...(this.status !== undefined ? { status: this.status } : {}), error: message });
   }
 
@@ -102,13 +129,15 @@ export class PreparedGet {
     if (this.settled) return;
     this.settled = true;
     this.mode = 'end';
-    this.stream.end();
+    this.bodyStream.end();
     const status = this.status ?? 0;
-    this.settleDone(status >= 300 ? { status, error: `HTTP ${status}` } : { status });
+    const excerpt = this.errorBody.trim().split('\n')[0]?.slice(0, 200) ?? '';
+    this.settleDone(status >= 300 ? { status, error: `HTTP ${status}${excerpt ? `: ${excerpt}` : ''}` } : { status });
     this.socket.end();
   }
 
   private onData(b: Buffer): void {
+    this.firstByteAtMs ??= epochNowMs();
     if (this.settled) return;
     let pos = 0;
     while (pos < b.length && !this.settled) {
@@ -118,19 +147,19 @@ export class PreparedGet {
           break;
         case 'length': {
           const n = Math.min(this.remaining, b.length - pos);
-          this.stream.write(b.subarray(pos, pos + n));
+          this.emit(b.subarray(pos, pos + n));
           pos += n;
           this.remaining -= n;
           if (this.remaining === 0) this.finish();
           break;
         }
         case 'close':
-          this.stream.write(pos === 0 ? b : b.subarray(pos));
+          this.emit(pos === 0 ? b : b.subarray(pos));
           pos = b.length;
           break;
         case 'chunk-data': {
           const n = Math.min(this.remaining, b.length - pos);
-          this.stream.write(b.subarray(pos, pos + n));
+          this.emit(b.subarray(pos, pos + n));
           pos += n;
           this.remaining -= n;
           if (this.remaining === 0) this.mode = 'chunk-crlf';
@@ -145,6 +174,11 @@ export class PreparedGet {
           return;
       }
     }
+  }
+
+  private emit(chunk: Buffer): void {
+    if ((this.status ?? 0) >= 300 && this.errorBody.length < 200) this.errorBody += chunk.toString('utf8', 0, 200);
+    this.bodyStream.write(chunk);
   }
 
   private readHead(b: Buffer, pos: number): number {
@@ -179,7 +213,7 @@ export class PreparedGet {
       if (name === 'content-length') length = Number(value);
       else if (name === 'transfer-encoding' && /chunked/i.test(value)) chunked = true;
     }
-    this.resolveBody(this.stream);
+    this.resolveBody(this.bodyStream);
     if (chunked) this.mode = 'chunk-size';
     else if (length !== undefined && Number.isInteger(length) && length >= 0) {
       this.mode = 'length';
