@@ -7,12 +7,12 @@ import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node
 import http from 'node:http';
 import { delimiter, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CaptureAgent } from '../../src/capture/agent/server.js';
+import { AgentConfigError, CaptureAgent } from '../../src/capture/agent/server.js';
 import { parseJvmMatcher } from '../../src/capture/index.js';
 import type { BundleManifest } from '../../src/dumps/bundle.js';
 import { parseDumpFileSync } from '../../src/dumps/index.js';
 import { readCpuSample } from '../../src/dumps/thread-cpu.js';
-import { adminToken, NodeConfigError } from '../../src/runtime/secrets.js';
+import { adminToken } from '../../src/substrate/real/http-auth.js';
 import { runCli } from '../support/cli.js';
 import { requireTool } from '../support/environment.js';
 import { spread, tempDirs, uniqueTag } from './helpers.js';
@@ -111,7 +111,7 @@ describe.skipIf(!haveJava)('capture through agents (real JVMs)', () => {
     const noSecret = await runCli(['capture', '--agent', `a=${url}`, '--out', join(tempDir(), 'b')]);
     expect(noSecret.code).toBe(2);
     expect(noSecret.stderr).toMatch(/--agent a: agent: HTTP 401 \(wrong or missing secret/);
-    await expect(CaptureAgent.start({ host: '0.0.0.0', port: 0 })).rejects.toBeInstanceOf(NodeConfigError);
+    await expect(CaptureAgent.start({ host: '0.0.0.0', port: 0 })).rejects.toBeInstanceOf(AgentConfigError);
   });
 });
 
