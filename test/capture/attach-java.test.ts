@@ -81,9 +81,11 @@ describe.skipIf(!haveJava)('HotSpot attach (real JVMs)', () => {
         const javaThreads = dump.threads.filter((t) => typeof t.nid === 'number');
         expect(javaThreads.filter((t) => nids.has(t.nid as number)).length).toBe(javaThreads.length);
       }
-      // Signalled (once) but never harmed; no trigger file left behind.
+      // Signalled (once) but never harmed; no trigger file of ours left behind (other test files'
+      // jcmd may be attaching to their own JVMs in this same directory meanwhile).
       for (const p of cluster.processes) expect(alive(p.pid)).toBe(true);
-      expect(readdirSync(process.cwd()).filter((f) => f.startsWith('.attach_pid'))).toEqual([]);
+      const ours = new Set(cluster.processes.map((p) => `.attach_pid${p.pid}`));
+      expect(readdirSync(process.cwd()).filter((f) => ours.has(f))).toEqual([]);
 
       const analyzed = await runCli(['analyze', out]);
       expect(analyzed.code).toBe(0);
