@@ -7,6 +7,9 @@ import { captureBundle } from '../../src/capture/index.js';
 import { startLocalCluster } from '../../src/runtime/index.js';
 import { eventually } from '../barrier/fixture.js';
 
+/** Runs of rolllog tried until the checks overlap and the hang forms. */
+const MAX_ATTEMPTS = 5;
+
 export interface LegacyCaptureOptions {
   /** Bundle directory to create. */
   out: string;
@@ -34,16 +37,25 @@ export async function captureLegacyHang(options: LegacyCaptureOptions): Promise<
   });
   try {
     const { cluster } = lc;
-    const pending = cluster.rolllog({ mode: 'legacy' }).catch(() => undefined);
     const pool = () => cluster.master.server.pool('default')!.snapshot();
     const handlerThreads = () => cluster.master.threads.dump().threads.filter((t) => t.pool === 'default');
-    await eventually(
-      () =>
-        pool().busy === handlers &&
-        pool().queuedTotal > 0 &&
-        handlerThreads().every((t) => t.wait?.kind === 'rpc' || t.wait?.kind === 'barrier'),
-      10_000,
-    );
+    const hung = (): boolean =>
+      pool().busy === handlers &&
+      pool().queuedTotal > 0 &&
+      handlerThreads().every((t) => t.wait?.kind === 'rpc' || t.wait?.kind === 'barrier');
+    // The hang needs the workers' checks to overlap; on a loaded machine they sometimes arrive far
+    // enough apart that a run completes. Such a run is not the case under test: run again.
+    let pending: Promise<unknown> = Promise.resolve();
+    for (let attempt = 1; ; attempt++) {
+      let ended = false;
+      pending = cluster.rolllog({ mode: 'legacy' }).then(
+        () => (ended = true),
+        () => (ended = true),
+      );
+      await eventually(() => ended || hung(), 20_000);
+      if (hung()) break;
+      if (attempt >= MAX_ATTEMPTS) throw new Error(`the legacy hang did not form in ${MAX_ATTEMPTS} runs`);
+    }
     const endpoints = lc.endpoints();
     const manifest = await captureBundle({
       targets: endpoints.map((e) => ({ name: e.name, kind: 'url', spec: `${e.admin!}/stacks` })),
