@@ -29,6 +29,8 @@ export interface AnalyzeInputsOptions {
   keepUnparsed?: boolean;
   /** `--explain NODE/THREAD` values. */
   explain?: string[];
+  /** `--predict`: latent deadlocks from the class-level waits. */
+  predict?: boolean;
 }
 
 export interface AnalyzedInputs {
@@ -46,6 +48,7 @@ export async function analyzeInputs(inputs: string[], options: AnalyzeInputsOpti
     nodeAddrs,
     detail: options.detail === true,
     ...(options.explain !== undefined ? { explain: options.explain } : {}),
+    ...(options.predict === true ? { predict: true } : {}),
   });
   const unparsed: AnalyzedInputs['unparsed'] = [];
   const keepUnparsed = options.keepUnparsed === true;

@@ -28,6 +28,7 @@ export function analysisJson(result: AnalysisResult, options: JsonReportOptions 
     waitingTotal: result.waitingTotal,
     notes: result.notes,
     ...(result.explanations !== undefined ? { explanations: result.explanations } : {}),
+    ...(result.predictions !== undefined ? { predictions: result.predictions } : {}),
     ...options.extra,
   };
   if (options.detail === true && result.detail !== undefined) out['detail'] = result.detail;

@@ -14,6 +14,7 @@ import {
   heatmapSection,
   jvmDeadlocksSection,
   poolsSection,
+  predictionsSection,
   stuckSection,
   verdictSection,
 } from './sections.js';
@@ -65,6 +66,7 @@ export function renderHtmlReport(result: AnalysisResult, options: HtmlReportOpti
     ['heatmap', 'Heatmap'],
     ['threads', 'Threads'],
     ...(result.deadlocks.length ? ([['deadlocks', 'Deadlocks']] as [string, string][]) : []),
+    ...(result.predictions !== undefined ? ([['predictions', 'Predicted']] as [string, string][]) : []),
     ['jvm-deadlocks', 'JVM-reported'],
     ['pools', 'Exhausted pools'],
     ['stuck', 'Stuck stacks'],
@@ -81,6 +83,7 @@ export function renderHtmlReport(result: AnalysisResult, options: HtmlReportOpti
     heatmapSection(result),
     threadsSection(result),
     deadlocksSection(result),
+    predictionsSection(result),
     jvmDeadlocksSection(result),
     poolsSection(result),
     stuckSection(result),
