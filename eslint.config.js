@@ -16,6 +16,31 @@ const PROTOCOL_FOLDERS = [
 
 const nodeIo = ['net', 'fs', 'fs/promises', 'timers', 'timers/promises', 'dgram', 'http', 'child_process', 'crypto', 'path'];
 
+// Layers (DESIGN §2): the runtime's detector and predictor share the wait-for graph and the
+// latent-deadlock core with `analyze` through src/waitgraph, never through the analysis of dumps;
+// waitgraph depends on nothing; diagnose never imports the cluster or the runtime's detector.
+const layer = (group, message) => ({ group, message });
+const LAYERS = {
+  'src/waitgraph/**': [
+    layer(['**/diagnose/**', '**/detect/**', '**/dumps/**', '**/report/**', '**/cli/**', '**/cluster/**', '**/threads/**'], 'waitgraph depends on nothing: both the runtime and analyze build on it.'),
+  ],
+  'src/detect/**': [
+    layer(['**/diagnose/**', '**/dumps/**', '**/report/**', '**/cli/**'], 'detect shares analysis with analyze through src/waitgraph only.'),
+  ],
+  'src/diagnose/**': [
+    layer(['**/detect/**', '**/cluster/**', '**/runtime/**', '**/cli/**'], 'diagnose reads dumps; it shares the runtime’s computations through src/waitgraph.'),
+  ],
+};
+const substratePattern = {
+  group: ['**/substrate/real/**', '**/substrate/real'],
+  message: 'Protocol code must not import a concrete substrate.',
+};
+const protocolPaths = nodeIo.flatMap((m) => [
+  { name: m, message: 'Protocol code takes I/O from the injected Substrate.' },
+  { name: `node:${m}`, message: 'Protocol code takes I/O from the injected Substrate.' },
+]);
+const isProtocol = (folder) => PROTOCOL_FOLDERS.includes(folder);
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'fixtures/**/*.class', 'coverage/**'] },
   js.configs.recommended,
@@ -30,18 +55,7 @@ export default tseslint.config(
   {
     files: PROTOCOL_FOLDERS,
     rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          paths: nodeIo.flatMap((m) => [
-            { name: m, message: 'Protocol code takes I/O from the injected Substrate.' },
-            { name: `node:${m}`, message: 'Protocol code takes I/O from the injected Substrate.' },
-          ]),
-          patterns: [
-            { group: ['**/substrate/real/**', '**/substrate/real'], message: 'Protocol code must not import a concrete substrate.' },
-          ],
-        },
-      ],
+      'no-restricted-imports': ['error', { paths: protocolPaths, patterns: [substratePattern] }],
       'no-restricted-globals': [
         'error',
         { name: 'setTimeout', message: 'Use substrate.clock.setTimer.' },
@@ -61,4 +75,15 @@ export default tseslint.config(
       ],
     },
   },
+  ...Object.entries(LAYERS).map(([folder, patterns]) => ({
+    files: [folder],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        isProtocol(folder)
+          ? { paths: protocolPaths, patterns: [substratePattern, ...patterns] }
+          : { patterns },
+      ],
+    },
+  })),
 );

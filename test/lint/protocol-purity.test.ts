@@ -31,6 +31,27 @@ describe('protocol purity lint', () => {
     }
   }
 
+  // Layers: the runtime's detector and predictor share analysis with `analyze` through src/waitgraph.
+  const layerProbes: [string, string, boolean][] = [
+    ['src/detect/probe.ts', '../diagnose/analyze.js', false],
+    ['src/detect/probe.ts', '../waitgraph/index.js', true],
+    ['src/waitgraph/probe.ts', '../threads/index.js', false],
+    ['src/diagnose/probe.ts', '../detect/index.js', false],
+    ['src/diagnose/probe.ts', '../waitgraph/index.js', true],
+  ];
+  for (const [file, from, allowed] of layerProbes) {
+    it(`${allowed ? 'allows' : 'rejects'} ${from} in ${file}`, async () => {
+      const found = await problems(file, `import { x } from '${from}';\nexport const y = x;\n`);
+      expect(found.some((p) => p.startsWith('no-restricted-imports'))).toBe(!allowed);
+    });
+  }
+  // The layer rules repeat the protocol rules for protocol folders (the last block wins per rule).
+  it('still rejects node:net in src/detect', async () => {
+    expect(await problems('src/detect/probe.ts', "import net from 'node:net';\nexport const x = net;\n")).not.toEqual(
+      [],
+    );
+  });
+
   it('allows the same code in the real substrate', async () => {
     expect(await problems('src/substrate/real/probe.ts', 'export const x = () => setTimeout(() => {}, 1);\n')).toEqual(
       [],
