@@ -365,7 +365,10 @@ export class LatentCycles {
     );
     const path = this.pathBack(key, starts, members, out);
     if (path === undefined) return undefined;
-    const shown = new Set<EdgeAgg>([...path, ...inside]);
+    // Evidence: the path, every wait of the pool's handlers on the cycle, and the calls into the pool
+    // from the cycle (who makes the requests that scale: one caller thread per node).
+    const into = [...this.edges.values()].filter((e) => e.to === key && e.kind === 'call' && members.has(e.from));
+    const shown = new Set<EdgeAgg>([...path, ...inside, ...into]);
     const evidence = [...shown].slice(0, MAX_EVIDENCE).map((e) => this.evidenceOf(e, label));
     const { confidence, why } = confidenceOf(path, cap, requests);
     const pool = label(key);

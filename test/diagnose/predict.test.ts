@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { Analyzer, type AnalysisResult, type Prediction } from '../../src/diagnose/index.js';
 import { FrameTable, parseDumpText } from '../../src/dumps/index.js';
 import { formatDumpText } from '../../src/threads/index.js';
+import { renderHtmlReport } from '../../src/report/html/index.js';
 import { renderTerminal } from '../../src/report/terminal.js';
 import { run, type T } from './jstack-text.js';
 import { legacyCluster } from './rollcall-cluster.js';
@@ -296,6 +297,12 @@ describe('analyze --predict: requests that come one per node', () => {
         expect.objectContaining({ serving: 'ClientService/get', waitsOn: 'rpc MasterService/getTableState' }),
       ]);
       expect(renderTerminal(res)).toContain(`deadlocks from ${handlers - 1} regionserver nodes`);
+      // The callers are evidence too: each region server's own thread calling ClientService/get.
+      const callers = p.evidence.find((e) => e.waitsOn === 'rpc ClientService/get')!;
+      expect(callers.threads.map((t) => t.split('/')[0]).sort()).toEqual(['n1', 'n2']);
+      const html = renderHtmlReport(res);
+      expect(html).toContain('<section id="predictions"');
+      expect(html).toContain(`deadlocks from ${handlers - 1} regionserver nodes`);
     }
   });
 
