@@ -3,13 +3,17 @@
 // pool is predicted to deadlock at the pool's size (minus what other requests hold), and at a
 // cluster size when the requests come one per node; the same services without the cycle, lock
 // contention inside one pool, and a pool that grows on demand predict nothing.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Analyzer, type AnalysisResult, type Prediction } from '../../src/diagnose/index.js';
 import { FrameTable, parseDumpText } from '../../src/dumps/index.js';
 import { formatDumpText } from '../../src/threads/index.js';
 import { renderHtmlReport } from '../../src/report/html/index.js';
 import { renderTerminal } from '../../src/report/terminal.js';
-import { run, type T } from './jstack-text.js';
+import { runCli } from '../support/cli.js';
+import { jstack, run, type T } from './jstack-text.js';
 import { legacyCluster } from './rollcall-cluster.js';
 
 const J = 'java.base@17.0.15';
@@ -179,6 +183,34 @@ describe('analyze --predict', () => {
     );
     expect(predict(cached).predictions).toEqual([]);
     expect(run(shop(true)).predictions).toBeUndefined();
+  });
+});
+
+describe('rollcall analyze --predict (CLI)', () => {
+  it('--json carries the predictions; --fail-on prediction exits 1 when there is one, 0 when not, 2 without --predict', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rollcall-predict-cli-'));
+    try {
+      // One file per node, its samples one after the other.
+      const write = (samples: T[][][], tag: string): string[] =>
+        samples.map((node, n) => {
+          const file = join(dir, `${tag}-n${n}.txt`);
+          writeFileSync(file, node.map((threads) => jstack(threads)).join('\n'));
+          return `--node=n${n}=${file}`;
+        });
+      const nested = write(shop(true), 'nested');
+      const json = await runCli(['analyze', ...nested, '--predict', '--json']);
+      expect(json.code, json.stderr).toBe(0);
+      const out = JSON.parse(json.stdout) as AnalysisResult;
+      expect(out.predictions).toEqual([expect.objectContaining({ pool: 'n0/pool-1', firesAtConcurrency: 8 })]);
+      expect((await runCli(['analyze', ...nested, '--predict', '--fail-on', 'prediction'])).code).toBe(1);
+      const fixed = write(shop(false), 'fixed');
+      expect((await runCli(['analyze', ...fixed, '--predict', '--fail-on', 'prediction'])).code).toBe(0);
+      const usage = await runCli(['analyze', ...nested, '--fail-on', 'prediction']);
+      expect(usage.code).toBe(2);
+      expect(usage.stderr).toMatch(/--fail-on prediction needs --predict/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
