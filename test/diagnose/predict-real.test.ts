@@ -76,7 +76,8 @@ describe.skipIf(!grpcForTests())('analyze --predict: gRPC-java shop (real JVMs)'
     shop = await startGrpcShop({ pool: 8, mode: 'nested', load: 4 });
     await shop.waitForCompleted(100);
     const nested = await capturePredict(shop.servers(), 8);
-    expect(nested.verdict, nested.reason).toBe('healthy');
+    // Healthy (a loaded machine may see the pool without an idle thread for a moment: slow, not stuck).
+    expect(['healthy', 'slow'], nested.reason).toContain(nested.verdict);
     expect(nested.predictions, describePrediction(nested.predictions)).toHaveLength(1);
     const p = nested.predictions![0]!;
     expect(p.pool).toMatch(/^orders\/pool-\d+$/);
