@@ -2,7 +2,7 @@
 // each waiting thread waits for (waits.ts; calls linked by service: services.ts), classify threads
 // and decide with one wait-for graph per round and the liveness fixpoint what is deadlocked
 // (verdict.ts), and report counts, pools and lists (summaries.ts) — and, on request, the evidence
-// behind a thread's class (explain.ts).
+// behind a thread's class (explain.ts) and the latent deadlocks the waits predict (predict.ts).
 //
 // Streaming: feed one round at a time (addRound); dumps are not kept, only a few numbers per thread
 // per round, the last ThreadDump of each thread, and the waits of busy waiting threads.
@@ -13,6 +13,7 @@ import { AnalysisState, MAX_NODES, MAX_ROUNDS, MAX_TRACKS } from './model.js';
 import type { AnalysisResult, ThreadExplanation } from './result.js';
 import { BUILTIN_RULES, type RulePack } from './rules.js';
 import { ServiceDirectory } from './services.js';
+import { LatentFolder } from './predict.js';
 import { analysisDetail, countThreads, summarizePools } from './summaries.js';
 import { TrackIngest, type IngestedDump } from './tracks.js';
 import { Prover, decideVerdict, stuckOutside } from './verdict.js';
@@ -31,6 +32,8 @@ export interface AnalyzeOptions {
   maxStuckListed?: number;
   /** `NODE/THREAD` of threads whose class to explain (`--explain`). */
   explain?: readonly string[];
+  /** Fold every observed wait into class-level edges and predict latent deadlocks (`--predict`). */
+  predict?: boolean;
 }
 
 /** Thrown by finish() for an --explain that names no thread of the analysis. */
@@ -47,11 +50,13 @@ export class Analyzer {
   private readonly directory = new ServiceDirectory();
   private readonly ingest: TrackIngest;
   private readonly waits: WaitFinder;
+  private readonly latent: LatentFolder | undefined;
 
   constructor(private readonly options: AnalyzeOptions = {}) {
     const packs = [...(options.rules ?? []), ...BUILTIN_RULES];
     this.ingest = new TrackIngest(this.state, packs, this.directory, options.detail === true);
     this.waits = new WaitFinder(this.state, packs, this.directory);
+    this.latent = options.predict === true ? new LatentFolder(this.state) : undefined;
     for (const { node, addr } of options.nodeAddrs ?? []) this.state.node(node).addrs.add(addr);
   }
 
@@ -88,7 +93,9 @@ export class Analyzer {
       if (meta.capturedAtMs === undefined && dump.capturedAtMs !== undefined) state.time(dump.capturedAtMs);
       inRound.push(this.ingest.ingest(node, dump, r));
     });
-    state.rounds.push(this.waits.round(inRound, r));
+    const waits = this.waits.round(inRound, r);
+    state.rounds.push(waits);
+    this.latent?.round(inRound, r, waits);
   }
 
   finish(): AnalysisResult {
@@ -105,6 +112,7 @@ export class Analyzer {
       state.notes.add(
         `${partial} thread${partial > 1 ? 's' : ''} appeared or vanished between samples (counted progressing)`,
       );
+    const predictions = this.latent?.predict(this.waits);
     const explanations: ThreadExplanation[] = [];
     for (const spec of this.options.explain ?? []) {
       const found = findThreads(state, spec);
@@ -127,6 +135,7 @@ export class Analyzer {
       reason,
       notes: [...state.notes],
       ...(this.options.explain !== undefined ? { explanations } : {}),
+      ...(predictions !== undefined ? { predictions } : {}),
     };
     if (this.options.detail === true)
       result.detail = analysisDetail(state, this.ingest.stackFrames, prover, shown, keyNonLive, deadlocks);

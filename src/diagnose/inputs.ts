@@ -31,6 +31,8 @@ export interface AnalyzeInputsOptions {
   keepUnparsed?: boolean;
   /** `--explain NODE/THREAD` values. */
   explain?: string[];
+  /** `--predict`: latent deadlocks from the class-level waits. */
+  predict?: boolean;
 }
 
 export interface AnalyzedInputs {
@@ -48,6 +50,7 @@ export async function analyzeInputs(inputs: string[], options: AnalyzeInputsOpti
     nodeAddrs,
     detail: options.detail === true,
     ...(options.explain !== undefined ? { explain: options.explain } : {}),
+    ...(options.predict === true ? { predict: true } : {}),
   });
   const hot = new HotThreads();
   const unparsed: AnalyzedInputs['unparsed'] = [];

@@ -1,9 +1,11 @@
 // The analysis result: the JSON contract of `rollcall analyze --json` (field names are fixed), plus
 // what a renderer needs to draw it — the wait-for graph of the last round, a node × sample heatmap
 // and every thread's stack in every sample (in `detail`, only when asked for: it is large).
-import type { CycleStepOut, DeadlockKind, DeadlockOut } from '../waitgraph/index.js';
+import type { CycleStepOut, DeadlockKind, DeadlockOut, LatentDeadlockPrediction } from '../waitgraph/index.js';
 
 export type { CycleStepOut, DeadlockKind, DeadlockOut };
+/** `--predict`: a latent deadlock (the shape `rollcall rolllog --predict` gives too). */
+export type Prediction = LatentDeadlockPrediction;
 
 import type { HotThread } from './hot-threads.js';
 
@@ -177,6 +179,8 @@ export interface AnalysisResult {
   deadlocks: DeadlockOut[];
   /** One line on why the verdict is what it is. */
   reason: string;
+  /** `--predict`: latent deadlocks the observed waits predict, soonest first (absent without --predict). */
+  predictions?: Prediction[];
   /** Caveats: one sample only, threads missing in some samples, inputs with unparsed lines… */
   notes: string[];
   /** The threads that used the most CPU between their first and last sample (hot-threads.ts). */

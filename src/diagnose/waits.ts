@@ -382,7 +382,8 @@ export class WaitFinder {
   }
 }
 
-const isRollcall = (dump: ProcessDump): boolean => dump.format === 'rollcall-json' || dump.format === 'rollcall-text';
+export const isRollcall = (dump: ProcessDump): boolean =>
+  dump.format === 'rollcall-json' || dump.format === 'rollcall-text';
 
 /** While rounds stream in, a node is in round r when its last sample is. */
 const lastRoundIs = (n: NodeState, r: number): boolean => n.rounds[n.rounds.length - 1] === r;

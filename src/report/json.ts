@@ -29,6 +29,7 @@ export function analysisJson(result: AnalysisResult, options: JsonReportOptions 
     notes: result.notes,
     ...(result.explanations !== undefined ? { explanations: result.explanations } : {}),
     hotThreads: result.hotThreads ?? [],
+    ...(result.predictions !== undefined ? { predictions: result.predictions } : {}),
     ...options.extra,
   };
   if (options.detail === true && result.detail !== undefined) out['detail'] = result.detail;

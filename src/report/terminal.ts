@@ -1,9 +1,17 @@
 // `rollcall analyze` for people: the verdict first, then the circular wait as a chain across nodes
 // with its evidence, exhausted pools, the most common stuck stacks, apart from them the waiting
-// ones, the hottest threads, a per-node table, and the --explain answers. Colour only when asked
-// (the CLI asks on a TTY without NO_COLOR).
+// ones, the hottest threads, predictions, a per-node table, and the --explain answers. Colour only
+// when asked (the CLI asks on a TTY without NO_COLOR).
 import type { HotThread } from '../diagnose/hot-threads.js';
-import type { AnalysisResult, DeadlockOut, PoolSummary, ThreadExplanation, Verdict } from '../diagnose/result.js';
+import type {
+  AnalysisResult,
+  DeadlockOut,
+  PoolSummary,
+  Prediction,
+  ThreadExplanation,
+  Verdict,
+} from '../diagnose/result.js';
+import { firesText, pathText, seenText } from './predictions.js';
 
 export interface TerminalReportOptions {
   color?: boolean;
@@ -67,6 +75,7 @@ export function renderTerminal(result: AnalysisResult, options: TerminalReportOp
   });
   if (result.deadlocks.length > maxDeadlocks)
     out.push(c.dim(`… ${result.deadlocks.length - maxDeadlocks} more deadlocks (see --json)`));
+  if (result.predictions !== undefined) out.push('', ...renderPredictions(result.predictions, c));
 
   const exhausted = result.pools.filter((p) => p.exhausted);
   const saturated = result.pools.filter((p) => !p.exhausted && p.saturated);
@@ -157,6 +166,30 @@ function groupedFrames(
         .join(', ');
       return `  ${String(g.count).padStart(5)}× ${g.state.padEnd(13)} ${g.frame}  ${c.dim(`[${where}${nodes.length > 3 ? `, +${nodes.length - 3} nodes` : ''}]`)}`;
     });
+}
+
+/** Predicted pools are few; each gets a headline, its path and what was seen of it. */
+const MAX_PREDICTIONS_SHOWN = 10;
+
+function renderPredictions(predictions: readonly Prediction[], c: ReturnType<typeof palette>): string[] {
+  const head = c.bold('Predicted deadlocks');
+  if (predictions.length === 0)
+    return [`${head}${c.dim(': none — no cycle through a bounded pool in the observed waits')}`];
+  const lines = [
+    head + c.dim(' (latent: the observed waits cycle through a bounded pool; it fires with more load or more nodes)'),
+  ];
+  predictions.slice(0, MAX_PREDICTIONS_SHOWN).forEach((p, i) => {
+    lines.push(
+      `  ${c.bold(`${i + 1}.`)} ${c.yellow(p.pool)} (${p.size} handlers) deadlocks ${firesText(p)}  ${c.dim(`[${p.confidence} confidence]`)}`,
+    );
+    lines.push(`       ${pathText(p)}`);
+    lines.push(c.dim(`       seen: ${seenText(p)}`));
+    if (p.confidence !== 'high') lines.push(c.dim(`       ${p.confidenceWhy}`));
+    if (p.confirm !== undefined) lines.push(c.dim(`       confirm in the simulator: ${p.confirm}`));
+  });
+  if (predictions.length > MAX_PREDICTIONS_SHOWN)
+    lines.push(c.dim(`  … ${predictions.length - MAX_PREDICTIONS_SHOWN} more (see --json)`));
+  return lines;
 }
 
 function renderExplanation(x: ThreadExplanation, c: ReturnType<typeof palette>): string[] {

@@ -1,7 +1,8 @@
 // The wait-for graph and its liveness fixpoint — rollcall's one deadlock computation, shared by
 // `rollcall analyze` (over parsed dumps, one graph per round) and the runtime's online detector
 // (over live node dumps): the graph, its builder from wait specs, rollcall's explicit call links,
-// liveness, cycles and how a cycle is reported. Depends on nothing.
+// liveness, cycles and how a cycle is reported, and the latent-deadlock predictor's class graph
+// (latent.ts, shared by the runtime's predictor and `analyze --predict`). Depends on nothing.
 //
 //   const g = new WaitGraph();
 //   const a = g.addVertex({ kind: 'thread', node: 'master', label: 'handler=1', status: 'waiting' });
@@ -19,6 +20,7 @@ export * from './cycles.js';
 export * from './build.js';
 export * from './describe.js';
 export * from './rollcall.js';
+export * from './latent.js';
 
 export interface GraphAnalysis {
   liveness: Liveness;

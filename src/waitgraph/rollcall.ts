@@ -259,3 +259,20 @@ function serviceMethod(name: string): { service?: string; method: string } {
 function external(label: string, kind: EdgeInfo['kind'], edgeLabel: string, evidence: string[]): WaitTarget {
   return { to: 'external', label, edge: { kind, label: edgeLabel, evidence } };
 }
+
+/**
+ * The `rollcall simulate` command that shows a predicted starvation of a rollcall master's default
+ * pool happen: the simulator runs the same master and worker code, so the legacy rolllog's cliff
+ * around the predicted cluster size is there to see. Undefined for anything the simulator does not
+ * model.
+ */
+export function simulateCommand(p: {
+  role: string;
+  pool: string;
+  size: number;
+  firesAtNodes?: number;
+}): string | undefined {
+  if (p.role !== 'master' || !p.pool.endsWith('/default') || p.firesAtNodes === undefined) return undefined;
+  const n = p.firesAtNodes;
+  return `rollcall simulate --nodes ${Math.max(1, n - 2)}..${n + 2} --mode legacy --handlers ${p.size}`;
+}

@@ -5,7 +5,8 @@
 //   is a deadlock whose cycle crosses both JVMs and names the pool and both services and methods;
 //   the same services at 4 concurrent calls are neither stuck nor deadlocked, with no thread stuck.
 // - A 3-server ZooKeeper ensemble and Tomcat 10, both under light load: no thread listed stuck
-//   (their idle acceptors, joins and latches are waiting, not stuck).
+//   (their idle acceptors, joins and latches are waiting, not stuck), and no latent deadlock
+//   predicted (--predict).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -107,8 +108,10 @@ describe.skipIf(!zkEnsembleForTests())('ZooKeeper: a healthy 3-server ensemble (
     const zk = await startZkEnsemble();
     const load = await startZkLoad(zk);
     try {
-      const { result } = await captureAndAnalyze(zk.servers);
+      const { result } = await captureAndAnalyze(zk.servers, ['--predict']);
       expect(stuckList(result)).toEqual([]);
+      // No latent deadlock either (issue 14): nothing cycles through a bounded pool.
+      expect(result.predictions).toEqual([]);
       expect(['healthy', 'slow'], result.reason).toContain(result.verdict);
       // The leader's acceptor, the election listeners, main in join: waiting, listed apart.
       expect(result.threads.waiting).toBeGreaterThan(0);
@@ -124,8 +127,9 @@ describe.skipIf(!tomcatForTests())('Tomcat 10: a healthy server (real JVM)', () 
     const tomcat = await startTomcat();
     const load = startHttpLoad(tomcat.url, 2);
     try {
-      const { result } = await captureAndAnalyze([tomcat]);
+      const { result } = await captureAndAnalyze([tomcat], ['--predict']);
       expect(stuckList(result)).toEqual([]);
+      expect(result.predictions).toEqual([]);
       expect(['healthy', 'slow'], result.reason).toContain(result.verdict);
       expect(load.failures()).toBe(0);
       // http-nio-…-exec-N threads run Tomcat's ThreadPoolExecutor$Worker: an executor pool by frames.

@@ -13,6 +13,7 @@
 // workers): mode 'nested' deadlocks when workers ≥ handlers − 1 (every free handler holds a worker's
 // check and waits on a nested call no handler will take) and completes below that (the small
 // cluster); mode 'slow' keeps those handlers busy but progressing (changing stacks) for slowMs.
+// backupIntervalMs repeats the backup (a healthy small cluster keeps showing its waits to samples).
 // The JVMs also exit by themselves when the test process dies (their stdin closes).
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -80,6 +81,10 @@ export interface JavaClusterOptions {
   rpcTimeoutMs?: number;
   /** Start the backup log roll once every worker has registered; default true. */
   autoStart?: boolean;
+  /** Run a backup every this many ms after the previous one ends (a staging cluster's schedule); default once. */
+  backupIntervalMs?: number;
+  /** How long the master's getTableState (the nested call) takes; default 0. */
+  tableStateMs?: number;
   /** Give up starting after this long; default 30000. */
   startTimeoutMs?: number;
   /** Idle executor threads in every JVM (a real server's thread count); default 0. */
@@ -136,6 +141,8 @@ export async function startJavaCluster(options: JavaClusterOptions = {}): Promis
     '--idle-threads',
     String(options.idleThreads ?? 0),
     ...(options.tag !== undefined ? ['--tag', options.tag] : []),
+    '--table-state-ms',
+    String(options.tableStateMs ?? 0),
   ];
   const events: string[] = [];
   const waiters: (() => void)[] = [];
@@ -194,6 +201,8 @@ export async function startJavaCluster(options: JavaClusterOptions = {}): Promis
       String(rsJvms * perJvm),
       '--auto-start',
       String(options.autoStart ?? true),
+      '--backup-interval-ms',
+      String(options.backupIntervalMs ?? -1),
       ...common,
     ]);
     const ready = await waitForEvent(/^master ready port=\d+ pid=\d+/, startTimeoutMs);

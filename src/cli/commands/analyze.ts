@@ -20,7 +20,8 @@ interface AnalyzeFlags {
   nodeAddr?: string[];
   rules?: string;
   json?: boolean;
-  failOn?: 'deadlock' | 'stuck';
+  failOn?: 'deadlock' | 'stuck' | 'prediction';
+  predict?: boolean;
   showUnparsed?: boolean;
   detail?: boolean;
   html?: string;
@@ -49,11 +50,16 @@ export function registerAnalyze(program: Command): void {
       "print the evidence behind a thread's class (stuck, waiting, idle, progressing); repeatable",
       collect,
     )
+    .option(
+      '--predict',
+      'also predict latent deadlocks: cycles of the observed waits through a bounded pool, and the load or cluster size at which they fire',
+    )
     .option('--json', 'print the result as JSON')
     .addOption(
-      new Option('--fail-on <WHAT>', 'exit 1 when the verdict is this or worse').argParser(
-        choiceOption('--fail-on', ['deadlock', 'stuck'] as const),
-      ),
+      new Option(
+        '--fail-on <WHAT>',
+        'exit 1 when the verdict is this or worse (deadlock, stuck), or with --predict when a deadlock is predicted (prediction)',
+      ).argParser(choiceOption('--fail-on', ['deadlock', 'stuck', 'prediction'] as const)),
     )
     .option('--show-unparsed', 'list the dump lines the parsers did not understand')
     .option('--detail', "with --json: also every thread's stack per sample and the wait-for graph")
@@ -90,12 +96,23 @@ procedures), Hadoop IPC, gRPC-java, rollcall's own dumps (explicit links).
   Regexes match frames as pkg.Class.method and thread names. "services" say who serves a service
   the dumps never show dispatched; pools may add "size" (capacity) or "unbounded": true.
 
+--predict folds every wait the samples show into class-level edges: "a thread of pool P on a node
+of role R, serving method M, waits on X" (a call to a service/method, a lock, a barrier's members).
+A cycle through a bounded pool P that comes back into P through a call is a latent deadlock: it
+fires once P's handlers can all be parked on it — firesAtConcurrency = P's size minus the handlers
+other requests hold on it, and firesAtNodes when the requests come per node of a calling role.
+Capture a healthy staging cluster for many rounds (each wait must be caught by a sample), then:
+  rollcall analyze BUNDLE --predict [--json]   "predictions":[{"pool","node","role","size","path",
+  "firesAtConcurrency","firesAtNodes"?,"evidence","confidence",…}]
+
 Exit status: 0, or 1 with --fail-on when found, 2 on bad input.`,
     )
     .action((inputs: string[], flags: AnalyzeFlags) => runAnalyze(inputs, flags));
 }
 
 async function runAnalyze(inputs: string[], flags: AnalyzeFlags): Promise<void> {
+  if (flags.failOn === 'prediction' && flags.predict !== true)
+    throw new UsageError('--fail-on prediction needs --predict');
   const nodeAddrs = (flags.nodeAddr ?? []).map((v) => {
     const { name, value } = parseNamed('--node-addr', v);
     if (!/^[^\s:]+(?::\d{1,5})$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(value))
@@ -130,6 +147,7 @@ async function runAnalyze(inputs: string[], flags: AnalyzeFlags): Promise<void> 
       detail,
       keepUnparsed,
       ...(flags.explain !== undefined ? { explain: flags.explain } : {}),
+      ...(flags.predict === true ? { predict: true } : {}),
     });
   } catch (err) {
     if (err instanceof InputError || err instanceof ExplainError) throw new UsageError(err.message);
@@ -167,6 +185,9 @@ async function runAnalyze(inputs: string[], flags: AnalyzeFlags): Promise<void> 
 
 function failOn(result: AnalysisResult, what: AnalyzeFlags['failOn']): void {
   if (what === undefined) return;
+  if (what === 'prediction' && (result.predictions?.length ?? 0) > 0) {
+    throw new FindingExit(`${result.predictions!.length} latent deadlock(s) predicted`);
+  }
   if (result.verdict === 'deadlock' || (what === 'stuck' && result.verdict === 'stuck')) {
     throw new FindingExit(`verdict ${result.verdict}`);
   }

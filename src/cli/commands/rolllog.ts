@@ -82,7 +82,8 @@ JSON: {"mode","nodes","handlers","runs":[{"outcome":"ok"|"timeout"|"failed","dur
        "summary":{"ok","failed","p50Ms","p99Ms","maxMs"}}   (exit 0 whenever the runs ran)
   a master lost mid-way stops the runs: the partial report gains "error", and the exit code is 2
   --detect adds to each run: "outcome":"deadlock-detected","detectedAfterMs","cycle"; and "detector":{cost}
-  --predict adds "predictions":[{"cycle","pool","handlers","firesAtConcurrency","firesAtNodes","evidence"}]
+  --predict adds "predictions":[{"cycle","pool","handlers","firesAtConcurrency","firesAtNodes","evidence",
+    "node","role","size","path","requests","confidence","confirm",…}] (the shape analyze --predict gives)
 
 Examples:
   rollcall rolllog --nodes 60 --mode fixed --runs 20
@@ -200,6 +201,7 @@ export function formatReport(r: RolllogReport): string {
         `  ${e.from}${e.serving ? ` serving ${e.serving}` : ''} waits on ${e.waitsOn} (${e.observed}x) at ${e.frames[0] ?? '?'}`,
       );
     }
+    if (p.confirm !== undefined) out.push(`  confirm in the simulator: ${p.confirm}`);
   }
   if (r.predictions && r.predictions.length === 0) out.push('prediction: no latent deadlock in the observed waits');
   const s = r.summary;

@@ -1,7 +1,15 @@
 // The report's static parts, rendered to HTML at generation time: the verdict, the heatmap, the
-// deadlock chains, the exhausted pools and the stuck stacks. Static markup shows even with scripts
+// deadlock chains, the predicted deadlocks, the exhausted pools and the stuck stacks. Static markup shows even with scripts
 // off, and keeps the page's script down to interaction (filtering, drill-down, the side panel).
-import type { AnalysisResult, DeadlockOut, NodeSummary, PoolSummary, SampleCounts } from '../../diagnose/result.js';
+import type {
+  AnalysisResult,
+  DeadlockOut,
+  NodeSummary,
+  PoolSummary,
+  Prediction,
+  SampleCounts,
+} from '../../diagnose/result.js';
+import { firesText, seenText } from '../predictions.js';
 import { ellipsize, esc } from './escape.js';
 
 const MAX_POOL_ROWS = 500;
@@ -277,5 +285,59 @@ export function hotThreadsSection(result: AnalysisResult): string {
     `<section id="hot" class="card"><h2>Hot threads</h2><p class="muted small">CPU each thread used between its first and last sample.</p>` +
     `<table class="data"><thead><tr><th>node</th><th>thread</th><th class="num">CPU ms</th><th class="num">of a core</th></tr></thead>` +
     `<tbody>${rows}</tbody></table></section>`
+  );
+}
+
+const MAX_PREDICTIONS_SHOWN = 20;
+
+/** `--predict`: each latent deadlock with when it fires, its path and the waits seen on it. */
+export function predictionsSection(result: AnalysisResult): string {
+  const list = result.predictions;
+  if (list === undefined) return '';
+  const head = `<section id="predictions" class="card"><h2>Predicted deadlocks (${list.length})</h2>`;
+  if (list.length === 0)
+    return `${head}<p class="muted">No cycle through a bounded pool in the observed waits. A wait is seen only when a sample catches it: more rounds of a busy cluster see more.</p></section>`;
+  const items = list
+    .slice(0, MAX_PREDICTIONS_SHOWN)
+    .map((p, i) => predictionItem(p, i))
+    .join('');
+  const more =
+    list.length > MAX_PREDICTIONS_SHOWN
+      ? `<p class="muted">${list.length - MAX_PREDICTIONS_SHOWN} more not shown (see --json).</p>`
+      : '';
+  return (
+    head +
+    `<p class="muted small">Latent deadlocks: the waits seen in these samples form a cycle through a bounded pool that comes back into it through a call. ` +
+    `Nothing is stuck yet; it fires once every handler of the pool can be parked on the cycle at once.</p>${items}${more}</section>`
+  );
+}
+
+function predictionItem(p: Prediction, i: number): string {
+  const rows = p.path
+    .map(
+      (s, k) =>
+        `<tr><td class="num">${k + 1}</td><td class="mono">${esc(s.pool ?? s.thread ?? s.role)}</td><td class="mono">${esc(s.serving ?? '')}</td>` +
+        `<td class="wrap">${esc(s.waitsOn)}</td></tr>`,
+    )
+    .join('');
+  const evidence = p.evidence
+    .map(
+      (e) =>
+        `<li><span class="mono">${esc(e.from)}</span>${e.serving !== undefined ? ` serving <span class="mono">${esc(e.serving)}</span>` : ''} ` +
+        `waits on ${esc(e.waitsOn)} → <span class="mono">${esc(e.to)}</span> <span class="muted">(${e.observed}× in samples ${esc(e.samples.join(', '))})</span>` +
+        `<div class="small muted">threads: ${listSome(e.threads, 4)}</div><pre class="frames">${esc(e.frames.join('\n'))}</pre></li>`,
+    )
+    .join('');
+  const confirm =
+    p.confirm !== undefined
+      ? `<p class="small">Confirm it in the simulator (same code, virtual time): <code>${esc(p.confirm)}</code></p>`
+      : '';
+  return (
+    `<div class="prediction" data-pool="${esc(p.pool)}"><h3>#${i + 1} ${esc(p.pool)} <span class="tag">${esc(p.confidence)} confidence</span></h3>` +
+    `<p><b>${p.size}</b> handlers; deadlocks ${esc(firesText(p))}.</p>` +
+    `<p class="small muted">${esc(p.confidenceWhy)}</p>` +
+    `<table class="data chain"><thead><tr><th class="num">#</th><th>pool / thread</th><th>serving</th><th>waits on</th></tr></thead>` +
+    `<tbody>${rows}<tr><td class="num">↺</td><td class="mono">${esc(p.pool)}</td><td></td><td></td></tr></tbody></table>` +
+    `<details><summary>evidence: ${esc(seenText(p))}</summary><ul class="evidence">${evidence}</ul></details>${confirm}</div>`
   );
 }

@@ -149,6 +149,8 @@ table.data td.nowrap { white-space: nowrap; }
 table.data th { background: #f3f5f8; font-weight: 600; }
 table.data td.num, table.data th.num { text-align: right; font-variant-numeric: tabular-nums; }
 table.chain td { font-size: 12px; }
+.prediction { border-left: 4px solid var(--slow); padding-left: 10px; margin-bottom: 14px; }
+ul.evidence { padding-left: 18px; font-size: 12px; }
 details > summary { cursor: pointer; }
 pre.frames { font-family: var(--mono); font-size: 11px; margin: 4px 0; white-space: pre-wrap; background: #f7f8fa; padding: 6px 8px; border-radius: 6px; }
 .extra-section svg { max-width: 100%; height: auto; }
