@@ -120,7 +120,8 @@ export class ParseContext {
   readonly node: string | undefined;
 
   constructor(
-    readonly text: string,
+    /** The input, or the window of it being parsed (positions given to unparsedLine are in it). */
+    public text: string,
     options: ParseOptions,
   ) {
     this.frames = options.frames ?? defaultFrameTable;

@@ -17,6 +17,7 @@ import {
   type Frame,
   type JvmDeadlock,
   type LockKind,
+  type NormalizedState,
   type ProcessDump,
 } from './model.js';
 import { detectLogPrefix } from './prefix.js';
@@ -37,27 +38,45 @@ const enum Mode {
   Pools,
 }
 
+const enum Token {
+  Field,
+  RollcallField,
+  Status,
+  Skipped,
+}
+
 const CH_TAB = 9;
 const CH_SPACE = 32;
 const CH_QUOTE = 34;
 const CH_DASH = 45;
 const CH_a = 97;
 
-/** Bound on the per-input frame guess cache. */
+/** Bounds on the per-input caches of frames and strings found by comparing in place. */
 const MAX_RECENT_FRAMES = 65_536;
+const MAX_RECENT_STRINGS = 65_536;
 
 const JMX_HEADER = /^"(.*?)" (daemon )?(?:prio=(\d+) )?[Ii]d=(\d+) (?:in )?([A-Z_]+)(.*)$/;
 
 export function parseTextDumps(ctx: ParseContext): void {
-  new TextParser(ctx).run();
+  const parser = new TextParser(ctx, detectLogPrefix(ctx.text));
+  parser.feed(ctx.text);
+  parser.end();
 }
 
-class TextParser {
-  private readonly text: string;
+/**
+ * The jstack-family parser, fed whole lines a window at a time (`feed`), so a large input is
+ * never one string: windows of a few tens of KiB decode fast and die young. State (the open
+ * thread, the mode, line numbers) carries over between windows.
+ */
+export class TextParser {
+  private text = '';
+  private lineNo = 0;
   private mode = Mode.None;
   private thread: ThreadRecord | undefined;
   private previousFrames: readonly Frame[] = [];
   private readonly recentFrames = new Map<number, Frame>();
+  private readonly recentStrings = new Map<number, string>();
+  private readonly stateOfDetail = new Map<string, NormalizedState>();
   private threadFormat: DumpFormat = 'jstack';
   private deadlock: JvmDeadlock | undefined;
   /** Facts seen before `Full thread dump` that belong to the dump it starts. */
@@ -65,17 +84,21 @@ class TextParser {
   private pendingTimeMs: number | undefined;
   private pendingPid: number | undefined;
   private pendingVersion: string | undefined;
+  private pendingTouched = false;
 
-  constructor(private readonly ctx: ParseContext) {
-    this.text = ctx.text;
-  }
+  constructor(
+    private readonly ctx: ParseContext,
+    private readonly prefix: RegExp | undefined,
+  ) {}
 
-  run(): void {
-    const text = this.text;
+  /** Lines of the input: every line but the input's last ends with '\n' inside `text`. */
+  feed(text: string): void {
+    this.text = text;
+    this.ctx.text = text;
     const len = text.length;
-    const prefix = detectLogPrefix(text);
+    const prefix = this.prefix;
     let pos = 0;
-    let lineNo = 0;
+    let lineNo = this.lineNo;
     while (pos < len) {
       let nl = text.indexOf('\n', pos);
       if (nl < 0) nl = len;
@@ -93,7 +116,29 @@ class TextParser {
       if (this.ctx.current !== undefined) this.ctx.current.endLine = lineNo;
       pos = nl + 1;
     }
-    this.ctx.totalLines = lineNo;
+    this.lineNo = lineNo;
+  }
+
+  /**
+   * A line too long to decode whole (megabytes without a newline: not a dump line); `head` is its
+   * beginning, enough for the prefix and the excerpt kept of unparsed lines.
+   */
+  feedLongLine(head: string): void {
+    this.text = head;
+    this.ctx.text = head;
+    const lineNo = ++this.lineNo;
+    let start = 0;
+    if (this.prefix !== undefined) {
+      this.prefix.lastIndex = 0;
+      const m = this.prefix.exec(head);
+      if (m !== null) start = m[0].length;
+    }
+    this.ctx.unparsedLine(lineNo, start, head.length);
+    if (this.ctx.current !== undefined) this.ctx.current.endLine = lineNo;
+  }
+
+  end(): void {
+    this.ctx.totalLines = this.lineNo;
     this.endThread();
   }
 
@@ -109,6 +154,16 @@ class TextParser {
       if (this.mode === Mode.Heap) this.mode = Mode.None;
       return;
     }
+    // Facts before `Full thread dump` (time, pid, version) belong to it only when nothing else
+    // comes between: a stray timestamp must not date a later dump. This also makes the lines
+    // right before a dump header the only state one part of a split input hands to the next.
+    this.pendingTouched = false;
+    this.lineBody(lineNo, start, p, end);
+    if (!this.pendingTouched && this.pendingLine !== 0) this.clearPending();
+  }
+
+  private lineBody(lineNo: number, start: number, p: number, end: number): void {
+    const text = this.text;
     const c = text.charCodeAt(p);
     const indented = p > start;
     const inThread = this.mode === Mode.Thread || this.mode === Mode.Ownable;
@@ -155,104 +210,192 @@ class TextParser {
 
   private header(lineNo: number, start: number, p: number, end: number): void {
     this.endThread();
-    const line = this.text.slice(p, end);
-    const close = line.lastIndexOf('"');
-    const rest = close > 0 ? line.slice(close + 1) : '';
-    const jmxLike =
-      (rest.includes(' Id=') || rest.includes(' id=')) && !rest.includes(' tid=') && !rest.includes(' nid=');
-    if (close > 0 && jmxLike && / (?:daemon |prio=\d+ )*[Ii]d=\d+ /.test(rest + ' ')) {
-      const m = JMX_HEADER.exec(line);
+    const text = this.text;
+    const close = text.lastIndexOf('"', end - 1);
+    if (close > p && this.jmxLike(close + 1, end)) {
+      const m = JMX_HEADER.exec(text.slice(p, end));
       if (m !== null) return this.jmxHeader(lineNo, m);
     }
-    if (close <= 0) return this.malformed(lineNo, start, end, 'thread header without closing quote');
-    const t = new ThreadRecord(this.ctx.strings.get(line.slice(1, close)), lineNo);
+    if (close <= p) return this.malformed(lineNo, start, end, 'thread header without closing quote');
+    const t = new ThreadRecord(this.strAt(p + 1, close), lineNo);
     let recognized = 0;
-    let status = '';
     let rollcall = false;
-    for (const tok of rest.split(' ')) {
-      if (tok.length === 0) continue;
-      const c0 = tok.charCodeAt(0);
-      if (c0 === 35 /* # */) {
-        const n = Number(tok.slice(1));
-        if (Number.isInteger(n)) {
-          t.javaId = n;
+    // The status words (`waiting on condition`) are the tokens no field claims; usually one run.
+    let statusStart = -1;
+    let statusEnd = -1;
+    let status: string | undefined;
+    let a = close + 1;
+    while (a <= end) {
+      let b = text.indexOf(' ', a);
+      if (b < 0 || b > end) b = end;
+      if (b > a) {
+        const r = this.headerToken(t, a, b);
+        if (r === Token.Field || r === Token.RollcallField) {
           recognized++;
-          continue;
-        }
-      } else if (c0 === 91 /* [ */ && tok.charCodeAt(tok.length - 1) === 93) {
-        const inner = tok.slice(1, -1);
-        if (inner.startsWith('0x')) continue; // the stack address at the end of the line
-        const n = Number(inner);
-        if (Number.isInteger(n)) {
-          t.osThreadId = n;
-          recognized++;
-          continue;
-        }
-      } else if (tok === 'daemon') {
-        t.daemon = true;
-        recognized++;
-        continue;
-      }
-      const eq = tok.indexOf('=');
-      if (eq > 0) {
-        const key = tok.slice(0, eq);
-        const v = tok.slice(eq + 1);
-        if (this.headerField(t, key, v)) {
-          recognized++;
-          if (key === 'progress' || key === 'completed' || key === 'pool') rollcall = true;
-          continue;
+          if (r === Token.RollcallField) rollcall = true;
+        } else if (r === Token.Status) {
+          if (statusStart < 0) {
+            statusStart = a;
+            statusEnd = b;
+          } else if (status === undefined && a === statusEnd + 1) statusEnd = b;
+          else {
+            status = (status ?? text.slice(statusStart, statusEnd)) + ' ' + text.slice(a, b);
+          }
         }
       }
-      status = status.length === 0 ? tok : status + ' ' + tok;
+      a = b + 1;
     }
     if (recognized === 0) return this.malformed(lineNo, start, end, 'thread header without any known field');
-    t.stateDetail = status.length > 0 ? this.ctx.strings.get(status) : '';
-    t.state = stateFromStatus(status);
+    const detail =
+      statusStart < 0 ? '' : status !== undefined ? this.ctx.strings.get(status) : this.strAt(statusStart, statusEnd);
+    t.stateDetail = detail;
+    t.state = stateFromStatus(detail);
     this.thread = t;
     this.threadFormat = rollcall || this.ctx.current?.format === 'rollcall-text' ? 'rollcall-text' : 'jstack';
     this.mode = Mode.Thread;
   }
 
-  private headerField(t: ThreadRecord, key: string, v: string): boolean {
-    switch (key) {
-      case 'prio':
-        t.priority = Number(v);
-        return true;
-      case 'os_prio':
-        t.osPriority = Number(v);
-        return true;
-      case 'tid':
-        t.tid = this.ctx.strings.get(v);
-        return true;
-      case 'nid': {
-        const n = v.startsWith('0x') ? parseInt(v.slice(2), 16) : Number(v);
-        t.nid = Number.isFinite(n) && v.length > 0 ? n : this.ctx.strings.get(v);
-        return true;
-      }
-      case 'cpu':
-        t.cpuMs = durationMs(v);
-        return true;
-      case 'elapsed':
-        t.elapsedMs = durationMs(v);
-        return true;
-      case 'allocated':
-        t.allocatedBytes = parseByteSize(v);
-        return true;
-      case 'defined_classes':
-        t.definedClasses = Number(v);
-        return true;
-      case 'progress':
-        (t.rollcall ??= {}).progress = Number(v);
-        return true;
-      case 'completed':
-        (t.rollcall ??= {}).completed = Number(v);
-        return true;
-      case 'pool':
-        (t.rollcall ??= {}).pool = this.ctx.strings.get(v);
-        return true;
-      default:
-        return false;
+  /** The JMX form (`"name" Id=12 in BLOCKED`), told apart from jstack's by its fields. */
+  private jmxLike(rs: number, end: number): boolean {
+    const text = this.text;
+    // Cheap test first, within the line: JMX needs ` Id=` or ` id=`.
+    let found = false;
+    for (let i = rs + 2; i + 1 < end && !found; i++) {
+      found =
+        text.charCodeAt(i) === 100 /* d */ &&
+        text.charCodeAt(i + 1) === 61 /* = */ &&
+        (text.charCodeAt(i - 1) | 32) === 105 /* i */ &&
+        text.charCodeAt(i - 2) === CH_SPACE;
     }
+    if (!found) return false;
+    const rest = text.slice(rs, end);
+    if (rest.includes(' tid=') || rest.includes(' nid=')) return false;
+    return / (?:daemon |prio=\d+ )*[Ii]d=\d+ /.test(rest + ' ');
+  }
+
+  /** One space-separated token text[a, b) after the thread name. */
+  private headerToken(t: ThreadRecord, a: number, b: number): Token {
+    const text = this.text;
+    const c0 = text.charCodeAt(a);
+    if (c0 === 35 /* # */) {
+      const n = numberAt(text, a + 1, b);
+      if (Number.isInteger(n)) {
+        t.javaId = n;
+        return Token.Field;
+      }
+    } else if (c0 === 91 /* [ */ && text.charCodeAt(b - 1) === 93) {
+      if (text.startsWith('0x', a + 1) && b - a > 3) return Token.Skipped; // the stack address ending the line
+      const n = numberAt(text, a + 1, b - 1);
+      if (Number.isInteger(n)) {
+        t.osThreadId = n;
+        return Token.Field;
+      }
+    } else if (b - a === 6 && text.startsWith('daemon', a)) {
+      t.daemon = true;
+      return Token.Field;
+    }
+    for (let eq = a + 1; eq < b; eq++) if (text.charCodeAt(eq) === 61 /* = */) return this.headerField(t, a, eq, b);
+    return Token.Status;
+  }
+
+  /** `key=value` in a header: text[a, eq) is the key, text[eq + 1, b) the value. */
+  private headerField(t: ThreadRecord, a: number, eq: number, b: number): Token {
+    const text = this.text;
+    const v = eq + 1;
+    switch (eq - a) {
+      case 3:
+        if (text.startsWith('tid', a)) {
+          t.tid = this.strAt(v, b);
+          return Token.Field;
+        }
+        if (text.startsWith('nid', a)) {
+          t.nid = this.nidAt(v, b);
+          return Token.Field;
+        }
+        if (text.startsWith('cpu', a)) {
+          t.cpuMs = durationMsAt(text, v, b);
+          return Token.Field;
+        }
+        break;
+      case 4:
+        if (text.startsWith('prio', a)) {
+          t.priority = numberAt(text, v, b);
+          return Token.Field;
+        }
+        if (text.startsWith('pool', a)) {
+          (t.rollcall ??= {}).pool = this.strAt(v, b);
+          return Token.RollcallField;
+        }
+        break;
+      case 7:
+        if (text.startsWith('os_prio', a)) {
+          t.osPriority = numberAt(text, v, b);
+          return Token.Field;
+        }
+        if (text.startsWith('elapsed', a)) {
+          t.elapsedMs = durationMsAt(text, v, b);
+          return Token.Field;
+        }
+        break;
+      case 8:
+        if (text.startsWith('progress', a)) {
+          (t.rollcall ??= {}).progress = numberAt(text, v, b);
+          return Token.RollcallField;
+        }
+        break;
+      case 9:
+        if (text.startsWith('allocated', a)) {
+          t.allocatedBytes = parseByteSize(text.slice(v, b));
+          return Token.Field;
+        }
+        if (text.startsWith('completed', a)) {
+          (t.rollcall ??= {}).completed = numberAt(text, v, b);
+          return Token.RollcallField;
+        }
+        break;
+      case 15:
+        if (text.startsWith('defined_classes', a)) {
+          t.definedClasses = numberAt(text, v, b);
+          return Token.Field;
+        }
+        break;
+    }
+    return Token.Status;
+  }
+
+  /** `nid=0x4745` or `nid=18179`: a number when it parses, else the text. */
+  private nidAt(v: number, b: number): number | string {
+    const text = this.text;
+    let n: number;
+    if (b - v >= 2 && text.startsWith('0x', v)) {
+      let digits = 0;
+      let x = 0;
+      for (let i = v + 2; i < b; i++) {
+        const d = hexDigit(text.charCodeAt(i));
+        if (d < 0) break;
+        x = x * 16 + d;
+        digits++;
+      }
+      // parseInt takes what this loop does not (a second 0x, a sign, whitespace, > 13 digits).
+      n = digits > 0 && digits <= 13 ? x : parseInt(text.slice(v + 2, b), 16);
+    } else n = numberAt(text, v, b);
+    return Number.isFinite(n) && b > v ? n : this.strAt(v, b);
+  }
+
+  /**
+   * text[a, b) as a shared copy, like ctx.strings.get(text.slice(a, b)), but a string seen
+   * recently (a tid in the previous sample, a state line, a lock's class) is found by comparing
+   * in place, without slicing and hashing a new string.
+   */
+  private strAt(a: number, b: number): string {
+    const text = this.text;
+    let h = b - a;
+    for (let i = a; i < b; i++) h = (Math.imul(h, 31) + text.charCodeAt(i)) | 0;
+    const seen = this.recentStrings.get(h);
+    if (seen !== undefined && seen.length === b - a && text.startsWith(seen, a)) return seen;
+    const s = this.ctx.strings.get(text.slice(a, b));
+    if (this.recentStrings.size < MAX_RECENT_STRINGS || seen !== undefined) this.recentStrings.set(h, s);
+    return s;
   }
 
   private jmxHeader(lineNo: number, m: RegExpExecArray): void {
@@ -367,13 +510,12 @@ class TextParser {
     if (text.charCodeAt(p) === 60 /* < */) {
       const gt = text.indexOf('>', p);
       if (gt < 0 || gt >= end) return undefined;
-      const inner = text.slice(p + 1, gt);
-      const address = inner.startsWith('0x') ? strings.get(inner) : '';
+      const address = gt - p >= 3 && text.startsWith('0x', p + 1) ? this.strAt(p + 1, gt) : '';
       const a = text.indexOf('(a ', gt);
       let className = '';
       if (a >= 0 && a < end) {
         const close = text.lastIndexOf(')', end);
-        className = strings.get(text.slice(a + 3, close > a ? close : end));
+        className = this.strAt(a + 3, close > a ? close : end);
       }
       return { address, className };
     }
@@ -389,10 +531,18 @@ class TextParser {
     const text = this.text;
     const t = this.thread!;
     if (text.startsWith('java.lang.Thread.State: ', p)) {
-      const detail = text.slice(p + 24, end).trim();
-      const sp = detail.indexOf(' ');
-      t.state = normalizeState(sp < 0 ? detail : detail.slice(0, sp));
-      t.stateDetail = this.ctx.strings.get(detail);
+      const a = p + 24;
+      // trim() is the identity when both ends are visible ASCII; only then is the range used as is.
+      const plain = a < end && isVisibleAscii(text.charCodeAt(a)) && isVisibleAscii(text.charCodeAt(end - 1));
+      const detail = plain ? this.strAt(a, end) : this.ctx.strings.get(text.slice(a, end).trim());
+      let state = this.stateOfDetail.get(detail);
+      if (state === undefined) {
+        const sp = detail.indexOf(' ');
+        state = normalizeState(sp < 0 ? detail : detail.slice(0, sp));
+        if (this.stateOfDetail.size < MAX_RECENT_STRINGS) this.stateOfDetail.set(detail, state);
+      }
+      t.state = state;
+      t.stateDetail = detail;
       return true;
     }
     if (text.startsWith('Locked ownable synchronizers:', p) || text.startsWith('Locked synchronizers: count', p)) {
@@ -644,13 +794,23 @@ class TextParser {
       text.startsWith('Server compiler detected', p) ||
       text.startsWith('Client compiler detected', p)
     ) {
+      // The serviceability agent's banner comes before its dump: it keeps the facts pending.
+      this.pendingTouched = true;
       return true;
     }
     return false;
   }
 
   private pending(lineNo: number): void {
+    this.pendingTouched = true;
     if (this.pendingLine === 0) this.pendingLine = lineNo;
+  }
+
+  private clearPending(): void {
+    this.pendingLine = 0;
+    this.pendingTimeMs = undefined;
+    this.pendingPid = undefined;
+    this.pendingVersion = undefined;
   }
 
   private startDump(lineNo: number, title: string): void {
@@ -685,10 +845,7 @@ class TextParser {
         }
       }
     }
-    this.pendingLine = 0;
-    this.pendingTimeMs = undefined;
-    this.pendingPid = undefined;
-    this.pendingVersion = undefined;
+    this.clearPending();
     this.mode = Mode.None;
   }
 
@@ -779,11 +936,62 @@ class TextParser {
   }
 }
 
-/** `1124.82ms`, `0,55ms`, `116459.50s` → milliseconds. */
-function durationMs(v: string): number {
-  if (v.endsWith('ms')) return parseDecimal(v.slice(0, -2));
-  if (v.endsWith('s')) return parseDecimal(v.slice(0, -1)) * 1000;
-  return parseDecimal(v);
+/** `1124.82ms`, `0,55ms`, `116459.50s` in text[a, b) → milliseconds. */
+function durationMsAt(text: string, a: number, b: number): number {
+  if (b - a >= 2 && text.charCodeAt(b - 1) === 115 /* s */) {
+    if (text.charCodeAt(b - 2) === 109 /* m */) return decimalAt(text, a, b - 2);
+    return decimalAt(text, a, b - 1) * 1000;
+  }
+  if (b - a === 1 && text.charCodeAt(a) === 115) return decimalAt(text, a, a);
+  return decimalAt(text, a, b);
+}
+
+/**
+ * Number(text.slice(a, b)) without the slice for plain decimals (`12`, `0.55`): digits over a
+ * power of ten is correctly rounded when both are exact (≤ 15 digits), so the result is the same
+ * double. Anything else goes to Number.
+ */
+export function numberAt(text: string, a: number, b: number): number {
+  const n = plainDecimal(text, a, b, 46 /* . */);
+  return n === undefined ? Number(text.slice(a, b)) : n;
+}
+
+/** parseDecimal(text.slice(a, b)): a decimal point or a decimal comma. */
+function decimalAt(text: string, a: number, b: number): number {
+  if (a === b) return NaN;
+  const n = plainDecimal(text, a, b, 46) ?? plainDecimal(text, a, b, 44 /* , */);
+  return n === undefined ? parseDecimal(text.slice(a, b)) : n;
+}
+
+function plainDecimal(text: string, a: number, b: number, point: number): number | undefined {
+  // At most 15 characters: every digit string is then an exact integer below 2^53.
+  if (b - a > 15 || a === b) return undefined;
+  let int = 0;
+  let digits = 0;
+  let scale = 1;
+  let seenPoint = false;
+  for (let i = a; i < b; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      int = int * 10 + (c - 48);
+      digits++;
+      if (seenPoint) scale *= 10;
+    } else if (c === point && !seenPoint) seenPoint = true;
+    else return undefined;
+  }
+  if (digits === 0) return undefined;
+  return seenPoint ? int / scale : int;
+}
+
+function isVisibleAscii(c: number): boolean {
+  return c > 32 && c < 127;
+}
+
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
 }
 
 export type { ProcessDump };
