@@ -85,6 +85,8 @@ export class TextParser {
   private pendingPid: number | undefined;
   private pendingVersion: string | undefined;
   private pendingTouched = false;
+  /** Lines read before the first dump started. */
+  leadingLines = 0;
 
   constructor(
     private readonly ctx: ParseContext,
@@ -114,6 +116,7 @@ export class TextParser {
       if (end - start > MAX_LINE_CHARS) this.ctx.unparsedLine(lineNo, start, end);
       else this.line(lineNo, start, end);
       if (this.ctx.current !== undefined) this.ctx.current.endLine = lineNo;
+      else if (this.ctx.dumps.length === 0) this.leadingLines = lineNo;
       pos = nl + 1;
     }
     this.lineNo = lineNo;
@@ -135,6 +138,7 @@ export class TextParser {
     }
     this.ctx.unparsedLine(lineNo, start, head.length);
     if (this.ctx.current !== undefined) this.ctx.current.endLine = lineNo;
+    else if (this.ctx.dumps.length === 0) this.leadingLines = lineNo;
   }
 
   end(): void {

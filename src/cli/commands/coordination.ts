@@ -1,7 +1,7 @@
 // The --coordination flag shared by `rollcall rolllog`, `rollcall cluster start` and `rollcall node`:
 // validated when parsed, so a malformed URL exits 2 with the reason before anything starts.
 import { InvalidArgumentError } from 'commander';
-import { parseZkUrl } from '../../coordination/zookeeper/index.js';
+import { parseZkUrl } from '../../coordination/zookeeper/connection.js';
 
 export const COORDINATION_HELP =
   'run the barrier through ZooKeeper: zookeeper://HOST:PORT[,HOST:PORT]/CHROOT[?sessionTimeoutMs=N]';

@@ -1,10 +1,17 @@
 // `rollcall parse`: read dump files of any supported format and summarize what was understood.
+// Files are parsed on worker threads ahead of the output, large ones in parts; output is written
+// file by file as each completes, so memory does not grow with the input.
+import { statSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import type { DumpFormat, NormalizedState, ParseResult, ProcessDump } from '../../dumps/model.js';
-import { parseDumpFile } from '../../dumps/parse.js';
+import { DumpFeed, FeedInputError, type FileDone } from '../../dumps/feed.js';
+import { defaultFrameTable } from '../../dumps/frames.js';
+import type { DumpFormat, NormalizedState, ProcessDump } from '../../dumps/model.js';
+import { defaultParseWorkers } from '../../dumps/pool.js';
 import { UsageError } from '../errors.js';
 import { choiceOption, intOption } from '../options.js';
 
+/** Inputs smaller than this in all are parsed in this thread: starting workers would cost more. */
+const IN_THREAD_MAX_BYTES = 8 * 1024 * 1024;
 const FORMATS: readonly DumpFormat[] = [
   'jstack',
   'jmx',
@@ -51,40 +58,169 @@ with its line number and skipped. Exit status: 0 when every file was read, 2 whe
 
 async function runParse(files: string[], flags: ParseFlags): Promise<void> {
   if (files.length > MAX_FILES) throw new UsageError(`at most ${MAX_FILES} files`);
-  const results: { file: string; result: ParseResult }[] = [];
+  let bytes = 0;
+  let streamed = false;
   for (const file of files) {
     try {
-      const result = await parseDumpFile(file, {
-        keepUnparsed: flags.showUnparsed === true || flags.json === true,
-        maxUnparsedListed: flags.maxUnparsed,
-        ...(flags.format ? { format: flags.format } : {}),
-      });
-      results.push({ file, result });
+      const st = statSync(file);
+      if (st.isFile()) bytes += st.size;
+      else if (st.isDirectory()) throw new Error('is a directory');
+      else streamed = true;
     } catch (err) {
       throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
     }
   }
-  if (flags.json) {
-    process.stdout.write(
-      JSON.stringify(
-        results.map(({ file, result }) => ({ file, ...result })),
-        jsonReplacer,
-        2,
-      ) + '\n',
-    );
-    return;
+  const json = flags.json === true;
+  const done: (FileDone | undefined)[] = [];
+  const feed = new DumpFeed(
+    files.map((file) => ({ name: file, files: [file] })),
+    {
+      keepUnparsed: flags.showUnparsed === true || json,
+      maxUnparsedListed: flags.maxUnparsed,
+      ...(flags.format ? { format: flags.format } : {}),
+      frames: defaultFrameTable,
+      workers: streamed || bytes >= IN_THREAD_MAX_BYTES ? defaultParseWorkers() : 0,
+      onFile: (f) => (done[f.source] = f),
+    },
+  );
+  const out = new Output();
+  try {
+    if (json) out.write('[');
+    for (let i = 0; i < files.length; i++) {
+      const file = files[i]!;
+      const report = json ? new JsonFile(out, file, i === 0) : new TextFile(out, file, flags);
+      for (;;) {
+        let d;
+        try {
+          d = await feed.next(i);
+        } catch (err) {
+          if (err instanceof FeedInputError) throw new UsageError(err.message);
+          throw err;
+        }
+        if (d === 'done') break;
+        if (d !== null) report.dump(d);
+      }
+      report.end(done[i]!);
+      done[i] = undefined;
+      await out.drain();
+    }
+    if (json) out.write(files.length === 0 ? ']\n' : '\n]\n');
+  } finally {
+    await feed.close();
   }
-  const out: string[] = [];
-  for (const { file, result } of results) {
-    out.push(
-      `${file}: ${result.format}, ${result.dumps.length} dump${result.dumps.length === 1 ? '' : 's'}, ` +
-        `${result.totalLines} lines (${result.unparsedLines} unparsed), ${result.errors.length} errors`,
-    );
-    result.dumps.forEach((d, i) => out.push(...describeDump(d, i, flags.threads === true)));
-    for (const e of result.errors) out.push(`  ${file}:${e.line}: error: ${e.message}`);
-    if (flags.showUnparsed) for (const u of result.unparsed) out.push(`  ${file}:${u.line}: ${u.text}`);
+  await out.drain();
+}
+
+/** stdout, written in pieces, waiting whenever it asks to. */
+class Output {
+  private chunks: string[] = [];
+  private size = 0;
+  write(s: string): void {
+    this.chunks.push(s);
+    this.size += s.length;
+    if (this.size > 1 << 20) this.flush();
   }
-  process.stdout.write(out.join('\n') + '\n');
+  private flush(): boolean {
+    if (this.chunks.length === 0) return true;
+    const text = this.chunks.join('');
+    this.chunks = [];
+    this.size = 0;
+    return process.stdout.write(text);
+  }
+  async drain(): Promise<void> {
+    if (!this.flush()) await new Promise((resolve) => process.stdout.once('drain', resolve));
+  }
+}
+
+/** A file's summary: its line first, so its dumps are kept as text until the file is complete. */
+class TextFile {
+  private readonly lines: string[] = [];
+  private held: ProcessDump | undefined;
+  private count = 0;
+  constructor(
+    private readonly out: Output,
+    private readonly file: string,
+    private readonly flags: ParseFlags,
+  ) {}
+
+  /** A dump's last line is final once the next dump (or the end) is seen. */
+  dump(d: ProcessDump): void {
+    this.release();
+    this.held = d;
+  }
+
+  private release(): void {
+    if (this.held === undefined) return;
+    this.lines.push(...describeDump(this.held, this.count++, this.flags.threads === true));
+    this.held = undefined;
+  }
+
+  end(f: FileDone): void {
+    this.release();
+    const file = this.file;
+    const out = [
+      `${file}: ${f.format}, ${f.dumps} dump${f.dumps === 1 ? '' : 's'}, ` +
+        `${f.totalLines} lines (${f.unparsedLines} unparsed), ${f.errors.length} errors`,
+      ...this.lines,
+    ];
+    for (const e of f.errors) out.push(`  ${file}:${e.line}: error: ${e.message}`);
+    if (this.flags.showUnparsed) for (const u of f.unparsed) out.push(`  ${file}:${u.line}: ${u.text}`);
+    this.out.write(out.join('\n') + '\n');
+  }
+}
+
+/**
+ * A file's entry in the JSON array, written as it is parsed, exactly as
+ * JSON.stringify([{ file, ...result }], jsonReplacer, 2) would write it.
+ */
+class JsonFile {
+  private held: ProcessDump | undefined;
+  private count = 0;
+  constructor(
+    private readonly out: Output,
+    private readonly file: string,
+    private readonly first: boolean,
+  ) {}
+
+  dump(d: ProcessDump): void {
+    if (this.count === 0 && this.held === undefined) this.open(d.format);
+    this.release();
+    this.held = d;
+  }
+
+  private open(format: DumpFormat | 'unknown'): void {
+    this.out.write(
+      `${this.first ? '\n' : ',\n'}  {\n    "file": ${JSON.stringify(this.file)},\n    "format": ${JSON.stringify(format)},\n    "dumps": `,
+    );
+  }
+
+  private release(): void {
+    if (this.held === undefined) return;
+    const text = indent(JSON.stringify(this.held, jsonReplacer, 2), '      ');
+    this.out.write(this.count++ === 0 ? `[\n${text}` : `,\n${text}`);
+    this.held = undefined;
+  }
+
+  end(f: FileDone): void {
+    if (this.count === 0 && this.held === undefined) this.open(f.format);
+    this.release();
+    this.out.write(this.count === 0 ? '[]' : '\n    ]');
+    const rest = {
+      totalLines: f.totalLines,
+      parsedLines: f.parsedLines,
+      unparsedLines: f.unparsedLines,
+      unparsed: f.unparsed,
+      errors: f.errors,
+      bytes: f.bytes,
+    };
+    for (const [k, v] of Object.entries(rest))
+      this.out.write(`,\n    ${JSON.stringify(k)}: ${indent(JSON.stringify(v, jsonReplacer, 2), '    ').trimStart()}`);
+    this.out.write('\n  }');
+  }
+}
+
+function indent(text: string, by: string): string {
+  return by + text.replace(/\n/g, '\n' + by);
 }
 
 function describeDump(d: ProcessDump, i: number, listThreads: boolean): string[] {

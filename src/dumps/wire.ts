@@ -1,0 +1,404 @@
+// Parse results cross from a parsing worker to the main thread in a compact form: every thread's
+// fields as numbers in two typed arrays, and strings, frames and whole stacks as small integers
+// into tables that each side keeps. A table entry crosses once; after that a thread's name or
+// stack costs four bytes. The main thread rebuilds the same ThreadDump objects a parser in its
+// own thread would have made (same classes, same fields, frames interned in its FrameTable), so
+// nothing downstream can tell where a dump was parsed.
+import { ThreadRecord } from './context.js';
+import { stackKeyOf, type FrameTable } from './frames.js';
+import type {
+  Frame,
+  LockKind,
+  LockLine,
+  NormalizedState,
+  ParseErrorInfo,
+  ParseResult,
+  ProcessDump,
+  RollcallThreadInfo,
+  UnparsedLine,
+} from './model.js';
+
+/** Entries a worker's tables may hold before it starts a new generation (and the main thread drops the old). */
+export const MAX_WIRE_TABLE_ENTRIES = 4_000_000;
+
+const STATES: readonly NormalizedState[] = [
+  'RUNNABLE',
+  'BLOCKED',
+  'WAITING',
+  'TIMED_WAITING',
+  'NEW',
+  'TERMINATED',
+  'UNKNOWN',
+];
+const STATE_CODE = new Map(STATES.map((s, i) => [s, i]));
+const LOCK_KINDS: readonly LockKind[] = [
+  'locked',
+  'waiting-to-lock',
+  'waiting-on',
+  'parking',
+  'eliminated',
+  'waiting-to-re-lock',
+  'blocked-on',
+];
+const LOCK_CODE = new Map(LOCK_KINDS.map((s, i) => [s, i]));
+
+// flags
+const F_STATE = 7;
+const F_DAEMON = 1 << 3;
+const F_VIRTUAL_SET = 1 << 4;
+const F_VIRTUAL = 1 << 5;
+const F_TRUNCATED_SET = 1 << 6;
+const F_TRUNCATED = 1 << 7;
+const F_MOUNTED = 1 << 8;
+const F_ROLLCALL = 1 << 9;
+
+/** Optional numeric fields, in the order their values follow in `nums` (mask bit = index). */
+const NUM_FIELDS = [
+  'javaId',
+  'nid',
+  'osThreadId',
+  'priority',
+  'osPriority',
+  'cpuMs',
+  'elapsedMs',
+  'allocatedBytes',
+  'definedClasses',
+  'blockedCount',
+  'blockedTimeMs',
+  'waitedCount',
+  'waitedTimeMs',
+  'carryingVirtualThread',
+] as const;
+/** Optional string fields, in the order their ids follow in `ints` (mask bit = 16 + index). */
+const STR_FIELDS = ['tid', 'nid', 'container', 'waitingOnText', 'blockedByText'] as const;
+const STR_BIT0 = 16;
+
+/** A dump without its threads (they travel in the arrays), keys in their original order. */
+type WireDump = ProcessDump & { threadCount: number };
+
+export interface WireResult {
+  /** Table generation these ids refer to; a new one starts with empty tables. */
+  gen: number;
+  newStrings: string[];
+  newFrames: string[];
+  /** Each new stack: its frame count, then that many frame ids. */
+  newStacks: Int32Array;
+  ints: Int32Array;
+  nums: Float64Array;
+  /** rollcall's per-thread facts (rare), in thread order. */
+  extras: RollcallThreadInfo[];
+  dumps: WireDump[];
+  rest: Omit<ParseResult, 'dumps'>;
+}
+
+class IntBuffer {
+  a: Int32Array;
+  n = 0;
+  constructor(size: number) {
+    this.a = new Int32Array(size);
+  }
+  push(v: number): void {
+    if (this.n === this.a.length) {
+      const b = new Int32Array(this.a.length * 2);
+      b.set(this.a);
+      this.a = b;
+    }
+    this.a[this.n++] = v;
+  }
+  take(): Int32Array {
+    return this.a.slice(0, this.n);
+  }
+}
+
+class NumBuffer {
+  a: Float64Array;
+  n = 0;
+  constructor(size: number) {
+    this.a = new Float64Array(size);
+  }
+  push(v: number): void {
+    if (this.n === this.a.length) {
+      const b = new Float64Array(this.a.length * 2);
+      b.set(this.a);
+      this.a = b;
+    }
+    this.a[this.n++] = v;
+  }
+  take(): Float64Array {
+    return this.a.slice(0, this.n);
+  }
+}
+
+/** The worker's side: one per worker, for every result it sends. */
+export class WireEncoder {
+  private gen = 0;
+  private readonly strings = new Map<string, number>();
+  private readonly frames = new Map<Frame, number>();
+  private readonly stacks = new Map<string, number>();
+  private newStrings: string[] = [];
+  private newFrames: string[] = [];
+  private readonly newStacks = new IntBuffer(1024);
+  private readonly ints = new IntBuffer(1 << 16);
+  private readonly nums = new NumBuffer(1 << 14);
+
+  encode(r: ParseResult): WireResult {
+    if (this.strings.size + this.frames.size + this.stacks.size > MAX_WIRE_TABLE_ENTRIES) {
+      this.gen++;
+      this.strings.clear();
+      this.frames.clear();
+      this.stacks.clear();
+    }
+    this.ints.n = 0;
+    this.nums.n = 0;
+    this.newStacks.n = 0;
+    const extras: RollcallThreadInfo[] = [];
+    const dumps: WireDump[] = [];
+    for (const d of r.dumps) {
+      const w = {} as Record<string, unknown>;
+      for (const k of Object.keys(d)) w[k] = k === 'threads' ? [] : d[k as keyof ProcessDump];
+      w['threadCount'] = d.threads.length;
+      dumps.push(w as unknown as WireDump);
+      for (const t of d.threads) this.thread(t as ThreadRecord, extras);
+    }
+    const { dumps: _dumps, ...rest } = r;
+    const out: WireResult = {
+      gen: this.gen,
+      newStrings: this.newStrings,
+      newFrames: this.newFrames,
+      newStacks: this.newStacks.take(),
+      ints: this.ints.take(),
+      nums: this.nums.take(),
+      extras,
+      dumps,
+      rest,
+    };
+    this.newStrings = [];
+    this.newFrames = [];
+    return out;
+  }
+
+  private str(s: string): number {
+    let id = this.strings.get(s);
+    if (id === undefined) {
+      id = this.strings.size;
+      this.strings.set(s, id);
+      this.newStrings.push(s);
+    }
+    return id;
+  }
+
+  private frame(f: Frame): number {
+    let id = this.frames.get(f);
+    if (id === undefined) {
+      id = this.frames.size;
+      this.frames.set(f, id);
+      this.newFrames.push(f.text);
+    }
+    return id;
+  }
+
+  private stack(frames: readonly Frame[], key: string): number {
+    if (frames.length === 0) return -1;
+    let id = this.stacks.get(key);
+    if (id === undefined) {
+      id = this.stacks.size;
+      this.stacks.set(key, id);
+      this.newStacks.push(frames.length);
+      for (const f of frames) this.newStacks.push(this.frame(f));
+    }
+    return id;
+  }
+
+  private locks(locks: readonly LockLine[]): void {
+    const ints = this.ints;
+    ints.push(locks.length);
+    for (const l of locks) {
+      ints.push(l.frame);
+      ints.push(LOCK_CODE.get(l.kind)!);
+      ints.push(this.str(l.address));
+      ints.push(this.str(l.className));
+    }
+  }
+
+  private thread(t: ThreadRecord, extras: RollcallThreadInfo[]): void {
+    const ints = this.ints;
+    let flags = STATE_CODE.get(t.state) ?? 6;
+    if (t.daemon) flags |= F_DAEMON;
+    if (t.virtual !== undefined) flags |= F_VIRTUAL_SET | (t.virtual ? F_VIRTUAL : 0);
+    if (t.truncated !== undefined) flags |= F_TRUNCATED_SET | (t.truncated ? F_TRUNCATED : 0);
+    const m = t.mountedVirtualThread;
+    if (m !== undefined) flags |= F_MOUNTED;
+    if (t.rollcall !== undefined) {
+      flags |= F_ROLLCALL;
+      extras.push(t.rollcall);
+    }
+    let mask = 0;
+    for (let i = 0; i < NUM_FIELDS.length; i++) if (typeof t[NUM_FIELDS[i]!] === 'number') mask |= 1 << i;
+    for (let i = 0; i < STR_FIELDS.length; i++) if (typeof t[STR_FIELDS[i]!] === 'string') mask |= 1 << (STR_BIT0 + i);
+    ints.push(this.str(t.name));
+    ints.push(t.line);
+    ints.push(flags);
+    ints.push(mask);
+    ints.push(this.stack(t.frames, t.stackKey));
+    ints.push(this.str(t.stateDetail));
+    for (let i = 0; i < NUM_FIELDS.length; i++)
+      if ((mask & (1 << i)) !== 0) this.nums.push(t[NUM_FIELDS[i]!] as number);
+    for (let i = 0; i < STR_FIELDS.length; i++)
+      if ((mask & (1 << (STR_BIT0 + i))) !== 0) ints.push(this.str(t[STR_FIELDS[i]!] as string));
+    this.locks(t.locks);
+    ints.push(t.ownableSynchronizers.length);
+    for (const s of t.ownableSynchronizers) {
+      ints.push(this.str(s.address));
+      ints.push(this.str(s.className));
+    }
+    if (m !== undefined) {
+      this.nums.push(m.javaId);
+      ints.push(this.stack(m.frames, m.stackKey));
+      this.locks(m.locks);
+    }
+  }
+}
+
+interface Stack {
+  frames: Frame[];
+  key: string;
+}
+
+interface Tables {
+  strings: string[];
+  frames: Frame[];
+  stacks: Stack[];
+}
+
+/** A received result whose table entries are in place; decode it when its dumps are needed. */
+export interface ReceivedResult {
+  tables: Tables;
+  wire: WireResult;
+}
+
+/** The main thread's side: one per worker, fed that worker's results in the order they were sent. */
+export class WireDecoder {
+  private gen = -1;
+  private tables: Tables = { strings: [], frames: [], stacks: [] };
+
+  constructor(private readonly frameTable: FrameTable) {}
+
+  receive(w: WireResult): ReceivedResult {
+    if (w.gen !== this.gen) {
+      this.gen = w.gen;
+      this.tables = { strings: [], frames: [], stacks: [] };
+    }
+    const { strings, frames, stacks } = this.tables;
+    for (const s of w.newStrings) strings.push(s);
+    for (const f of w.newFrames) frames.push(this.frameTable.intern(f));
+    const ns = w.newStacks;
+    for (let i = 0; i < ns.length;) {
+      const n = ns[i++]!;
+      const list = new Array<Frame>(n);
+      for (let j = 0; j < n; j++) list[j] = frames[ns[i++]!]!;
+      stacks.push({ frames: list, key: stackKeyOf(list) });
+    }
+    return { tables: this.tables, wire: w };
+  }
+}
+
+/**
+ * The ParseResult a received message carries, with every input line number moved by
+ * `lineOffset` (the lines before this part of the input).
+ */
+export function decodeResult(received: ReceivedResult, lineOffset = 0): ParseResult {
+  const { tables, wire } = received;
+  const { strings, stacks } = tables;
+  const ints = wire.ints;
+  const nums = wire.nums;
+  let ip = 0;
+  let np = 0;
+  let xp = 0;
+  const moved = new Map<object, UnparsedLine | ParseErrorInfo>();
+  const move = <T extends UnparsedLine | ParseErrorInfo>(e: T): T => {
+    if (lineOffset === 0) return e;
+    let m = moved.get(e) as T | undefined;
+    if (m === undefined) moved.set(e, (m = { ...e, line: e.line + lineOffset }));
+    return m;
+  };
+  const locks = (): LockLine[] => {
+    const n = ints[ip++]!;
+    const out = new Array<LockLine>(n);
+    for (let i = 0; i < n; i++) {
+      const frame = ints[ip++]!;
+      const kind = LOCK_KINDS[ints[ip++]!]!;
+      out[i] = { frame, kind, address: strings[ints[ip++]!]!, className: strings[ints[ip++]!]! };
+    }
+    return out;
+  };
+  const dumps: ProcessDump[] = [];
+  for (const w of wire.dumps) {
+    const d = {} as Record<string, unknown>;
+    const threads: ThreadRecord[] = [];
+    for (const k of Object.keys(w)) {
+      if (k !== 'threadCount') d[k] = k === 'threads' ? threads : w[k as keyof WireDump];
+    }
+    const dump = d as unknown as ProcessDump;
+    if (lineOffset !== 0) {
+      dump.startLine += lineOffset;
+      dump.endLine += lineOffset;
+      for (const j of dump.deadlocks) j.line += lineOffset;
+      dump.errors = dump.errors.map(move);
+      if (dump.unparsed !== undefined) dump.unparsed = dump.unparsed.map(move);
+    }
+    for (let n = 0; n < w.threadCount; n++) {
+      const t = new ThreadRecord(strings[ints[ip++]!]!, ints[ip++]! + lineOffset);
+      const flags = ints[ip++]!;
+      const mask = ints[ip++]!;
+      const sid = ints[ip++]!;
+      if (sid >= 0) {
+        const s = stacks[sid]!;
+        t.frames = s.frames;
+        t.stackKey = s.key;
+      }
+      t.stateDetail = strings[ints[ip++]!]!;
+      t.state = STATES[flags & F_STATE]!;
+      if ((flags & F_DAEMON) !== 0) t.daemon = true;
+      if ((flags & F_VIRTUAL_SET) !== 0) t.virtual = (flags & F_VIRTUAL) !== 0;
+      if ((flags & F_TRUNCATED_SET) !== 0) t.truncated = (flags & F_TRUNCATED) !== 0;
+      if (mask !== 0) {
+        for (let i = 0; i < NUM_FIELDS.length; i++) {
+          if ((mask & (1 << i)) !== 0) (t as unknown as Record<string, number>)[NUM_FIELDS[i]!] = nums[np++]!;
+        }
+        for (let i = 0; i < STR_FIELDS.length; i++) {
+          if ((mask & (1 << (STR_BIT0 + i))) !== 0)
+            (t as unknown as Record<string, string>)[STR_FIELDS[i]!] = strings[ints[ip++]!]!;
+        }
+      }
+      t.locks = locks();
+      const own = ints[ip++]!;
+      for (let i = 0; i < own; i++)
+        t.ownableSynchronizers.push({ address: strings[ints[ip++]!]!, className: strings[ints[ip++]!]! });
+      if ((flags & F_MOUNTED) !== 0) {
+        const javaId = nums[np++]!;
+        const msid = ints[ip++]!;
+        const s = msid >= 0 ? stacks[msid]! : undefined;
+        t.mountedVirtualThread = { javaId, frames: s?.frames ?? [], stackKey: s?.key ?? '', locks: locks() };
+      }
+      if ((flags & F_ROLLCALL) !== 0) t.rollcall = wire.extras[xp++]!;
+      threads.push(t);
+    }
+    dumps.push(dump);
+  }
+  if (ip !== ints.length || np !== nums.length || xp !== wire.extras.length) {
+    throw new Error(
+      `wire result decoded ${ip}/${ints.length} ints, ${np}/${nums.length} numbers: encoder and decoder disagree`,
+    );
+  }
+  const rest = wire.rest;
+  return {
+    format: rest.format,
+    dumps,
+    totalLines: rest.totalLines,
+    parsedLines: rest.parsedLines,
+    unparsedLines: rest.unparsedLines,
+    unparsed: rest.unparsed.map(move),
+    errors: rest.errors.map(move),
+    bytes: rest.bytes,
+  };
+}
