@@ -6,18 +6,15 @@
 import { statSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { readBundle, type BundleNode } from '../dumps/bundle.js';
-import { DumpFeed, FeedInputError, type FeedSource, type FileDone } from '../dumps/feed.js';
+import { DumpFeed, FeedInputError, parseWorkersFor, type FeedSource, type FileDone } from '../dumps/feed.js';
 import { defaultFrameTable } from '../dumps/frames.js';
 import type { ProcessDump, UnparsedLine } from '../dumps/model.js';
-import { defaultParseWorkers } from '../dumps/pool.js';
 import { Analyzer, MAX_ROUNDS } from './analyze.js';
 import type { AnalysisResult } from './result.js';
 import type { RulePack } from './rules.js';
 
 export const MAX_INPUTS = 1_000_000;
 export const MAX_UNPARSED_SHOWN = 200;
-/** Inputs smaller than this in all are parsed in this thread: starting workers would cost more. */
-export const IN_THREAD_MAX_BYTES = 8 * 1024 * 1024;
 
 /** Unreadable or contradictory inputs: the CLI reports these as bad usage (exit 2). */
 export class InputError extends Error {
@@ -32,7 +29,7 @@ export interface AnalyzeInputsOptions {
   rules?: RulePack[];
   detail?: boolean;
   keepUnparsed?: boolean;
-  /** Parsing threads; default one per core for large inputs, none for small ones. */
+  /** Parsing threads; by default one per core for large inputs, none for small ones (see parseWorkersFor). */
   workers?: number;
 }
 
@@ -61,7 +58,7 @@ export async function analyzeInputs(inputs: string[], options: AnalyzeInputsOpti
     keepUnparsed,
     maxUnparsedListed: MAX_UNPARSED_SHOWN,
     frames: defaultFrameTable,
-    workers: options.workers ?? (needsWorkers(sources) ? defaultParseWorkers() : 0),
+    workers: options.workers ?? parseWorkersFor(sources.flatMap((s) => s.byRound ?? s.files ?? [])),
     onFile,
   });
   let dumpsSeen = 0;
@@ -109,25 +106,6 @@ function prepareDump(d: ProcessDump, src: NodeSource, analyzer: Analyzer): Proce
   analyzer.alias(d.node, src.name);
   d.node = src.name;
   return d;
-}
-
-/** Large inputs, or ones whose size is not known up front (pipes, devices), are parsed on workers. */
-function needsWorkers(sources: NodeSource[]): boolean {
-  let bytes = 0;
-  for (const s of sources) {
-    for (const f of s.byRound ?? s.files ?? []) {
-      if (f === undefined) continue;
-      try {
-        const st = statSync(f);
-        if (!st.isFile()) return true;
-        bytes += st.size;
-      } catch {
-        // Reported when the file is read.
-      }
-      if (bytes >= IN_THREAD_MAX_BYTES) return true;
-    }
-  }
-  return false;
 }
 
 /** One node's samples: its files in order, or a bundle's file per round. */

@@ -8,12 +8,13 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { statSync } from 'node:fs';
 import type { FrameTable } from './frames.js';
-import type { DumpFormat, ParseErrorInfo, ProcessDump, UnparsedLine } from './model.js';
-import { MAX_ERRORS_LISTED } from './model.js';
-import { PieceReader } from './pieces.js';
-import { ParsePool, type PartReceived } from './pool.js';
+import type { DumpFormat, ProcessDump } from './model.js';
+import { PartJoiner, PieceReader, type JoinedTotals } from './pieces.js';
+import { defaultParseWorkers, MAX_PARSE_WORKERS, ParsePool, type PartReceived } from './pool.js';
 import { decodeResult } from './wire.js';
 
+/** Inputs smaller than this in all are parsed in the calling thread: starting workers would cost more. */
+export const IN_THREAD_MAX_BYTES = 8 * 1024 * 1024;
 /** Files up to this size are parsed whole by one worker, which reads them itself. */
 export const WHOLE_FILE_BYTES = 16 * 1024 * 1024;
 /** Bound on parsing dispatched ahead of consumption: parts, and bytes of input in them. */
@@ -33,21 +34,12 @@ export interface FeedSource {
 }
 
 /** What became of one input file, once every part of it is parsed. */
-export interface FileDone {
+export type FileDone = JoinedTotals & {
   source: number;
   file: string;
-  format: DumpFormat | 'unknown';
-  /** Dumps found (a bundle's file gives only its first as a sample). */
-  dumps: number;
-  totalLines: number;
-  parsedLines: number;
-  unparsedLines: number;
-  unparsed: UnparsedLine[];
-  errors: ParseErrorInfo[];
-  bytes: number;
   /** The names the dumps give their node (rollcall's `node=`), each once, in order. */
   dumpNodes: string[];
-}
+};
 
 /** Bound on the distinct dump node names kept per file. */
 const MAX_DUMP_NODES_LISTED = 100;
@@ -93,12 +85,10 @@ interface FileState {
   completed: boolean;
   /** Reads happen one after another. */
   reading: Promise<unknown>;
-  // accounting, as parts are consumed in order
-  parts: number;
-  lineOffset: number;
-  lastDump?: ProcessDump;
-  lastEndsOpen: boolean;
-  done: FileDone;
+  /** The parts joined so far, in order. */
+  joiner: PartJoiner;
+  dumpNodes: string[];
+  source: number;
 }
 
 interface SourceState {
@@ -110,6 +100,31 @@ interface SourceState {
   /** Samples decoded and not yet taken; null is a round without one. */
   ready: (ProcessDump | null)[];
   consumed: number;
+}
+
+/**
+ * Parsing threads for these input files: ROLLCALL_PARSE_WORKERS when set; else one per core when
+ * they are large in all or of unknown size (pipes, devices), none when small.
+ */
+export function parseWorkersFor(paths: Iterable<string | undefined>): number {
+  const forced = process.env['ROLLCALL_PARSE_WORKERS'];
+  if (forced !== undefined && forced !== '') {
+    const n = Number(forced);
+    if (Number.isInteger(n) && n >= 0 && n <= MAX_PARSE_WORKERS) return n;
+  }
+  let bytes = 0;
+  for (const path of paths) {
+    if (path === undefined) continue;
+    try {
+      const st = statSync(path);
+      if (!st.isFile()) return defaultParseWorkers();
+      bytes += st.size;
+    } catch {
+      // Reported when the file is read.
+    }
+    if (bytes >= IN_THREAD_MAX_BYTES) return defaultParseWorkers();
+  }
+  return 0;
 }
 
 export class DumpFeed {
@@ -259,11 +274,7 @@ export class DumpFeed {
           f.handle = undefined;
           return { kind: 'end', file: f };
         }
-        const part = await this.pool.run({
-          bytes: piece.bytes,
-          ...(piece.index > 0 ? { shape: piece.shape } : {}),
-          ...this.jobOptions(),
-        });
+        const part = await this.pool.run({ bytes: piece.bytes, shape: piece.shape, ...this.jobOptions() });
         return { kind: 'part', file: f, part, bytes: piece.bytes.byteLength };
       },
       async (err: unknown) => {
@@ -303,22 +314,9 @@ export class DumpFeed {
       ended: false,
       completed: false,
       reading: Promise.resolve(),
-      parts: 0,
-      lineOffset: 0,
-      lastEndsOpen: false,
-      done: {
-        source,
-        file: path,
-        format: 'unknown',
-        dumps: 0,
-        totalLines: 0,
-        parsedLines: 0,
-        unparsedLines: 0,
-        unparsed: [],
-        errors: [],
-        bytes: 0,
-        dumpNodes: [],
-      },
+      joiner: new PartJoiner(this.options.maxUnparsedListed ?? 1000),
+      dumpNodes: [],
+      source,
     };
   }
 
@@ -330,29 +328,13 @@ export class DumpFeed {
     }
     const f = o.file;
     if (o.kind === 'end') return this.fileDone(st, f);
-    const r = decodeResult(o.part.received, f.lineOffset);
-    const done = f.done;
-    if (f.parts === 0) done.format = r.format;
-    else if (f.lastEndsOpen && f.lastDump !== undefined && o.part.leadingLines > 0)
-      f.lastDump.endLine = f.lineOffset + o.part.leadingLines;
-    f.parts++;
-    f.lineOffset += r.totalLines;
-    done.totalLines += r.totalLines;
-    done.parsedLines += r.parsedLines;
-    done.unparsedLines += r.unparsedLines;
-    done.bytes += r.bytes;
-    const maxListed = this.options.maxUnparsedListed ?? 1000;
-    for (const u of r.unparsed) if (done.unparsed.length < maxListed) done.unparsed.push(u);
-    for (const e of r.errors) if (done.errors.length < MAX_ERRORS_LISTED) done.errors.push(e);
-    if (r.dumps.length > 0) {
-      f.lastDump = r.dumps[r.dumps.length - 1];
-      f.lastEndsOpen = o.part.endsOpen;
-    } else f.lastEndsOpen = f.lastEndsOpen && o.part.endsOpen;
-    for (const d of r.dumps) {
-      if (!done.dumpNodes.includes(d.node) && done.dumpNodes.length < MAX_DUMP_NODES_LISTED)
-        done.dumpNodes.push(d.node);
-      if (!f.firstOnly || done.dumps === 0) st.ready.push(d);
-      done.dumps++;
+    const r = decodeResult(o.part.received, f.joiner.lineOffset);
+    const before = f.joiner.totals.dumps;
+    f.joiner.add(r, o.part.leadingLines, o.part.endsOpen);
+    for (let i = 0; i < r.dumps.length; i++) {
+      const d = r.dumps[i]!;
+      if (!f.dumpNodes.includes(d.node) && f.dumpNodes.length < MAX_DUMP_NODES_LISTED) f.dumpNodes.push(d.node);
+      if (!f.firstOnly || before + i === 0) st.ready.push(d);
     }
     // A file read whole is complete with its one part.
     if (f.reader === undefined && f.ended) this.fileDone(st, f);
@@ -361,8 +343,8 @@ export class DumpFeed {
   private fileDone(st: SourceState, f: FileState): void {
     if (f.completed) return;
     f.completed = true;
-    if (f.firstOnly && f.done.dumps === 0) st.ready.push(null);
+    if (f.firstOnly && f.joiner.totals.dumps === 0) st.ready.push(null);
     if (st.file === f) st.file = undefined;
-    this.options.onFile?.(f.done);
+    this.options.onFile?.({ source: f.source, file: f.path, ...f.joiner.totals, dumpNodes: f.dumpNodes });
   }
 }

@@ -6,7 +6,7 @@
 // the input: a single dump larger than MAX_DUMP_INPUT_BYTES is refused once that much is read.
 import type { FileHandle } from 'node:fs/promises';
 import { parseTimestampLine } from './context.js';
-import { MAX_LINE_CHARS } from './model.js';
+import { MAX_ERRORS_LISTED, MAX_LINE_CHARS, type ParseResult, type ProcessDump } from './model.js';
 import { inputShape, MAX_DUMP_INPUT_BYTES, type InputShape } from './parse.js';
 
 /** The input's head read before its shape is decided (the log-prefix scan reads 512 Ki chars). */
@@ -16,6 +16,13 @@ const MARKER = Buffer.from('Full thread dump ', 'latin1');
 const MAX_LEAD_BYTES = 64 * 1024;
 const MAX_LEAD_LINES = 64;
 const DETECT_BYTES = 64 * 1024;
+/** Formats read by the jstack-family parser, which can start on any dump header. */
+const SPLITTABLE = new Set<InputShape['format']>(['jstack', 'jmx', 'rollcall-text', 'unknown']);
+
+/** Whether an input of this format is read in parts (else whole, up to the limit). */
+export function isSplittable(format: InputShape['format']): boolean {
+  return SPLITTABLE.has(format);
+}
 
 export interface Piece {
   bytes: Buffer;
@@ -39,6 +46,7 @@ export class PieceReader {
   private eof = false;
   private index = 0;
   private shape: InputShape | undefined;
+  private prefix: RegExp | undefined;
 
   constructor(
     private readonly fh: FileHandle,
@@ -55,15 +63,13 @@ export class PieceReader {
       this.shape = inputShape(this.buf.subarray(0, this.filled));
       if (this.shape.format === 'unknown' && this.buf.subarray(0, Math.min(this.filled, DETECT_BYTES)).includes(0))
         throw new InputLimitError('binary data (NUL bytes), not a thread dump');
+      this.prefix = this.shape.prefix === undefined ? undefined : new RegExp(this.shape.prefix, 'y');
     } else if (this.filled === 0 && this.eof) return undefined;
-    const splittable =
-      this.shape.format === 'jstack' ||
-      this.shape.format === 'jmx' ||
-      this.shape.format === 'rollcall-text' ||
-      this.shape.format === 'unknown';
-    const prefix = this.shape.prefix === undefined ? undefined : new RegExp(this.shape.prefix, 'y');
+    const splittable = isSplittable(this.shape.format);
     for (;;) {
       await this.fill(splittable ? this.targetBytes : this.maxBytes + 1);
+      const cut = splittable ? chooseCut(this.buf, this.filled, this.targetBytes, this.prefix) : -1;
+      if (cut > 0) return this.take(cut);
       if (this.filled > this.maxBytes)
         throw new InputLimitError(
           splittable
@@ -71,11 +77,7 @@ export class PieceReader {
             : `a ${this.shape.format} input over ${this.maxBytes} bytes`,
         );
       if (this.eof) return this.take(this.filled);
-      if (splittable) {
-        const cut = findCut(this.buf, this.filled, prefix);
-        if (cut > 0) return this.take(cut);
-      }
-      // No place to cut yet: read more (a larger buffer, up to the limit).
+      // No place to cut yet: read more (into a larger buffer, up to the limit).
       if (this.filled === this.buf.length) {
         const bigger = Buffer.allocUnsafeSlow(Math.min(this.buf.length * 2, this.maxBytes + 1));
         this.buf.copy(bigger, 0, 0, this.filled);
@@ -108,18 +110,21 @@ export class PieceReader {
 }
 
 /**
- * Where to end the part in buf[0, filled): the start of the lines leading into the last dump
- * header, provided another header comes before it (a part holds at least one dump). -1 if none.
+ * Where to end a part of about `target` bytes in buf[0, filled): the start of the lines leading
+ * into a dump header, the last one before `target` or else the first after it, provided another
+ * header comes before it (a part holds at least one dump). -1 when there is none yet.
  */
-export function findCut(buf: Buffer, filled: number, prefix: RegExp | undefined): number {
+export function chooseCut(buf: Buffer, filled: number, target: number, prefix: RegExp | undefined): number {
   const first = nextMarker(buf, 0, filled, prefix);
   if (first < 0) return -1;
-  for (let h = buf.lastIndexOf(MARKER, filled - 1); h > first; h = buf.lastIndexOf(MARKER, h - 1)) {
+  const from = Math.min(filled - 1, Math.max(target, first + 1));
+  for (let h = buf.lastIndexOf(MARKER, from); h > first; h = buf.lastIndexOf(MARKER, h - 1)) {
     const ls = markerLineStart(buf, h, filled, prefix);
-    if (ls < 0) continue;
-    return leadStart(buf, ls, first, prefix);
+    if (ls >= 0) return leadStart(buf, ls, first, prefix);
   }
-  return -1;
+  const after = nextMarker(buf, from + 1, filled, prefix);
+  if (after < 0) return -1;
+  return leadStart(buf, markerLineStart(buf, after, filled, prefix), first, prefix);
 }
 
 function nextMarker(buf: Buffer, from: number, filled: number, prefix: RegExp | undefined): number {
@@ -194,4 +199,53 @@ function leadKind(line: string): 'blank' | 'kept' | 'other' {
   )
     return 'kept';
   return 'other';
+}
+
+/** One input's totals once its parts are joined: a ParseResult without the dumps (they stream). */
+export type JoinedTotals = Omit<ParseResult, 'dumps'> & { dumps: number };
+
+/**
+ * Joins the parse results of one input's parts, given in order, into what parsing the whole
+ * input at once gives: line numbers continue (decode each part with `lineOffset`), the lines
+ * leading into a part's first dump end the previous part's last dump, and the totals add up
+ * within the same listing bounds.
+ */
+export class PartJoiner {
+  /** Lines in the parts joined so far: the next part's line offset. */
+  lineOffset = 0;
+  readonly totals: JoinedTotals = {
+    format: 'unknown',
+    dumps: 0,
+    totalLines: 0,
+    parsedLines: 0,
+    unparsedLines: 0,
+    unparsed: [],
+    errors: [],
+    bytes: 0,
+  };
+  private parts = 0;
+  private lastDump: ProcessDump | undefined;
+  private lastEndsOpen = false;
+
+  constructor(private readonly maxUnparsedListed: number) {}
+
+  /** Adds the next part, decoded at `lineOffset`; its dumps are the input's next ones. */
+  add(r: ParseResult, leadingLines: number, endsOpen: boolean): void {
+    const t = this.totals;
+    if (this.parts++ === 0) t.format = r.format;
+    else if (this.lastEndsOpen && this.lastDump !== undefined && leadingLines > 0)
+      this.lastDump.endLine = this.lineOffset + leadingLines;
+    this.lineOffset += r.totalLines;
+    t.totalLines += r.totalLines;
+    t.parsedLines += r.parsedLines;
+    t.unparsedLines += r.unparsedLines;
+    t.bytes += r.bytes;
+    t.dumps += r.dumps.length;
+    for (const u of r.unparsed) if (t.unparsed.length < this.maxUnparsedListed) t.unparsed.push(u);
+    for (const e of r.errors) if (t.errors.length < MAX_ERRORS_LISTED) t.errors.push(e);
+    if (r.dumps.length > 0) {
+      this.lastDump = r.dumps[r.dumps.length - 1];
+      this.lastEndsOpen = endsOpen;
+    } else this.lastEndsOpen = this.lastEndsOpen && endsOpen;
+  }
 }

@@ -3,15 +3,12 @@
 // file by file as each completes, so memory does not grow with the input.
 import { statSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { DumpFeed, FeedInputError, type FileDone } from '../../dumps/feed.js';
+import { DumpFeed, FeedInputError, parseWorkersFor, type FileDone } from '../../dumps/feed.js';
 import { defaultFrameTable } from '../../dumps/frames.js';
 import type { DumpFormat, NormalizedState, ProcessDump } from '../../dumps/model.js';
-import { defaultParseWorkers } from '../../dumps/pool.js';
 import { UsageError } from '../errors.js';
 import { choiceOption, intOption } from '../options.js';
 
-/** Inputs smaller than this in all are parsed in this thread: starting workers would cost more. */
-const IN_THREAD_MAX_BYTES = 8 * 1024 * 1024;
 const FORMATS: readonly DumpFormat[] = [
   'jstack',
   'jmx',
@@ -58,14 +55,9 @@ with its line number and skipped. Exit status: 0 when every file was read, 2 whe
 
 async function runParse(files: string[], flags: ParseFlags): Promise<void> {
   if (files.length > MAX_FILES) throw new UsageError(`at most ${MAX_FILES} files`);
-  let bytes = 0;
-  let streamed = false;
   for (const file of files) {
     try {
-      const st = statSync(file);
-      if (st.isFile()) bytes += st.size;
-      else if (st.isDirectory()) throw new Error('is a directory');
-      else streamed = true;
+      if (statSync(file).isDirectory()) throw new Error('is a directory');
     } catch (err) {
       throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
     }
@@ -79,7 +71,7 @@ async function runParse(files: string[], flags: ParseFlags): Promise<void> {
       maxUnparsedListed: flags.maxUnparsed,
       ...(flags.format ? { format: flags.format } : {}),
       frames: defaultFrameTable,
-      workers: streamed || bytes >= IN_THREAD_MAX_BYTES ? defaultParseWorkers() : 0,
+      workers: parseWorkersFor(files),
       onFile: (f) => (done[f.source] = f),
     },
   );
