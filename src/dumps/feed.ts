@@ -330,7 +330,7 @@ export class DumpFeed {
     if (o.kind === 'end') return this.fileDone(st, f);
     const r = decodeResult(o.part.received, f.joiner.lineOffset);
     const before = f.joiner.totals.dumps;
-    f.joiner.add(r, o.part.leadingLines, o.part.endsOpen);
+    f.joiner.add(r, o.part.seam);
     for (let i = 0; i < r.dumps.length; i++) {
       const d = r.dumps[i]!;
       if (!f.dumpNodes.includes(d.node) && f.dumpNodes.length < MAX_DUMP_NODES_LISTED) f.dumpNodes.push(d.node);

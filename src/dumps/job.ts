@@ -3,7 +3,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import type { FrameTable, StringInterner } from './frames.js';
 import type { DumpFormat } from './model.js';
-import { MAX_DUMP_INPUT_BYTES, parsePart, type InputShape } from './parse.js';
+import { MAX_DUMP_INPUT_BYTES, parsePart, type InputShape, type PartSeam } from './parse.js';
 import { WireEncoder, type WireResult } from './wire.js';
 
 export interface ParseJob {
@@ -22,8 +22,7 @@ export interface ParseJob {
 export interface ParseJobDone {
   id: number;
   wire: WireResult;
-  leadingLines: number;
-  endsOpen: boolean;
+  seam: PartSeam;
 }
 
 export interface ParseJobFailed {
@@ -65,8 +64,7 @@ export class JobRunner {
       return {
         id: job.id,
         wire: this.encoder.encode(part.result),
-        leadingLines: part.leadingLines,
-        endsOpen: part.endsOpen,
+        seam: part.seam,
       };
     } catch (err) {
       return { id: job.id, error: (err as Error).message };

@@ -91,13 +91,26 @@ export function parseBytes(buf: Uint8Array, options: ParseOptions = {}, shape?: 
   return parsePart(buf, options, shape).result;
 }
 
-/** A part's result, and what joining it to the part before needs. */
+/**
+ * What joining a part to its neighbours needs: in the whole input, the lines leading into this
+ * part's first dump would extend the previous part's last dump, when that dump was still open.
+ */
+export interface PartSeam {
+  /** Lines before the first dump started. */
+  leadingLines: number;
+  /** One of those lines (a timestamp, a `PID:` line) ends a thread. */
+  leadEndsThread: boolean;
+  /**
+   * At the part's end, its last dump was open ('open'), or a thread outside any dump was open,
+   * which becomes a dump of its own when it ends ('implicit'), or neither ('closed').
+   */
+  tail: 'open' | 'implicit' | 'closed';
+}
+
+/** A part's result, and its seam. */
 export interface PartResult {
   result: ParseResult;
-  /** Lines before the first dump header: in the whole input they end the previous part's last dump. */
-  leadingLines: number;
-  /** The last dump was still open at the end (no `<EndOfDump>`): the next part's leading lines extend it. */
-  endsOpen: boolean;
+  seam: PartSeam;
 }
 
 export function parsePart(buf: Uint8Array, options: ParseOptions = {}, shape?: InputShape): PartResult {
@@ -107,7 +120,7 @@ export function parsePart(buf: Uint8Array, options: ParseOptions = {}, shape?: I
   if (format === 'jcmd-json' || format === 'rollcall-json' || format === 'hadoop-stacks') {
     const result = parseDumpText(b.toString('utf8'), { ...options, format });
     result.bytes = b.byteLength;
-    return { result, leadingLines: 0, endsOpen: false };
+    return { result, seam: { leadingLines: 0, leadEndsThread: false, tail: 'closed' } };
   }
   const ctx = new ParseContext('', options);
   const prefix =
@@ -118,11 +131,11 @@ export function parsePart(buf: Uint8Array, options: ParseOptions = {}, shape?: I
       : detectPrefix(b, decode);
   const parser = new TextParser(ctx, prefix);
   feedWindows(parser, b, decode);
+  const tail = ctx.current !== undefined ? 'open' : parser.threadOpen ? 'implicit' : 'closed';
   parser.end();
   return {
     result: finish(ctx, format, b.byteLength),
-    leadingLines: parser.leadingLines,
-    endsOpen: ctx.current !== undefined,
+    seam: { leadingLines: parser.leadingLines, leadEndsThread: parser.leadEndsThread, tail },
   };
 }
 

@@ -7,7 +7,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { parseTimestampLine } from './context.js';
 import { MAX_ERRORS_LISTED, MAX_LINE_CHARS, type ParseResult, type ProcessDump } from './model.js';
-import { inputShape, MAX_DUMP_INPUT_BYTES, type InputShape } from './parse.js';
+import { inputShape, MAX_DUMP_INPUT_BYTES, type InputShape, type PartSeam } from './parse.js';
 
 /** The input's head read before its shape is decided (the log-prefix scan reads 512 Ki chars). */
 const HEAD_BYTES = 512 * 1024 + 64 * 1024;
@@ -225,16 +225,20 @@ export class PartJoiner {
   };
   private parts = 0;
   private lastDump: ProcessDump | undefined;
-  private lastEndsOpen = false;
+  private lastTail: PartSeam['tail'] = 'closed';
 
   constructor(private readonly maxUnparsedListed: number) {}
 
   /** Adds the next part, decoded at `lineOffset`; its dumps are the input's next ones. */
-  add(r: ParseResult, leadingLines: number, endsOpen: boolean): void {
+  add(r: ParseResult, seam: PartSeam): void {
     const t = this.totals;
+    // Parsed whole, the previous part's last dump would have been current while this part's
+    // leading lines were read — an open one from the start, one made of a lone thread from the
+    // line that ended that thread.
+    const extends_ = this.lastTail === 'open' || (this.lastTail === 'implicit' && seam.leadEndsThread);
     if (this.parts++ === 0) t.format = r.format;
-    else if (this.lastEndsOpen && this.lastDump !== undefined && leadingLines > 0)
-      this.lastDump.endLine = this.lineOffset + leadingLines;
+    else if (extends_ && this.lastDump !== undefined && seam.leadingLines > 0)
+      this.lastDump.endLine = this.lineOffset + seam.leadingLines;
     this.lineOffset += r.totalLines;
     t.totalLines += r.totalLines;
     t.parsedLines += r.parsedLines;
@@ -245,7 +249,7 @@ export class PartJoiner {
     for (const e of r.errors) if (t.errors.length < MAX_ERRORS_LISTED) t.errors.push(e);
     if (r.dumps.length > 0) {
       this.lastDump = r.dumps[r.dumps.length - 1];
-      this.lastEndsOpen = endsOpen;
-    } else this.lastEndsOpen = this.lastEndsOpen && endsOpen;
+      this.lastTail = seam.tail;
+    } else if (seam.tail === 'closed') this.lastTail = 'closed';
   }
 }

@@ -8,14 +8,14 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { StringInterner, type FrameTable } from './frames.js';
 import { JobRunner, type ParseJob, type ParseJobReply } from './job.js';
+import type { PartSeam } from './parse.js';
 import { WireDecoder, type ReceivedResult } from './wire.js';
 
 export const MAX_PARSE_WORKERS = 16;
 
 export interface PartReceived {
   received: ReceivedResult;
-  leadingLines: number;
-  endsOpen: boolean;
+  seam: PartSeam;
 }
 
 interface Waiting {
@@ -87,8 +87,7 @@ export class ParsePool {
       if ('error' in reply) return Promise.reject(new Error(reply.error));
       return Promise.resolve({
         received: this.local.decoder.receive(reply.wire),
-        leadingLines: reply.leadingLines,
-        endsOpen: reply.endsOpen,
+        seam: reply.seam,
       });
     }
     let slot = live[0]!;
@@ -110,8 +109,7 @@ export class ParsePool {
     else
       w.resolve({
         received: slot.decoder.receive(reply.wire),
-        leadingLines: reply.leadingLines,
-        endsOpen: reply.endsOpen,
+        seam: reply.seam,
       });
   }
 

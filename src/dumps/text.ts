@@ -2,6 +2,7 @@
 // rollcall's own text dumps, which are jstack-shaped. One pass over the input, one line at a time,
 // deciding by the first characters of a line; regular expressions only on rare lines (headers).
 import type { Serving, WaitDescriptor } from '../threads/types.js';
+import { detach } from './frames.js';
 import {
   normalizeState,
   parseByteSize,
@@ -51,7 +52,29 @@ const CH_QUOTE = 34;
 const CH_DASH = 45;
 const CH_a = 97;
 
-/** Bounds on the per-input caches of frames and strings found by comparing in place. */
+/** Bounds on the stacks kept for replay: one stack's characters, and all of them. */
+const MAX_BLOCK_CHARS = 1 << 16;
+const MAX_BLOCKS_CHARS = 16 * 1024 * 1024;
+
+interface LockOp {
+  kind: LockKind;
+  address: string;
+  className: string;
+}
+
+interface StackBlock {
+  text: string;
+  ops: readonly (Frame | LockOp)[];
+  lines: number;
+}
+
+interface Recording {
+  start: number;
+  first: Frame;
+  ops: (Frame | LockOp)[];
+}
+
+/** Bounds on the per-input caches of frames found by comparing in place, and of state lines. */
 const MAX_RECENT_FRAMES = 65_536;
 const MAX_RECENT_STRINGS = 65_536;
 
@@ -75,8 +98,18 @@ export class TextParser {
   private thread: ThreadRecord | undefined;
   private previousFrames: readonly Frame[] = [];
   private readonly recentFrames = new Map<number, Frame>();
-  private readonly recentStrings = new Map<number, string>();
   private readonly stateOfDetail = new Map<string, NormalizedState>();
+  /** Stacks seen before, by first frame and length: see replayBlock. */
+  private readonly blocks = new Map<number, StackBlock>();
+  private blockChars = 0;
+  /** The stack being recorded (its frame and lock lines so far), if any. */
+  private rec: Recording | undefined;
+  /** Where the next stack-ending blank line is in the window, once searched for. */
+  private sepAt = -1;
+  private crlf = false;
+  /** Set by a replay: where the line loop continues, and the lines it skips. */
+  private skipTo = -1;
+  private skipLines = 0;
   private threadFormat: DumpFormat = 'jstack';
   private deadlock: JvmDeadlock | undefined;
   /** Facts seen before `Full thread dump` that belong to the dump it starts. */
@@ -85,8 +118,9 @@ export class TextParser {
   private pendingPid: number | undefined;
   private pendingVersion: string | undefined;
   private pendingTouched = false;
-  /** Lines read before the first dump started. */
+  /** Lines read before the first dump started, and whether one of them ended a thread. */
   leadingLines = 0;
+  leadEndsThread = false;
 
   constructor(
     private readonly ctx: ParseContext,
@@ -97,10 +131,16 @@ export class TextParser {
   feed(text: string): void {
     this.text = text;
     this.ctx.text = text;
+    this.rec = undefined;
+    this.sepAt = -1;
     const len = text.length;
     const prefix = this.prefix;
     let pos = 0;
     let lineNo = this.lineNo;
+    if (lineNo === 0) {
+      const nl = text.indexOf('\n');
+      this.crlf = nl > 0 && text.charCodeAt(nl - 1) === 13;
+    }
     while (pos < len) {
       let nl = text.indexOf('\n', pos);
       if (nl < 0) nl = len;
@@ -113,8 +153,17 @@ export class TextParser {
         const m = prefix.exec(text);
         if (m !== null && start + m[0].length <= end) start += m[0].length;
       }
-      if (end - start > MAX_LINE_CHARS) this.ctx.unparsedLine(lineNo, start, end);
-      else this.line(lineNo, start, end);
+      if (end - start > MAX_LINE_CHARS) {
+        this.rec = undefined;
+        this.ctx.unparsedLine(lineNo, start, end);
+      } else {
+        this.line(lineNo, start, end);
+        if (this.skipTo >= 0) {
+          nl = this.skipTo - 1;
+          lineNo += this.skipLines;
+          this.skipTo = -1;
+        }
+      }
       if (this.ctx.current !== undefined) this.ctx.current.endLine = lineNo;
       else if (this.ctx.dumps.length === 0) this.leadingLines = lineNo;
       pos = nl + 1;
@@ -141,6 +190,10 @@ export class TextParser {
     else if (this.ctx.dumps.length === 0) this.leadingLines = lineNo;
   }
 
+  get threadOpen(): boolean {
+    return this.thread !== undefined;
+  }
+
   end(): void {
     this.ctx.totalLines = this.lineNo;
     this.endThread();
@@ -155,15 +208,20 @@ export class TextParser {
       p++;
     }
     if (p === end) {
+      if (this.rec !== undefined) this.keepBlock(start);
       if (this.mode === Mode.Heap) this.mode = Mode.None;
       return;
     }
+    const rec = this.rec;
+    const recorded = rec?.ops.length ?? 0;
     // Facts before `Full thread dump` (time, pid, version) belong to it only when nothing else
     // comes between: a stray timestamp must not date a later dump. This also makes the lines
     // right before a dump header the only state one part of a split input hands to the next.
     this.pendingTouched = false;
     this.lineBody(lineNo, start, p, end);
     if (!this.pendingTouched && this.pendingLine !== 0) this.clearPending();
+    // Any line but a frame or lock line ends a stack being recorded, and it is not kept.
+    if (rec !== undefined && this.rec === rec && rec.ops.length === recorded) this.rec = undefined;
   }
 
   private lineBody(lineNo: number, start: number, p: number, end: number): void {
@@ -175,8 +233,15 @@ export class TextParser {
     if (c === CH_a && indented && text.startsWith('at ', p)) {
       if (inThread) {
         const t = this.thread!;
+        const fresh = this.mode === Mode.Thread && t.frames.length === 0 && t.locks.length === 0;
         if (this.mode === Mode.Ownable) this.mode = Mode.Thread;
-        t.addFrame(this.frameAt(t, p + 3, end));
+        const frame = this.frameAt(t, p + 3, end);
+        if (fresh && t.mountedVirtualThread === undefined && this.prefix === undefined) {
+          if (this.replayBlock(t, frame, start)) return;
+          this.rec = { start, first: frame, ops: [] };
+        }
+        t.addFrame(frame);
+        this.rec?.ops.push(frame);
         return;
       }
       if (this.mode === Mode.DeadlockStacks) return;
@@ -386,20 +451,9 @@ export class TextParser {
     return Number.isFinite(n) && b > v ? n : this.strAt(v, b);
   }
 
-  /**
-   * text[a, b) as a shared copy, like ctx.strings.get(text.slice(a, b)), but a string seen
-   * recently (a tid in the previous sample, a state line, a lock's class) is found by comparing
-   * in place, without slicing and hashing a new string.
-   */
+  /** text[a, b) as a shared copy (a slice of the window must not be kept: it pins the window). */
   private strAt(a: number, b: number): string {
-    const text = this.text;
-    let h = b - a;
-    for (let i = a; i < b; i++) h = (Math.imul(h, 31) + text.charCodeAt(i)) | 0;
-    const seen = this.recentStrings.get(h);
-    if (seen !== undefined && seen.length === b - a && text.startsWith(seen, a)) return seen;
-    const s = this.ctx.strings.get(text.slice(a, b));
-    if (this.recentStrings.size < MAX_RECENT_STRINGS || seen !== undefined) this.recentStrings.set(h, s);
-    return s;
+    return this.ctx.strings.get(this.text.slice(a, b));
   }
 
   private jmxHeader(lineNo: number, m: RegExpExecArray): void {
@@ -438,6 +492,47 @@ export class TextParser {
   }
 
   /**
+   * Threads print the same stacks again and again (idle pools, the same thread in every sample),
+   * so a thread's run of frame and lock lines that ended at a blank line is kept, keyed by its
+   * first frame and length. When a thread's first frame line starts such a run again, the whole
+   * run is compared in one go and its frames and locks are replayed instead of parsed line by
+   * line: the same calls, in the same order, as parsing those lines would make.
+   */
+  private replayBlock(t: ThreadRecord, first: Frame, start: number): boolean {
+    const text = this.text;
+    if (this.sepAt < start) {
+      const at = text.indexOf(this.crlf ? '\r\n\r\n' : '\n\n', start);
+      this.sepAt = at < 0 ? text.length : at;
+    }
+    if (this.sepAt >= text.length) return false;
+    const blockEnd = this.sepAt + (this.crlf ? 2 : 1);
+    const len = blockEnd - start;
+    if (len >= MAX_BLOCK_CHARS) return false;
+    const block = this.blocks.get(first.id * MAX_BLOCK_CHARS + len);
+    if (block === undefined || text.slice(start, blockEnd) !== block.text) return false;
+    for (const op of block.ops) {
+      if ('id' in op) t.addFrame(op);
+      else t.addLock(op.kind, op.address, op.className);
+    }
+    this.skipTo = blockEnd;
+    this.skipLines = block.lines - 1;
+    return true;
+  }
+
+  /** The recorded run ends at the blank line starting at `end`: keep it for replayBlock. */
+  private keepBlock(end: number): void {
+    const rec = this.rec!;
+    this.rec = undefined;
+    const len = end - rec.start;
+    if (len >= MAX_BLOCK_CHARS || this.blockChars + len > MAX_BLOCKS_CHARS) return;
+    const key = rec.first.id * MAX_BLOCK_CHARS + len;
+    if (this.blocks.has(key)) return;
+    // One op per line: every line of the run was a frame or a lock.
+    this.blocks.set(key, { text: detach(this.text.slice(rec.start, end)), ops: rec.ops, lines: rec.ops.length });
+    this.blockChars += len;
+  }
+
+  /**
    * The frame text[start, end). Frames repeat endlessly within a dump, so before interning (which
    * slices and hashes the whole line) two cheap guesses are compared in place: the frame at the
    * same depth in the previous thread (idle pools print the same stack again and again), then the
@@ -446,8 +541,10 @@ export class TextParser {
   private frameAt(t: ThreadRecord, start: number, end: number): Frame {
     const text = this.text;
     const len = end - start;
+    // slice + === compares with memcmp; startsWith goes character by character.
+    const line = text.slice(start, end);
     const guess = this.previousFrames[t.frames.length];
-    if (guess !== undefined && guess.text.length === len && text.startsWith(guess.text, start)) return guess;
+    if (guess !== undefined && guess.text === line) return guess;
     const key =
       (len * 65599 +
         text.charCodeAt(end - 2) * 257 +
@@ -455,8 +552,8 @@ export class TextParser {
         text.charCodeAt(start + (len >> 1))) |
       0;
     const seen = this.recentFrames.get(key);
-    if (seen !== undefined && seen.text.length === len && text.startsWith(seen.text, start)) return seen;
-    const frame = this.ctx.frames.intern(text.slice(start, end));
+    if (seen !== undefined && seen.text === line) return seen;
+    const frame = this.ctx.frames.intern(line);
     if (this.recentFrames.size < MAX_RECENT_FRAMES) this.recentFrames.set(key, frame);
     return frame;
   }
@@ -504,6 +601,7 @@ export class TextParser {
     const target = this.parseLockTarget(q, end);
     if (target === undefined) return false;
     t.addLock(kind, target.address, target.className);
+    this.rec?.ops.push({ kind, address: target.address, className: target.className });
     return true;
   }
 
@@ -719,6 +817,7 @@ export class TextParser {
     if (c >= 48 && c <= 57) {
       const ts = parseTimestampLine(text.slice(p, end).trimEnd());
       if (ts !== undefined) {
+        if (this.ctx.dumps.length === 0) this.leadEndsThread = true;
         this.endThread();
         this.mode = Mode.None;
         this.pending(lineNo);
@@ -728,6 +827,7 @@ export class TextParser {
       if (text.charCodeAt(end - 1) === 58 /* : */) {
         const pid = Number(text.slice(p, end - 1));
         if (Number.isInteger(pid)) {
+          if (this.ctx.dumps.length === 0) this.leadEndsThread = true;
           this.endThread();
           this.mode = Mode.None;
           this.pending(lineNo);

@@ -11,6 +11,7 @@ import type {
   LockKind,
   LockLine,
   NormalizedState,
+  OwnableSynchronizer,
   ParseErrorInfo,
   ParseResult,
   ProcessDump,
@@ -268,7 +269,13 @@ interface Tables {
   strings: string[];
   frames: Frame[];
   stacks: Stack[];
+  /** One-lock lists, shared by every thread holding or waiting on the same thing at the same frame. */
+  oneLock: Map<number, Map<number, LockLine[]>>;
 }
+
+/** Lists no thread of a decoded dump adds to: shared when empty. */
+const NO_LOCKS: LockLine[] = Object.freeze([]) as unknown as LockLine[];
+const NO_SYNCHRONIZERS: OwnableSynchronizer[] = Object.freeze([]) as unknown as OwnableSynchronizer[];
 
 /** A received result whose table entries are in place; decode it when its dumps are needed. */
 export interface ReceivedResult {
@@ -279,14 +286,14 @@ export interface ReceivedResult {
 /** The main thread's side: one per worker, fed that worker's results in the order they were sent. */
 export class WireDecoder {
   private gen = -1;
-  private tables: Tables = { strings: [], frames: [], stacks: [] };
+  private tables: Tables = { strings: [], frames: [], stacks: [], oneLock: new Map() };
 
   constructor(private readonly frameTable: FrameTable) {}
 
   receive(w: WireResult): ReceivedResult {
     if (w.gen !== this.gen) {
       this.gen = w.gen;
-      this.tables = { strings: [], frames: [], stacks: [] };
+      this.tables = { strings: [], frames: [], stacks: [], oneLock: new Map() };
     }
     const { strings, frames, stacks } = this.tables;
     for (const s of w.newStrings) strings.push(s);
@@ -308,7 +315,7 @@ export class WireDecoder {
  */
 export function decodeResult(received: ReceivedResult, lineOffset = 0): ParseResult {
   const { tables, wire } = received;
-  const { strings, stacks } = tables;
+  const { strings, stacks, oneLock } = tables;
   const ints = wire.ints;
   const nums = wire.nums;
   let ip = 0;
@@ -323,6 +330,23 @@ export function decodeResult(received: ReceivedResult, lineOffset = 0): ParseRes
   };
   const locks = (): LockLine[] => {
     const n = ints[ip++]!;
+    if (n === 0) return NO_LOCKS;
+    if (n === 1) {
+      const frame = ints[ip++]!;
+      const kind = ints[ip++]!;
+      const address = ints[ip++]!;
+      const className = ints[ip++]!;
+      let byClass = oneLock.get(address);
+      if (byClass === undefined) oneLock.set(address, (byClass = new Map()));
+      // Below 2^53: class ids < 2^31, frame < 2^12 (MAX_FRAMES_PER_THREAD), kind < 2^3.
+      const key = className * 32768 + frame * 8 + kind;
+      let list = byClass.get(key);
+      if (list === undefined) {
+        const line = { frame, kind: LOCK_KINDS[kind]!, address: strings[address]!, className: strings[className]! };
+        byClass.set(key, (list = Object.freeze([line]) as unknown as LockLine[]));
+      }
+      return list;
+    }
     const out = new Array<LockLine>(n);
     for (let i = 0; i < n; i++) {
       const frame = ints[ip++]!;
@@ -347,15 +371,14 @@ export function decodeResult(received: ReceivedResult, lineOffset = 0): ParseRes
       if (dump.unparsed !== undefined) dump.unparsed = dump.unparsed.map(move);
     }
     for (let n = 0; n < w.threadCount; n++) {
-      const t = new ThreadRecord(strings[ints[ip++]!]!, ints[ip++]! + lineOffset);
+      const name = strings[ints[ip++]!]!;
+      const line = ints[ip++]! + lineOffset;
       const flags = ints[ip++]!;
       const mask = ints[ip++]!;
       const sid = ints[ip++]!;
-      if (sid >= 0) {
-        const s = stacks[sid]!;
-        t.frames = s.frames;
-        t.stackKey = s.key;
-      }
+      const stack = sid >= 0 ? stacks[sid]! : undefined;
+      const t = new ThreadRecord(name, line, stack?.frames ?? [], NO_LOCKS, NO_SYNCHRONIZERS);
+      if (stack !== undefined) t.stackKey = stack.key;
       t.stateDetail = strings[ints[ip++]!]!;
       t.state = STATES[flags & F_STATE]!;
       if ((flags & F_DAEMON) !== 0) t.daemon = true;
@@ -372,8 +395,11 @@ export function decodeResult(received: ReceivedResult, lineOffset = 0): ParseRes
       }
       t.locks = locks();
       const own = ints[ip++]!;
-      for (let i = 0; i < own; i++)
-        t.ownableSynchronizers.push({ address: strings[ints[ip++]!]!, className: strings[ints[ip++]!]! });
+      if (own > 0) {
+        t.ownableSynchronizers = new Array<OwnableSynchronizer>(own);
+        for (let i = 0; i < own; i++)
+          t.ownableSynchronizers[i] = { address: strings[ints[ip++]!]!, className: strings[ints[ip++]!]! };
+      }
       if ((flags & F_MOUNTED) !== 0) {
         const javaId = nums[np++]!;
         const msid = ints[ip++]!;

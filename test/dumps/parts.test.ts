@@ -50,7 +50,7 @@ function parseInParts(text: string, target: number, frames: FrameTable): ParseRe
       shape,
     );
     const r = decodeResult(decoder.receive(encoder.encode(part.result)), joiner.lineOffset);
-    joiner.add(r, part.leadingLines, part.endsOpen);
+    joiner.add(r, part.seam);
     dumps.push(...r.dumps);
     pos += bytes.length;
   }
@@ -86,6 +86,16 @@ describe('an input parsed in parts is the input parsed whole', () => {
     for (const target of [1, 100, 5_000, 40_000, 300_000]) split = Math.max(split, sameAsWhole(text, target));
     // The test is only worth something if the input really was split.
     expect(split).toBeGreaterThan(10);
+  });
+
+  it('a lone thread after <EndOfDump> becomes a dump of its own where the whole parse makes it', () => {
+    // Found by the block property below: the lone thread's dump is made when a later line ends the
+    // thread, so only lines from that one on extend it.
+    const lone = '"t" #2 daemon prio=5 tid=0x2 nid=0x2 waiting on condition  [0x0]';
+    const header = 'Full thread dump OpenJDK 64-Bit Server VM (17.0.10+7 mixed mode):';
+    for (const lead of ['JDK version: 17.0.10+7', '2024-01-01 00:00:05', '4242:\nJDK version: 17'])
+      for (const target of [1, 50, 200])
+        sameAsWhole([header, '<EndOfDump>', lone, lead, header, header].join('\n'), target);
   });
 
   it('dump-like lines, split at small sizes', () => {
