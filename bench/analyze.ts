@@ -12,17 +12,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { generateJstackCorpus } from './corpus.js';
-import { best, CLI, FILE_FLOOR_SCRIPT, FLOOR_SCRIPT, load, timeBare, timeNode, type ProcessFigure } from './process.js';
+import { ensureJstackCorpus } from './corpus.js';
+import {
+  best,
+  CLI,
+  corpusArgs,
+  figures,
+  FILE_FLOOR_SCRIPT,
+  FLOOR_SCRIPT,
+  load,
+  timeBare,
+  timeNode,
+  wholeArg,
+  type CorpusArgs,
+  type ProcessFigure,
+} from './process.js';
 
-interface Args {
-  json: boolean;
-  runs: number;
+interface Args extends CorpusArgs {
   large: boolean;
   largeMb: number;
-  nodes: number;
-  samples: number;
-  threads: number;
   dir?: string;
   child?: string;
 }
@@ -31,37 +39,20 @@ interface Args {
 const GOAL = { floorRatio: 3, ms: 1700, rssMiB: 400, startRatio: 2, largeRssMiB: 600 };
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { json: false, runs: 3, large: false, largeMb: 1024, nodes: 100, samples: 6, threads: 300 };
-  for (let i = 0; i < argv.length; i++) {
-    const v = argv[i];
-    const num = (name: string, max: number): number => {
-      const n = Number(argv[++i]);
-      if (!Number.isInteger(n) || n < 1 || n > max) {
-        console.error(`${name} takes a whole number from 1 to ${max}`);
-        process.exit(2);
-      }
-      return n;
-    };
-    if (v === '--json') a.json = true;
-    else if (v === '--runs') a.runs = num('--runs', 20);
-    else if (v === '--large') a.large = true;
-    else if (v === '--large-mb') a.largeMb = num('--large-mb', 8192);
-    else if (v === '--nodes') a.nodes = num('--nodes', 10_000);
-    else if (v === '--samples') a.samples = num('--samples', 1000);
-    else if (v === '--threads') a.threads = num('--threads', 100_000);
-    else if (v === '--dir') a.dir = argv[++i];
-    else if (v === '--child') a.child = argv[++i];
-    else if (v === '--help') {
-      console.log(
-        'usage: npm run bench:analyze -- [--json] [--runs 3] [--large] [--large-mb 1024] [--nodes 100] [--samples 6] [--threads 300] [--dir DIR]',
-      );
-      process.exit(0);
-    } else {
-      console.error(`unknown argument ${v}`);
-      process.exit(2);
-    }
-  }
-  return a;
+  const more: Omit<Args, keyof CorpusArgs> = { large: false, largeMb: 1024 };
+  const common = corpusArgs(
+    argv,
+    'usage: npm run bench:analyze -- [--json] [--runs 3] [--large] [--large-mb 1024] [--nodes 100] [--samples 6] [--threads 300] [--dir DIR]',
+    (flag, value) => {
+      if (flag === '--large') more.large = true;
+      else if (flag === '--large-mb') more.largeMb = wholeArg(flag, value(), 8192);
+      else if (flag === '--dir') more.dir = value();
+      else if (flag === '--child') more.child = value();
+      else return false;
+      return true;
+    },
+  );
+  return { ...common, ...more };
 }
 
 /** Child: the CLI's analyze inside this process, output to nowhere; prints its own time. */
@@ -104,12 +95,7 @@ async function run(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
   if (a.child !== undefined) return child(a.child);
   const dir = a.dir ?? join(tmpdir(), `rollcall-bench-analyze-${a.nodes}x${a.samples}x${a.threads}`);
-  let bytes: number;
-  if (existsSync(join(dir, '.complete'))) bytes = Number(readFileSync(join(dir, '.complete'), 'utf8'));
-  else {
-    if (!a.json) process.stderr.write(`generating ${a.nodes} × ${a.samples} × ${a.threads} in ${dir} …\n`);
-    bytes = generateJstackCorpus(dir, { nodes: a.nodes, samples: a.samples, threads: a.threads });
-  }
+  const bytes = ensureJstackCorpus(dir, a, a.json);
   const files = corpusFiles(dir);
   const mb = bytes / 1e6;
   const loadBefore = load();
@@ -131,27 +117,12 @@ async function run(): Promise<void> {
     start.help.push(timeBare([CLI, 'analyze', '--help']));
   }
   const floor = best(floors);
-  const analyze = best(analyzes);
-  const parse = best(parses);
-  const peakRss = Math.max(...analyzes.map((f) => f.peakRssMiB));
   const nodeStart = Math.min(...start.node);
   const report = {
     corpus: { nodes: a.nodes, samples: a.samples, threads: a.threads, files: files.length, mb: Math.round(mb) },
     floorMs: Math.round(floor.ms),
-    analyze: {
-      ms: Math.round(analyze.ms),
-      mbPerSecond: Math.round(mb / (analyze.ms / 1000)),
-      floorRatio: Number((analyze.ms / floor.ms).toFixed(2)),
-      peakRssMiB: Math.round(peakRss),
-      inProcessChildMs: Math.round(Math.min(...inside)),
-    },
-    parse: {
-      ms: Math.round(parse.ms),
-      mbPerSecond: Math.round(mb / (parse.ms / 1000)),
-      floorRatio: Number((parse.ms / floor.ms).toFixed(2)),
-      peakRssMiB: Math.round(Math.max(...parses.map((f) => f.peakRssMiB))),
-      vsAnalyze: Number((parse.ms / analyze.ms).toFixed(2)),
-    },
+    analyze: { ...figures(analyzes, mb, floor.ms), inProcessMs: Math.round(Math.min(...inside)) },
+    parse: { ...figures(parses, mb, floor.ms), vsAnalyze: Number((best(parses).ms / best(analyzes).ms).toFixed(2)) },
     startup: {
       nodeMs: Math.round(nodeStart),
       versionMs: Math.round(Math.min(...start.version)),
@@ -185,7 +156,7 @@ async function run(): Promise<void> {
   console.log(
     `  rollcall analyze DIR --json (whole process)        ${an.ms} ms = ${an.floorRatio}× floor, ${an.mbPerSecond} MB/s, peak RSS ${an.peakRssMiB} MiB   goal ≤ ${GOAL.floorRatio}×, ≤ ${GOAL.ms} ms, ≤ ${GOAL.rssMiB} MiB`,
   );
-  console.log(`  analyze timed inside the process (no start-up)     ${an.inProcessChildMs} ms`);
+  console.log(`  analyze timed inside the process (no start-up)     ${an.inProcessMs} ms`);
   console.log(
     `  rollcall parse FILE×${files.length} (whole process)          ${pa.ms} ms = ${pa.floorRatio}× floor, ${pa.mbPerSecond} MB/s, peak RSS ${pa.peakRssMiB} MiB, ${pa.vsAnalyze}× analyze   goal ≤ 1×`,
   );
@@ -225,10 +196,7 @@ function large(files: string[], largeMb: number) {
     mb: Math.round(size / 1e6),
     dumps,
     floorMs: Math.round(floor.ms),
-    ms: Math.round(analyze.ms),
-    floorRatio: Number((analyze.ms / floor.ms).toFixed(2)),
-    mbPerSecond: Math.round(size / 1e6 / (analyze.ms / 1000)),
-    peakRssMiB: Math.round(analyze.peakRssMiB),
+    ...figures([analyze], size / 1e6, floor.ms),
   };
 }
 

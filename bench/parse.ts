@@ -11,38 +11,28 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { FrameTable, StringInterner } from '../src/dumps/frames.js';
 import { JobRunner } from '../src/dumps/job.js';
-import { generateJstackCorpus } from './corpus.js';
-import { best, CLI, FILE_FLOOR_SCRIPT, FLOOR_SCRIPT, load, timeNode, type ProcessFigure } from './process.js';
+import { ensureJstackCorpus } from './corpus.js';
+import {
+  best,
+  CLI,
+  corpusArgs,
+  figures,
+  FILE_FLOOR_SCRIPT,
+  FLOOR_SCRIPT,
+  load,
+  timeNode,
+  type CorpusArgs,
+  type ProcessFigure,
+} from './process.js';
 
 const ONE_FILE_MB = 255;
 const GOAL_MEMORY_VS_INPUT = 1;
 
-function parseArgs(argv: string[]): { json: boolean; runs: number; nodes: number; samples: number; threads: number } {
-  const a = { json: false, runs: 3, nodes: 100, samples: 6, threads: 300 };
-  for (let i = 0; i < argv.length; i++) {
-    const v = argv[i];
-    const num = (name: string, max: number): number => {
-      const n = Number(argv[++i]);
-      if (!Number.isInteger(n) || n < 1 || n > max) {
-        console.error(`${name} takes a whole number from 1 to ${max}`);
-        process.exit(2);
-      }
-      return n;
-    };
-    if (v === '--json') a.json = true;
-    else if (v === '--runs') a.runs = num('--runs', 20);
-    else if (v === '--nodes') a.nodes = num('--nodes', 10_000);
-    else if (v === '--samples') a.samples = num('--samples', 1000);
-    else if (v === '--threads') a.threads = num('--threads', 100_000);
-    else if (v === '--help') {
-      console.log('usage: npm run bench:parse -- [--json] [--runs 3] [--nodes 100] [--samples 6] [--threads 300]');
-      process.exit(0);
-    } else {
-      console.error(`unknown argument ${v}`);
-      process.exit(2);
-    }
-  }
-  return a;
+function parseArgs(argv: string[]): CorpusArgs {
+  return corpusArgs(
+    argv,
+    'usage: npm run bench:parse -- [--json] [--runs 3] [--nodes 100] [--samples 6] [--threads 300]',
+  );
 }
 
 function ok(f: ProcessFigure, what: string): ProcessFigure {
@@ -68,12 +58,7 @@ function oneThread(files: string[]): { ms: number; cpuMs: number; threads: numbe
 function main(): void {
   const a = parseArgs(process.argv.slice(2));
   const dir = join(tmpdir(), `rollcall-bench-analyze-${a.nodes}x${a.samples}x${a.threads}`);
-  let bytes: number;
-  if (existsSync(join(dir, '.complete'))) bytes = Number(readFileSync(join(dir, '.complete'), 'utf8'));
-  else {
-    if (!a.json) process.stderr.write(`generating ${a.nodes} × ${a.samples} × ${a.threads} in ${dir} …\n`);
-    bytes = generateJstackCorpus(dir, { nodes: a.nodes, samples: a.samples, threads: a.threads });
-  }
+  const bytes = ensureJstackCorpus(dir, a, a.json);
   const files = readdirSync(dir)
     .filter((n) => n.startsWith('node'))
     .flatMap((n) => readdirSync(join(dir, n)).map((f) => join(dir, n, f)));
@@ -101,17 +86,11 @@ function main(): void {
   const oneFloor = ok(timeNode(['-e', FILE_FLOOR_SCRIPT, one]), 'file floor');
   const oneParse = ok(timeNode([CLI, 'parse', one]), 'rollcall parse FILE');
   const floor = best(floors);
-  const parse = best(parses);
   const thread = best(threadFigures);
   const report = {
     corpus: { nodes: a.nodes, samples: a.samples, threads: a.threads, files: files.length, mb: Math.round(mb) },
     floorMs: Math.round(floor.ms),
-    parse: {
-      ms: Math.round(parse.ms),
-      mbPerSecond: Math.round(mb / (parse.ms / 1000)),
-      floorRatio: Number((parse.ms / floor.ms).toFixed(2)),
-      peakRssMiB: Math.round(Math.max(...parses.map((f) => f.peakRssMiB))),
-    },
+    parse: figures(parses, mb, floor.ms),
     oneThread: {
       ms: Math.round(thread.ms),
       cpuMs: Math.round(thread.cpuMs),

@@ -73,3 +73,66 @@ export function load(): string {
   const [one] = loadavg();
   return `load average ${one!.toFixed(2)}`;
 }
+
+/** The flags every corpus benchmark takes. */
+export interface CorpusArgs {
+  json: boolean;
+  runs: number;
+  nodes: number;
+  samples: number;
+  threads: number;
+}
+
+/** A flag's whole-number value from 1 to `max`, or exit 2 saying so. */
+export function wholeArg(name: string, value: string | undefined, max: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > max) {
+    console.error(`${name} takes a whole number from 1 to ${max}`);
+    process.exit(2);
+  }
+  return n;
+}
+
+/**
+ * Parses the common flags (--json --runs --nodes --samples --threads --help) and hands any other
+ * to `extra` with a way to take its value; an unknown flag exits 2.
+ */
+export function corpusArgs(
+  argv: string[],
+  usage: string,
+  extra: (flag: string, value: () => string | undefined) => boolean = () => false,
+): CorpusArgs {
+  const a: CorpusArgs = { json: false, runs: 3, nodes: 100, samples: 6, threads: 300 };
+  for (let i = 0; i < argv.length; i++) {
+    const v = argv[i]!;
+    const value = (): string | undefined => argv[++i];
+    if (v === '--json') a.json = true;
+    else if (v === '--runs') a.runs = wholeArg(v, value(), 20);
+    else if (v === '--nodes') a.nodes = wholeArg(v, value(), 10_000);
+    else if (v === '--samples') a.samples = wholeArg(v, value(), 1000);
+    else if (v === '--threads') a.threads = wholeArg(v, value(), 100_000);
+    else if (v === '--help') {
+      console.log(usage);
+      process.exit(0);
+    } else if (!extra(v, value)) {
+      console.error(`unknown argument ${v}`);
+      process.exit(2);
+    }
+  }
+  return a;
+}
+
+/** A command's figures: its best run's time, throughput and ratio to the floor; peak memory over all runs. */
+export function figures(
+  runs: ProcessFigure[],
+  mb: number,
+  floorMs: number,
+): { ms: number; mbPerSecond: number; floorRatio: number; peakRssMiB: number } {
+  const b = best(runs);
+  return {
+    ms: Math.round(b.ms),
+    mbPerSecond: Math.round(mb / (b.ms / 1000)),
+    floorRatio: Number((b.ms / floorMs).toFixed(2)),
+    peakRssMiB: Math.round(Math.max(...runs.map((f) => f.peakRssMiB))),
+  };
+}

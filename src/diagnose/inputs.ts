@@ -6,7 +6,14 @@
 import { statSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { readBundle, type BundleNode } from '../dumps/bundle.js';
-import { DumpFeed, FeedInputError, parseWorkersFor, type FeedSource, type FileDone } from '../dumps/feed.js';
+import {
+  DumpFeed,
+  FeedInputError,
+  inputBytes,
+  parseWorkersFor,
+  type FeedSource,
+  type FileDone,
+} from '../dumps/feed.js';
 import { defaultFrameTable } from '../dumps/frames.js';
 import type { ProcessDump, UnparsedLine } from '../dumps/model.js';
 import { Analyzer, MAX_ROUNDS } from './analyze.js';
@@ -31,6 +38,8 @@ export interface AnalyzeInputsOptions {
   keepUnparsed?: boolean;
   /** Parsing threads; by default one per core for large inputs, none for small ones (see parseWorkersFor). */
   workers?: number;
+  /** Called after each round is analyzed: input bytes parsed so far, of `totalBytes` when known. */
+  onProgress?: (p: { rounds: number; parsedBytes: number; totalBytes: number | undefined }) => void;
 }
 
 export interface AnalyzedInputs {
@@ -54,11 +63,12 @@ export async function analyzeInputs(inputs: string[], options: AnalyzeInputsOpti
       warnings.push(`${f.file}: ${f.dumps} dumps in one capture; the first is used`);
     for (const name of f.dumpNodes) analyzer.alias(name, src.name);
   };
+  const totalBytes = inputBytes(sources.flatMap((s) => s.byRound ?? s.files ?? []));
   const feed = new DumpFeed(sources, {
     keepUnparsed,
     maxUnparsedListed: MAX_UNPARSED_SHOWN,
     frames: defaultFrameTable,
-    workers: options.workers ?? parseWorkersFor(sources.flatMap((s) => s.byRound ?? s.files ?? [])),
+    workers: options.workers ?? parseWorkersFor(totalBytes),
     onFile,
   });
   let dumpsSeen = 0;
@@ -79,6 +89,7 @@ export async function analyzeInputs(inputs: string[], options: AnalyzeInputsOpti
       dumpsSeen += dumps.length;
       const at = roundTimes[round];
       analyzer.addRound(dumps, at !== undefined ? { capturedAtMs: at } : {});
+      options.onProgress?.({ rounds: analyzer.roundCount, parsedBytes: feed.parsedBytes, totalBytes });
     }
   } finally {
     await feed.close();

@@ -102,29 +102,33 @@ interface SourceState {
   consumed: number;
 }
 
-/**
- * Parsing threads for these input files: ROLLCALL_PARSE_WORKERS when set; else one per core when
- * they are large in all or of unknown size (pipes, devices), none when small.
- */
-export function parseWorkersFor(paths: Iterable<string | undefined>): number {
-  const forced = process.env['ROLLCALL_PARSE_WORKERS'];
-  if (forced !== undefined && forced !== '') {
-    const n = Number(forced);
-    if (Number.isInteger(n) && n >= 0 && n <= MAX_PARSE_WORKERS) return n;
-  }
+/** The size of these input files in all, or undefined when one has none (a pipe, a device). */
+export function inputBytes(paths: Iterable<string | undefined>): number | undefined {
   let bytes = 0;
   for (const path of paths) {
     if (path === undefined) continue;
     try {
       const st = statSync(path);
-      if (!st.isFile()) return defaultParseWorkers();
+      if (!st.isFile()) return undefined;
       bytes += st.size;
     } catch {
       // Reported when the file is read.
     }
-    if (bytes >= IN_THREAD_MAX_BYTES) return defaultParseWorkers();
   }
-  return 0;
+  return bytes;
+}
+
+/**
+ * Parsing threads for inputs of this size (inputBytes): ROLLCALL_PARSE_WORKERS when set; else one
+ * per core when they are large or of unknown size, none when small.
+ */
+export function parseWorkersFor(bytes: number | undefined): number {
+  const forced = process.env['ROLLCALL_PARSE_WORKERS'];
+  if (forced !== undefined && forced !== '') {
+    const n = Number(forced);
+    if (Number.isInteger(n) && n >= 0 && n <= MAX_PARSE_WORKERS) return n;
+  }
+  return bytes === undefined || bytes >= IN_THREAD_MAX_BYTES ? defaultParseWorkers() : 0;
 }
 
 export class DumpFeed {
@@ -134,6 +138,8 @@ export class DumpFeed {
   private outstandingBytes = 0;
   private cursor = 0;
   private cursorRound = 0;
+  /** Bytes of input parsed and handed out so far. */
+  parsedBytes = 0;
   private readonly partBytes: number;
   private closed = false;
 
@@ -329,6 +335,7 @@ export class DumpFeed {
     const f = o.file;
     if (o.kind === 'end') return this.fileDone(st, f);
     const r = decodeResult(o.part.received, f.joiner.lineOffset);
+    this.parsedBytes += r.bytes;
     const before = f.joiner.totals.dumps;
     f.joiner.add(r, o.part.seam);
     for (let i = 0; i < r.dumps.length; i++) {

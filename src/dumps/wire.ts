@@ -6,41 +6,24 @@
 // nothing downstream can tell where a dump was parsed.
 import { ThreadRecord } from './context.js';
 import { stackKeyOf, type FrameTable } from './frames.js';
-import type {
-  Frame,
-  LockKind,
-  LockLine,
-  NormalizedState,
-  OwnableSynchronizer,
-  ParseErrorInfo,
-  ParseResult,
-  ProcessDump,
-  RollcallThreadInfo,
-  UnparsedLine,
+import {
+  LOCK_KINDS,
+  NORMALIZED_STATES,
+  type Frame,
+  type LockLine,
+  type OwnableSynchronizer,
+  type ParseErrorInfo,
+  type ParseResult,
+  type ProcessDump,
+  type RollcallThreadInfo,
+  type UnparsedLine,
 } from './model.js';
 
 /** Entries a worker's tables may hold before it starts a new generation (and the main thread drops the old). */
 export const MAX_WIRE_TABLE_ENTRIES = 4_000_000;
 
-const STATES: readonly NormalizedState[] = [
-  'RUNNABLE',
-  'BLOCKED',
-  'WAITING',
-  'TIMED_WAITING',
-  'NEW',
-  'TERMINATED',
-  'UNKNOWN',
-];
+const STATES = NORMALIZED_STATES;
 const STATE_CODE = new Map(STATES.map((s, i) => [s, i]));
-const LOCK_KINDS: readonly LockKind[] = [
-  'locked',
-  'waiting-to-lock',
-  'waiting-on',
-  'parking',
-  'eliminated',
-  'waiting-to-re-lock',
-  'blocked-on',
-];
 const LOCK_CODE = new Map(LOCK_KINDS.map((s, i) => [s, i]));
 
 // flags
@@ -92,43 +75,27 @@ export interface WireResult {
   rest: Omit<ParseResult, 'dumps'>;
 }
 
-class IntBuffer {
-  a: Int32Array;
+/** A typed array that grows as values are pushed; `take` copies out what was pushed. */
+class Growing<T extends Int32Array | Float64Array> {
   n = 0;
-  constructor(size: number) {
-    this.a = new Int32Array(size);
-  }
+  constructor(
+    private a: T,
+    private readonly make: (size: number) => T,
+  ) {}
   push(v: number): void {
     if (this.n === this.a.length) {
-      const b = new Int32Array(this.a.length * 2);
+      const b = this.make(this.a.length * 2);
       b.set(this.a);
       this.a = b;
     }
     this.a[this.n++] = v;
   }
-  take(): Int32Array {
-    return this.a.slice(0, this.n);
+  take(): T {
+    return this.a.slice(0, this.n) as T;
   }
 }
 
-class NumBuffer {
-  a: Float64Array;
-  n = 0;
-  constructor(size: number) {
-    this.a = new Float64Array(size);
-  }
-  push(v: number): void {
-    if (this.n === this.a.length) {
-      const b = new Float64Array(this.a.length * 2);
-      b.set(this.a);
-      this.a = b;
-    }
-    this.a[this.n++] = v;
-  }
-  take(): Float64Array {
-    return this.a.slice(0, this.n);
-  }
-}
+const ints = (size: number): Growing<Int32Array> => new Growing(new Int32Array(size), (n) => new Int32Array(n));
 
 /** The worker's side: one per worker, for every result it sends. */
 export class WireEncoder {
@@ -138,9 +105,9 @@ export class WireEncoder {
   private readonly stacks = new Map<string, number>();
   private newStrings: string[] = [];
   private newFrames: string[] = [];
-  private readonly newStacks = new IntBuffer(1024);
-  private readonly ints = new IntBuffer(1 << 16);
-  private readonly nums = new NumBuffer(1 << 14);
+  private readonly newStacks = ints(1024);
+  private readonly ints = ints(1 << 16);
+  private readonly nums = new Growing(new Float64Array(1 << 14), (n) => new Float64Array(n));
 
   encode(r: ParseResult): WireResult {
     if (this.strings.size + this.frames.size + this.stacks.size > MAX_WIRE_TABLE_ENTRIES) {

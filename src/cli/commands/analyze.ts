@@ -110,12 +110,22 @@ async function runAnalyze(inputs: string[], flags: AnalyzeFlags): Promise<void> 
   const detail = flags.html !== undefined || (flags.detail === true && flags.json === true);
   const keepUnparsed = flags.showUnparsed === true;
   const { analyzeInputs, InputError } = await import('../../diagnose/inputs.js');
+  const progress = await progressLine();
   let analyzed;
   try {
-    analyzed = await analyzeInputs(inputs, { nodeFlags: flags.node ?? [], nodeAddrs, rules, detail, keepUnparsed });
+    analyzed = await analyzeInputs(inputs, {
+      nodeFlags: flags.node ?? [],
+      nodeAddrs,
+      rules,
+      detail,
+      keepUnparsed,
+      ...(progress !== undefined ? { onProgress: progress.update } : {}),
+    });
   } catch (err) {
     if (err instanceof InputError) throw new UsageError(err.message);
     throw err;
+  } finally {
+    progress?.stop();
   }
   const { result, unparsed, warnings } = analyzed;
   for (const w of warnings) process.stderr.write(`rollcall analyze: ${w}\n`);
@@ -149,6 +159,42 @@ async function runAnalyze(inputs: string[], flags: AnalyzeFlags): Promise<void> 
     (flags.json === true ? process.stderr : process.stdout).write(`HTML report: ${htmlFile}\n`);
   failOn(result, flags.failOn);
 }
+
+/** Progress on a terminal (stderr), for inputs that take more than a moment. */
+async function progressLine(): Promise<
+  | { update: (p: { rounds: number; parsedBytes: number; totalBytes: number | undefined }) => void; stop: () => void }
+  | undefined
+> {
+  if (process.stderr.isTTY !== true) return undefined;
+  const { default: cliProgress } = await import('cli-progress');
+  const bar = new cliProgress.SingleBar(
+    {
+      format: 'analyze [{bar}] {mb} MB parsed | {rounds} samples',
+      stream: process.stderr,
+      hideCursor: true,
+      clearOnComplete: true,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  const startedAtMs = Date.now();
+  let shown = false;
+  return {
+    update: ({ rounds, parsedBytes, totalBytes }) => {
+      const mb = Math.round(parsedBytes / 1e6);
+      // Only inputs that take a while get a bar; quick ones print nothing extra.
+      if (!shown && Date.now() - startedAtMs < PROGRESS_AFTER_MS) return;
+      if (!shown) bar.start(Math.max(1, Math.round((totalBytes ?? parsedBytes) / 1e6)), mb, { mb, rounds });
+      shown = true;
+      if (totalBytes === undefined) bar.setTotal(Math.max(mb, 1));
+      bar.update(mb, { mb, rounds });
+    },
+    stop: () => {
+      if (shown) bar.stop();
+    },
+  };
+}
+
+const PROGRESS_AFTER_MS = 1000;
 
 function failOn(result: AnalysisResult, what: AnalyzeFlags['failOn']): void {
   if (what === undefined) return;

@@ -3,7 +3,7 @@
 // file by file as each completes, so memory does not grow with the input.
 import { statSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { DumpFeed, FeedInputError, parseWorkersFor, type FileDone } from '../../dumps/feed.js';
+import { DumpFeed, FeedInputError, inputBytes, parseWorkersFor, type FileDone } from '../../dumps/feed.js';
 import { defaultFrameTable } from '../../dumps/frames.js';
 import type { DumpFormat, NormalizedState, ProcessDump } from '../../dumps/model.js';
 import { UsageError } from '../errors.js';
@@ -71,7 +71,7 @@ async function runParse(files: string[], flags: ParseFlags): Promise<void> {
       maxUnparsedListed: flags.maxUnparsed,
       ...(flags.format ? { format: flags.format } : {}),
       frames: defaultFrameTable,
-      workers: parseWorkersFor(files),
+      workers: parseWorkersFor(inputBytes(files)),
       onFile: (f) => (done[f.source] = f),
     },
   );
@@ -124,27 +124,42 @@ class Output {
   }
 }
 
-/** A file's summary: its line first, so its dumps are kept as text until the file is complete. */
-class TextFile {
-  private readonly lines: string[] = [];
+/** One file's output, written one dump behind: a dump's last line is final once the next dump (or the end) is seen. */
+abstract class FileReport {
   private held: ProcessDump | undefined;
-  private count = 0;
-  constructor(
-    private readonly out: Output,
-    private readonly file: string,
-    private readonly flags: ParseFlags,
-  ) {}
+  /** Dumps written so far. */
+  protected count = 0;
 
-  /** A dump's last line is final once the next dump (or the end) is seen. */
   dump(d: ProcessDump): void {
+    if (this.count === 0 && this.held === undefined) this.first(d);
     this.release();
     this.held = d;
   }
 
-  private release(): void {
+  protected release(): void {
     if (this.held === undefined) return;
-    this.lines.push(...describeDump(this.held, this.count++, this.flags.threads === true));
+    this.write(this.held, this.count++);
     this.held = undefined;
+  }
+
+  protected first(_d: ProcessDump): void {}
+  protected abstract write(d: ProcessDump, index: number): void;
+  abstract end(f: FileDone): void;
+}
+
+/** A file's summary: its line first, so its dumps are kept as text until the file is complete. */
+class TextFile extends FileReport {
+  private readonly lines: string[] = [];
+  constructor(
+    private readonly out: Output,
+    private readonly file: string,
+    private readonly flags: ParseFlags,
+  ) {
+    super();
+  }
+
+  protected write(d: ProcessDump, index: number): void {
+    this.lines.push(...describeDump(d, index, this.flags.threads === true));
   }
 
   end(f: FileDone): void {
@@ -165,36 +180,32 @@ class TextFile {
  * A file's entry in the JSON array, written as it is parsed, exactly as
  * JSON.stringify([{ file, ...result }], jsonReplacer, 2) would write it.
  */
-class JsonFile {
-  private held: ProcessDump | undefined;
-  private count = 0;
+class JsonFile extends FileReport {
   constructor(
     private readonly out: Output,
     private readonly file: string,
-    private readonly first: boolean,
-  ) {}
+    private readonly isFirstFile: boolean,
+  ) {
+    super();
+  }
 
-  dump(d: ProcessDump): void {
-    if (this.count === 0 && this.held === undefined) this.open(d.format);
-    this.release();
-    this.held = d;
+  protected override first(d: ProcessDump): void {
+    this.open(d.format);
   }
 
   private open(format: DumpFormat | 'unknown'): void {
     this.out.write(
-      `${this.first ? '\n' : ',\n'}  {\n    "file": ${JSON.stringify(this.file)},\n    "format": ${JSON.stringify(format)},\n    "dumps": `,
+      `${this.isFirstFile ? '\n' : ',\n'}  {\n    "file": ${JSON.stringify(this.file)},\n    "format": ${JSON.stringify(format)},\n    "dumps": `,
     );
   }
 
-  private release(): void {
-    if (this.held === undefined) return;
-    const text = indent(JSON.stringify(this.held, jsonReplacer, 2), '      ');
-    this.out.write(this.count++ === 0 ? `[\n${text}` : `,\n${text}`);
-    this.held = undefined;
+  protected write(d: ProcessDump, index: number): void {
+    const text = indent(JSON.stringify(d, jsonReplacer, 2), '      ');
+    this.out.write(index === 0 ? `[\n${text}` : `,\n${text}`);
   }
 
   end(f: FileDone): void {
-    if (this.count === 0 && this.held === undefined) this.open(f.format);
+    if (f.dumps === 0) this.open(f.format);
     this.release();
     this.out.write(this.count === 0 ? '[]' : '\n    ]');
     const rest = {
