@@ -36,25 +36,38 @@ const F_TRUNCATED = 1 << 7;
 const F_MOUNTED = 1 << 8;
 const F_ROLLCALL = 1 << 9;
 
-/** Optional numeric fields, in the order their values follow in `nums` (mask bit = index). */
-const NUM_FIELDS = [
-  'javaId',
-  'nid',
-  'osThreadId',
-  'priority',
-  'osPriority',
-  'cpuMs',
-  'elapsedMs',
-  'allocatedBytes',
-  'definedClasses',
-  'blockedCount',
-  'blockedTimeMs',
-  'waitedCount',
-  'waitedTimeMs',
-  'carryingVirtualThread',
-] as const;
-/** Optional string fields, in the order their ids follow in `ints` (mask bit = 16 + index). */
-const STR_FIELDS = ['tid', 'nid', 'container', 'waitingOnText', 'blockedByText'] as const;
+/**
+ * Optional fields, in the order their values follow (numbers in `nums`, string ids in `ints`);
+ * mask bit = index (numbers) or STR_BIT0 + index (strings). One accessor pair per field keeps
+ * every property access monomorphic.
+ */
+interface Field<V> {
+  get: (t: ThreadRecord) => unknown;
+  set: (t: ThreadRecord, v: V) => void;
+}
+const NUM_FIELDS: readonly Field<number>[] = [
+  { get: (t) => t.javaId, set: (t, v) => (t.javaId = v) },
+  { get: (t) => t.nid, set: (t, v) => (t.nid = v) },
+  { get: (t) => t.osThreadId, set: (t, v) => (t.osThreadId = v) },
+  { get: (t) => t.priority, set: (t, v) => (t.priority = v) },
+  { get: (t) => t.osPriority, set: (t, v) => (t.osPriority = v) },
+  { get: (t) => t.cpuMs, set: (t, v) => (t.cpuMs = v) },
+  { get: (t) => t.elapsedMs, set: (t, v) => (t.elapsedMs = v) },
+  { get: (t) => t.allocatedBytes, set: (t, v) => (t.allocatedBytes = v) },
+  { get: (t) => t.definedClasses, set: (t, v) => (t.definedClasses = v) },
+  { get: (t) => t.blockedCount, set: (t, v) => (t.blockedCount = v) },
+  { get: (t) => t.blockedTimeMs, set: (t, v) => (t.blockedTimeMs = v) },
+  { get: (t) => t.waitedCount, set: (t, v) => (t.waitedCount = v) },
+  { get: (t) => t.waitedTimeMs, set: (t, v) => (t.waitedTimeMs = v) },
+  { get: (t) => t.carryingVirtualThread, set: (t, v) => (t.carryingVirtualThread = v) },
+];
+const STR_FIELDS: readonly Field<string>[] = [
+  { get: (t) => t.tid, set: (t, v) => (t.tid = v) },
+  { get: (t) => t.nid, set: (t, v) => (t.nid = v) },
+  { get: (t) => t.container, set: (t, v) => (t.container = v) },
+  { get: (t) => t.waitingOnText, set: (t, v) => (t.waitingOnText = v) },
+  { get: (t) => t.blockedByText, set: (t, v) => (t.blockedByText = v) },
+];
 const STR_BIT0 = 16;
 
 /** A dump without its threads (they travel in the arrays), keys in their original order. */
@@ -201,8 +214,9 @@ export class WireEncoder {
       extras.push(t.rollcall);
     }
     let mask = 0;
-    for (let i = 0; i < NUM_FIELDS.length; i++) if (typeof t[NUM_FIELDS[i]!] === 'number') mask |= 1 << i;
-    for (let i = 0; i < STR_FIELDS.length; i++) if (typeof t[STR_FIELDS[i]!] === 'string') mask |= 1 << (STR_BIT0 + i);
+    for (let i = 0; i < NUM_FIELDS.length; i++) if (typeof NUM_FIELDS[i]!.get(t) === 'number') mask |= 1 << i;
+    for (let i = 0; i < STR_FIELDS.length; i++)
+      if (typeof STR_FIELDS[i]!.get(t) === 'string') mask |= 1 << (STR_BIT0 + i);
     ints.push(this.str(t.name));
     ints.push(t.line);
     ints.push(flags);
@@ -210,9 +224,9 @@ export class WireEncoder {
     ints.push(this.stack(t.frames, t.stackKey));
     ints.push(this.str(t.stateDetail));
     for (let i = 0; i < NUM_FIELDS.length; i++)
-      if ((mask & (1 << i)) !== 0) this.nums.push(t[NUM_FIELDS[i]!] as number);
+      if ((mask & (1 << i)) !== 0) this.nums.push(NUM_FIELDS[i]!.get(t) as number);
     for (let i = 0; i < STR_FIELDS.length; i++)
-      if ((mask & (1 << (STR_BIT0 + i))) !== 0) ints.push(this.str(t[STR_FIELDS[i]!] as string));
+      if ((mask & (1 << (STR_BIT0 + i))) !== 0) ints.push(this.str(STR_FIELDS[i]!.get(t) as string));
     this.locks(t.locks);
     ints.push(t.ownableSynchronizers.length);
     for (const s of t.ownableSynchronizers) {
@@ -352,13 +366,9 @@ export function decodeResult(received: ReceivedResult, lineOffset = 0): ParseRes
       if ((flags & F_VIRTUAL_SET) !== 0) t.virtual = (flags & F_VIRTUAL) !== 0;
       if ((flags & F_TRUNCATED_SET) !== 0) t.truncated = (flags & F_TRUNCATED) !== 0;
       if (mask !== 0) {
-        for (let i = 0; i < NUM_FIELDS.length; i++) {
-          if ((mask & (1 << i)) !== 0) (t as unknown as Record<string, number>)[NUM_FIELDS[i]!] = nums[np++]!;
-        }
-        for (let i = 0; i < STR_FIELDS.length; i++) {
-          if ((mask & (1 << (STR_BIT0 + i))) !== 0)
-            (t as unknown as Record<string, string>)[STR_FIELDS[i]!] = strings[ints[ip++]!]!;
-        }
+        for (let i = 0; i < NUM_FIELDS.length; i++) if ((mask & (1 << i)) !== 0) NUM_FIELDS[i]!.set(t, nums[np++]!);
+        for (let i = 0; i < STR_FIELDS.length; i++)
+          if ((mask & (1 << (STR_BIT0 + i))) !== 0) STR_FIELDS[i]!.set(t, strings[ints[ip++]!]!);
       }
       t.locks = locks();
       const own = ints[ip++]!;
