@@ -2,7 +2,7 @@
 // rollcall's own text dumps, which are jstack-shaped. One pass over the input, one line at a time,
 // deciding by the first characters of a line; regular expressions only on rare lines (headers).
 import type { Serving, WaitDescriptor } from '../threads/types.js';
-import { detach } from './frames.js';
+import { detach, type FrameTable } from './frames.js';
 import {
   normalizeState,
   parseByteSize,
@@ -68,6 +68,23 @@ interface StackBlock {
   lines: number;
 }
 
+/**
+ * What a parser learns that stays true for later inputs parsed into the same FrameTable (a
+ * worker parses many files): stacks by first frame and length, frames by a cheap guess key,
+ * state lines. Kept per table because the stacks and frames are that table's objects.
+ */
+interface ParserMemo {
+  blocks: Map<number, StackBlock>;
+  blockChars: number;
+  recentFrames: Map<number, Frame>;
+  stateOfDetail: Map<string, NormalizedState>;
+}
+
+function memoFor(frames: FrameTable): ParserMemo {
+  frames.parserMemo ??= { blocks: new Map(), blockChars: 0, recentFrames: new Map(), stateOfDetail: new Map() };
+  return frames.parserMemo as ParserMemo;
+}
+
 interface Recording {
   start: number;
   first: Frame;
@@ -97,11 +114,6 @@ export class TextParser {
   private mode = Mode.None;
   private thread: ThreadRecord | undefined;
   private previousFrames: readonly Frame[] = [];
-  private readonly recentFrames = new Map<number, Frame>();
-  private readonly stateOfDetail = new Map<string, NormalizedState>();
-  /** Stacks seen before, by first frame and length: see replayBlock. */
-  private readonly blocks = new Map<number, StackBlock>();
-  private blockChars = 0;
   /** The stack being recorded (its frame and lock lines so far), if any. */
   private rec: Recording | undefined;
   /** Where the next stack-ending blank line is in the window, once searched for. */
@@ -110,6 +122,8 @@ export class TextParser {
   /** Set by a replay: where the line loop continues, and the lines it skips. */
   private skipTo = -1;
   private skipLines = 0;
+  private bytes: Buffer | undefined;
+  private byteStart = 0;
   private threadFormat: DumpFormat = 'jstack';
   private deadlock: JvmDeadlock | undefined;
   /** Facts seen before `Full thread dump` that belong to the dump it starts. */
@@ -122,14 +136,24 @@ export class TextParser {
   leadingLines = 0;
   leadEndsThread = false;
 
+  private readonly memo: ParserMemo;
+
   constructor(
     private readonly ctx: ParseContext,
     private readonly prefix: RegExp | undefined,
-  ) {}
+  ) {
+    this.memo = memoFor(ctx.frames);
+  }
 
-  /** Lines of the input: every line but the input's last ends with '\n' inside `text`. */
-  feed(text: string): void {
+  /**
+   * Lines of the input: every line but the input's last ends with '\n' inside `text`. When the
+   * input is ASCII, `bytes` from `byteStart` on are the same characters (strings kept are copied
+   * from them, a cheaper copy than from a string).
+   */
+  feed(text: string, bytes?: Buffer, byteStart = 0): void {
     this.text = text;
+    this.bytes = bytes;
+    this.byteStart = byteStart;
     this.ctx.text = text;
     this.rec = undefined;
     this.sepAt = -1;
@@ -177,6 +201,7 @@ export class TextParser {
    */
   feedLongLine(head: string): void {
     this.text = head;
+    this.bytes = undefined;
     this.ctx.text = head;
     const lineNo = ++this.lineNo;
     let start = 0;
@@ -327,18 +352,10 @@ export class TextParser {
   /** The JMX form (`"name" Id=12 in BLOCKED`), told apart from jstack's by its fields. */
   private jmxLike(rs: number, end: number): boolean {
     const text = this.text;
-    // Cheap test first, within the line: JMX needs ` Id=` or ` id=`.
-    let found = false;
-    for (let i = rs + 2; i + 1 < end && !found; i++) {
-      found =
-        text.charCodeAt(i) === 100 /* d */ &&
-        text.charCodeAt(i + 1) === 61 /* = */ &&
-        (text.charCodeAt(i - 1) | 32) === 105 /* i */ &&
-        text.charCodeAt(i - 2) === CH_SPACE;
-    }
-    if (!found) return false;
+    // Searches within the line only (a slice of it): jstack's ` tid=` rules JMX out at once.
     const rest = text.slice(rs, end);
-    if (rest.includes(' tid=') || rest.includes(' nid=')) return false;
+    if (rest.includes(' tid=') || rest.includes(' nid=') || !(rest.includes(' Id=') || rest.includes(' id=')))
+      return false;
     return / (?:daemon |prio=\d+ )*[Ii]d=\d+ /.test(rest + ' ');
   }
 
@@ -453,7 +470,15 @@ export class TextParser {
 
   /** text[a, b) as a shared copy (a slice of the window must not be kept: it pins the window). */
   private strAt(a: number, b: number): string {
-    return this.ctx.strings.get(this.text.slice(a, b));
+    const slice = this.text.slice(a, b);
+    const strings = this.ctx.strings;
+    return strings.lookup(slice) ?? strings.add(this.copyOf(a, b, slice));
+  }
+
+  /** A string of its own for text[a, b): decoded again from the bytes when they are ASCII. */
+  private copyOf(a: number, b: number, slice: string): string {
+    const bytes = this.bytes;
+    return bytes !== undefined ? bytes.toString('latin1', this.byteStart + a, this.byteStart + b) : detach(slice);
   }
 
   private jmxHeader(lineNo: number, m: RegExpExecArray): void {
@@ -508,7 +533,7 @@ export class TextParser {
     const blockEnd = this.sepAt + (this.crlf ? 2 : 1);
     const len = blockEnd - start;
     if (len >= MAX_BLOCK_CHARS) return false;
-    const block = this.blocks.get(first.id * MAX_BLOCK_CHARS + len);
+    const block = this.memo.blocks.get(first.id * MAX_BLOCK_CHARS + len);
     if (block === undefined || text.slice(start, blockEnd) !== block.text) return false;
     for (const op of block.ops) {
       if ('id' in op) t.addFrame(op);
@@ -524,12 +549,12 @@ export class TextParser {
     const rec = this.rec!;
     this.rec = undefined;
     const len = end - rec.start;
-    if (len >= MAX_BLOCK_CHARS || this.blockChars + len > MAX_BLOCKS_CHARS) return;
+    if (len >= MAX_BLOCK_CHARS || this.memo.blockChars + len > MAX_BLOCKS_CHARS) return;
     const key = rec.first.id * MAX_BLOCK_CHARS + len;
-    if (this.blocks.has(key)) return;
+    if (this.memo.blocks.has(key)) return;
     // One op per line: every line of the run was a frame or a lock.
-    this.blocks.set(key, { text: detach(this.text.slice(rec.start, end)), ops: rec.ops, lines: rec.ops.length });
-    this.blockChars += len;
+    this.memo.blocks.set(key, { text: detach(this.text.slice(rec.start, end)), ops: rec.ops, lines: rec.ops.length });
+    this.memo.blockChars += len;
   }
 
   /**
@@ -551,10 +576,10 @@ export class TextParser {
         text.charCodeAt(end - 5) * 31 +
         text.charCodeAt(start + (len >> 1))) |
       0;
-    const seen = this.recentFrames.get(key);
+    const seen = this.memo.recentFrames.get(key);
     if (seen !== undefined && seen.text === line) return seen;
     const frame = this.ctx.frames.intern(line);
-    if (this.recentFrames.size < MAX_RECENT_FRAMES) this.recentFrames.set(key, frame);
+    if (this.memo.recentFrames.size < MAX_RECENT_FRAMES) this.memo.recentFrames.set(key, frame);
     return frame;
   }
 
@@ -637,11 +662,11 @@ export class TextParser {
       // trim() is the identity when both ends are visible ASCII; only then is the range used as is.
       const plain = a < end && isVisibleAscii(text.charCodeAt(a)) && isVisibleAscii(text.charCodeAt(end - 1));
       const detail = plain ? this.strAt(a, end) : this.ctx.strings.get(text.slice(a, end).trim());
-      let state = this.stateOfDetail.get(detail);
+      let state = this.memo.stateOfDetail.get(detail);
       if (state === undefined) {
         const sp = detail.indexOf(' ');
         state = normalizeState(sp < 0 ? detail : detail.slice(0, sp));
-        if (this.stateOfDetail.size < MAX_RECENT_STRINGS) this.stateOfDetail.set(detail, state);
+        if (this.memo.stateOfDetail.size < MAX_RECENT_STRINGS) this.memo.stateOfDetail.set(detail, state);
       }
       t.state = state;
       t.stateDetail = detail;
