@@ -68,7 +68,7 @@ export async function analyzeInputs(inputs: string[], options: AnalyzeInputsOpti
     keepUnparsed,
     maxUnparsedListed: MAX_UNPARSED_SHOWN,
     frames: defaultFrameTable,
-    workers: options.workers ?? parseWorkersFor(totalBytes),
+    workers: options.workers ?? parseWorkersFor(totalBytes, true),
     onFile,
   });
   let dumpsSeen = 0;

@@ -11,7 +11,7 @@ import type { FrameTable } from './frames.js';
 import type { DumpFormat, ProcessDump } from './model.js';
 import { PartJoiner, PieceReader, type JoinedTotals } from './pieces.js';
 import { defaultParseWorkers, MAX_PARSE_WORKERS, ParsePool, type PartReceived } from './pool.js';
-import { decodeResult } from './wire.js';
+import { decodeResult, decodeSummaries, type DumpSummary } from './wire.js';
 
 /** Inputs smaller than this in all are parsed in the calling thread: starting workers would cost more. */
 export const IN_THREAD_MAX_BYTES = 8 * 1024 * 1024;
@@ -56,6 +56,8 @@ export interface FeedOptions {
   partBytes?: number;
   /** Called when a file is completely parsed, in the order files complete for their source. */
   onFile?: (done: FileDone) => void;
+  /** Hand out DumpSummary (thread counts and states), not dumps: use with DumpFeed<DumpSummary>. */
+  summary?: boolean;
 }
 
 /** A read or parse failure of one input file; the message names the file. */
@@ -98,7 +100,7 @@ interface SourceState {
   file?: FileState;
   queue: Slot[];
   /** Samples decoded and not yet taken; null is a round without one. */
-  ready: (ProcessDump | null)[];
+  ready: (ProcessDump | DumpSummary | null)[];
   consumed: number;
 }
 
@@ -119,19 +121,20 @@ export function inputBytes(paths: Iterable<string | undefined>): number | undefi
 }
 
 /**
- * Parsing threads for inputs of this size (inputBytes): ROLLCALL_PARSE_WORKERS when set; else one
- * per core when they are large or of unknown size, none when small.
+ * Parsing threads for inputs of this size (inputBytes): ROLLCALL_PARSE_WORKERS when set; else,
+ * for large inputs or ones of unknown size, the cores (less the main thread's when it is busy:
+ * defaultParseWorkers); none for small ones.
  */
-export function parseWorkersFor(bytes: number | undefined): number {
+export function parseWorkersFor(bytes: number | undefined, mainThreadBusy: boolean): number {
   const forced = process.env['ROLLCALL_PARSE_WORKERS'];
   if (forced !== undefined && forced !== '') {
     const n = Number(forced);
     if (Number.isInteger(n) && n >= 0 && n <= MAX_PARSE_WORKERS) return n;
   }
-  return bytes === undefined || bytes >= IN_THREAD_MAX_BYTES ? defaultParseWorkers() : 0;
+  return bytes === undefined || bytes >= IN_THREAD_MAX_BYTES ? defaultParseWorkers(mainThreadBusy) : 0;
 }
 
-export class DumpFeed {
+export class DumpFeed<D extends ProcessDump | DumpSummary = ProcessDump> {
   private readonly pool: ParsePool;
   private readonly sources: SourceState[];
   private outstandingParts = 0;
@@ -159,13 +162,13 @@ export class DumpFeed {
   }
 
   /** The next sample of a source: a dump, null (none this round), or 'done'. */
-  async next(source: number): Promise<ProcessDump | null | 'done'> {
+  async next(source: number): Promise<D | null | 'done'> {
     const st = this.sources[source]!;
     for (;;) {
       if (st.ready.length > 0) {
         st.consumed++;
         this.pump();
-        return st.ready.shift()!;
+        return st.ready.shift() as D | null;
       }
       if (st.queue.length === 0 && !this.dispatch(st)) return 'done';
       const slot = st.queue[0]!;
@@ -301,8 +304,9 @@ export class DumpFeed {
     this.outstandingBytes += bytes;
   }
 
-  private jobOptions(): { keepUnparsed: boolean; maxUnparsedListed: number; format?: DumpFormat } {
+  private jobOptions(): { keepUnparsed: boolean; maxUnparsedListed: number; format?: DumpFormat; summary: boolean } {
     return {
+      summary: this.options.summary === true,
       keepUnparsed: this.options.keepUnparsed === true,
       maxUnparsedListed: this.options.maxUnparsedListed ?? 1000,
       ...(this.options.format !== undefined ? { format: this.options.format } : {}),
@@ -334,7 +338,10 @@ export class DumpFeed {
     }
     const f = o.file;
     if (o.kind === 'end') return this.fileDone(st, f);
-    const r = decodeResult(o.part.received, f.joiner.lineOffset);
+    const r =
+      this.options.summary === true
+        ? decodeSummaries(o.part.received, f.joiner.lineOffset)
+        : decodeResult(o.part.received, f.joiner.lineOffset);
     this.parsedBytes += r.bytes;
     const before = f.joiner.totals.dumps;
     f.joiner.add(r, o.part.seam);

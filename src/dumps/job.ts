@@ -17,6 +17,8 @@ export interface ParseJob {
   keepUnparsed: boolean;
   maxUnparsedListed: number;
   format?: DumpFormat;
+  /** Send each dump's thread count and states, not its threads. */
+  summary?: boolean;
 }
 
 export interface ParseJobDone {
@@ -63,7 +65,7 @@ export class JobRunner {
         this.readBuffer = Buffer.allocUnsafeSlow(1024 * 1024);
       return {
         id: job.id,
-        wire: this.encoder.encode(part.result),
+        wire: this.encoder.encode(part.result, job.summary === true),
         seam: part.seam,
       };
     } catch (err) {

@@ -6,7 +6,7 @@
 // the input: a single dump larger than MAX_DUMP_INPUT_BYTES is refused once that much is read.
 import type { FileHandle } from 'node:fs/promises';
 import { parseTimestampLine } from './context.js';
-import { MAX_ERRORS_LISTED, MAX_LINE_CHARS, type ParseResult, type ProcessDump } from './model.js';
+import { MAX_ERRORS_LISTED, MAX_LINE_CHARS, type ParseResult } from './model.js';
 import { inputShape, MAX_DUMP_INPUT_BYTES, type InputShape, type PartSeam } from './parse.js';
 
 /** The input's head read before its shape is decided (the log-prefix scan reads 512 Ki chars). */
@@ -201,6 +201,9 @@ function leadKind(line: string): 'blank' | 'kept' | 'other' {
   return 'other';
 }
 
+/** A part's result as the joiner needs it: its accounting, and its dumps' last lines. */
+type PartTotals = Omit<ParseResult, 'dumps'> & { dumps: readonly { endLine: number }[] };
+
 /** One input's totals once its parts are joined: a ParseResult without the dumps (they stream). */
 export type JoinedTotals = Omit<ParseResult, 'dumps'> & { dumps: number };
 
@@ -224,13 +227,13 @@ export class PartJoiner {
     bytes: 0,
   };
   private parts = 0;
-  private lastDump: ProcessDump | undefined;
+  private lastDump: { endLine: number } | undefined;
   private lastTail: PartSeam['tail'] = 'closed';
 
   constructor(private readonly maxUnparsedListed: number) {}
 
   /** Adds the next part, decoded at `lineOffset`; its dumps are the input's next ones. */
-  add(r: ParseResult, seam: PartSeam): void {
+  add(r: PartTotals, seam: PartSeam): void {
     const t = this.totals;
     // Parsed whole, the previous part's last dump would have been current while this part's
     // leading lines were read — an open one from the start, one made of a lone thread from the

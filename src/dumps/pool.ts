@@ -37,8 +37,14 @@ function workerScript(): URL | undefined {
   return url.protocol === 'file:' && existsSync(fileURLToPath(url)) ? url : undefined;
 }
 
-export function defaultParseWorkers(): number {
-  return Math.max(1, Math.min(MAX_PARSE_WORKERS, availableParallelism()));
+/**
+ * Workers for the cores: all of them when the main thread only collects results, one fewer when
+ * it has its own share of the work (it decodes every thread and analyzes as results arrive):
+ * a third busy thread on two cores slows the other two more than it adds.
+ */
+export function defaultParseWorkers(mainThreadBusy: boolean): number {
+  const cores = availableParallelism();
+  return Math.max(1, Math.min(MAX_PARSE_WORKERS, mainThreadBusy ? cores - 1 : cores));
 }
 
 export class ParsePool {

@@ -16,6 +16,8 @@ import {
   type ParseResult,
   type ProcessDump,
   type RollcallThreadInfo,
+  type NormalizedState,
+  type ThreadDump,
   type UnparsedLine,
 } from './model.js';
 
@@ -70,8 +72,18 @@ const STR_FIELDS: readonly Field<string>[] = [
 ];
 const STR_BIT0 = 16;
 
-/** A dump without its threads (they travel in the arrays), keys in their original order. */
-type WireDump = ProcessDump & { threadCount: number };
+/**
+ * A dump without its threads (they travel in the arrays), keys in their original order; in a
+ * summary, `states` instead: each state's code and count, in the order the states first appear.
+ */
+type WireDump = ProcessDump & { threadCount: number; states?: number[] };
+
+/** What `rollcall parse` prints of a dump, without its threads: their number and states. */
+export type DumpSummary = Omit<ProcessDump, 'threads'> & {
+  threadCount: number;
+  /** Each state and its count, in the order the states first appear. */
+  states: [NormalizedState, number][];
+};
 
 export interface WireResult {
   /** Table generation these ids refer to; a new one starts with empty tables. */
@@ -122,7 +134,8 @@ export class WireEncoder {
   private readonly ints = ints(1 << 16);
   private readonly nums = new Growing(new Float64Array(1 << 14), (n) => new Float64Array(n));
 
-  encode(r: ParseResult): WireResult {
+  /** The result for the wire; with `summary`, each dump's thread count and states instead of its threads. */
+  encode(r: ParseResult, summary = false): WireResult {
     if (this.strings.size + this.frames.size + this.stacks.size > MAX_WIRE_TABLE_ENTRIES) {
       this.gen++;
       this.strings.clear();
@@ -139,7 +152,8 @@ export class WireEncoder {
       for (const k of Object.keys(d)) w[k] = k === 'threads' ? [] : d[k as keyof ProcessDump];
       w['threadCount'] = d.threads.length;
       dumps.push(w as unknown as WireDump);
-      for (const t of d.threads) this.thread(t as ThreadRecord, extras);
+      if (summary) w['states'] = stateCounts(d.threads);
+      else for (const t of d.threads) this.thread(t as ThreadRecord, extras);
     }
     const { dumps: _dumps, ...rest } = r;
     const out: WireResult = {
@@ -290,6 +304,88 @@ export class WireDecoder {
   }
 }
 
+/** Each state's code and count, in the order the states first appear. */
+function stateCounts(threads: readonly ThreadDump[]): number[] {
+  const counts = new Map<number, number>();
+  for (const t of threads) {
+    const code = STATE_CODE.get(t.state) ?? 6;
+    counts.set(code, (counts.get(code) ?? 0) + 1);
+  }
+  return [...counts].flat();
+}
+
+/** Input line numbers moved by the lines before this part; shared entries (dump and result lists) moved once. */
+function lineMover(lineOffset: number): <T extends UnparsedLine | ParseErrorInfo>(e: T) => T {
+  const moved = new Map<object, UnparsedLine | ParseErrorInfo>();
+  return <T extends UnparsedLine | ParseErrorInfo>(e: T): T => {
+    if (lineOffset === 0) return e;
+    let m = moved.get(e) as T | undefined;
+    if (m === undefined) moved.set(e, (m = { ...e, line: e.line + lineOffset }));
+    return m;
+  };
+}
+
+/** A dump's own fields from the wire, `threads` given, lines moved; keys in their original order. */
+function dumpHeader<T>(
+  w: WireDump,
+  lineOffset: number,
+  move: ReturnType<typeof lineMover>,
+  replace: (key: string) => [string, unknown][] | undefined,
+): T {
+  const d = {} as Record<string, unknown>;
+  for (const k of Object.keys(w)) {
+    const r = replace(k);
+    if (r === undefined) d[k] = w[k as keyof WireDump];
+    else for (const [rk, rv] of r) d[rk] = rv;
+  }
+  const dump = d as unknown as ProcessDump;
+  if (lineOffset !== 0) {
+    dump.startLine += lineOffset;
+    dump.endLine += lineOffset;
+    for (const j of dump.deadlocks) j.line += lineOffset;
+    dump.errors = dump.errors.map(move);
+    if (dump.unparsed !== undefined) dump.unparsed = dump.unparsed.map(move);
+  }
+  return d as T;
+}
+
+function restOf(wire: WireResult, move: ReturnType<typeof lineMover>): Omit<ParseResult, 'dumps'> {
+  const rest = wire.rest;
+  return {
+    format: rest.format,
+    totalLines: rest.totalLines,
+    parsedLines: rest.parsedLines,
+    unparsedLines: rest.unparsedLines,
+    unparsed: rest.unparsed.map(move),
+    errors: rest.errors.map(move),
+    bytes: rest.bytes,
+  };
+}
+
+/** The dump summaries a received summary carries, lines moved by `lineOffset`. */
+export function decodeSummaries(
+  received: ReceivedResult,
+  lineOffset = 0,
+): Omit<ParseResult, 'dumps'> & { dumps: DumpSummary[] } {
+  const move = lineMover(lineOffset);
+  const dumps = received.wire.dumps.map((w) => {
+    const pairs = w.states ?? [];
+    const states: [NormalizedState, number][] = [];
+    for (let i = 0; i < pairs.length; i += 2) states.push([STATES[pairs[i]!]!, pairs[i + 1]!]);
+    return dumpHeader<DumpSummary>(w, lineOffset, move, (k) =>
+      k === 'threads'
+        ? []
+        : k === 'threadCount'
+          ? [['threadCount', w.threadCount]]
+          : k === 'states'
+            ? [['states', states]]
+            : undefined,
+    );
+  });
+  const { format, ...rest } = restOf(received.wire, move);
+  return { format, dumps, ...rest };
+}
+
 /**
  * The ParseResult a received message carries, with every input line number moved by
  * `lineOffset` (the lines before this part of the input).
@@ -302,13 +398,7 @@ export function decodeResult(received: ReceivedResult, lineOffset = 0): ParseRes
   let ip = 0;
   let np = 0;
   let xp = 0;
-  const moved = new Map<object, UnparsedLine | ParseErrorInfo>();
-  const move = <T extends UnparsedLine | ParseErrorInfo>(e: T): T => {
-    if (lineOffset === 0) return e;
-    let m = moved.get(e) as T | undefined;
-    if (m === undefined) moved.set(e, (m = { ...e, line: e.line + lineOffset }));
-    return m;
-  };
+  const move = lineMover(lineOffset);
   const locks = (): LockLine[] => {
     const n = ints[ip++]!;
     if (n === 0) return NO_LOCKS;
@@ -338,19 +428,10 @@ export function decodeResult(received: ReceivedResult, lineOffset = 0): ParseRes
   };
   const dumps: ProcessDump[] = [];
   for (const w of wire.dumps) {
-    const d = {} as Record<string, unknown>;
     const threads: ThreadRecord[] = [];
-    for (const k of Object.keys(w)) {
-      if (k !== 'threadCount') d[k] = k === 'threads' ? threads : w[k as keyof WireDump];
-    }
-    const dump = d as unknown as ProcessDump;
-    if (lineOffset !== 0) {
-      dump.startLine += lineOffset;
-      dump.endLine += lineOffset;
-      for (const j of dump.deadlocks) j.line += lineOffset;
-      dump.errors = dump.errors.map(move);
-      if (dump.unparsed !== undefined) dump.unparsed = dump.unparsed.map(move);
-    }
+    const dump = dumpHeader<ProcessDump>(w, lineOffset, move, (k) =>
+      k === 'threads' ? [['threads', threads]] : k === 'threadCount' || k === 'states' ? [] : undefined,
+    );
     for (let n = 0; n < w.threadCount; n++) {
       const name = strings[ints[ip++]!]!;
       const line = ints[ip++]! + lineOffset;
@@ -393,15 +474,6 @@ export function decodeResult(received: ReceivedResult, lineOffset = 0): ParseRes
       `wire result decoded ${ip}/${ints.length} ints, ${np}/${nums.length} numbers: encoder and decoder disagree`,
     );
   }
-  const rest = wire.rest;
-  return {
-    format: rest.format,
-    dumps,
-    totalLines: rest.totalLines,
-    parsedLines: rest.parsedLines,
-    unparsedLines: rest.unparsedLines,
-    unparsed: rest.unparsed.map(move),
-    errors: rest.errors.map(move),
-    bytes: rest.bytes,
-  };
+  const { format, ...rest } = restOf(wire, move);
+  return { format, dumps, ...rest };
 }

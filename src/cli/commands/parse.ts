@@ -4,6 +4,7 @@
 import { statSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { DumpFeed, FeedInputError, inputBytes, parseWorkersFor, type FileDone } from '../../dumps/feed.js';
+import type { DumpSummary } from '../../dumps/wire.js';
 import { defaultFrameTable } from '../../dumps/frames.js';
 import type { DumpFormat, NormalizedState, ProcessDump } from '../../dumps/model.js';
 import { UsageError } from '../errors.js';
@@ -64,14 +65,18 @@ async function runParse(files: string[], flags: ParseFlags): Promise<void> {
   }
   const json = flags.json === true;
   const done: (FileDone | undefined)[] = [];
-  const feed = new DumpFeed(
+  // The summary lines need no threads: workers then send each dump's thread count and states
+  // only, and the main thread has little to do.
+  const summary = !json && flags.threads !== true;
+  const feed = new DumpFeed<ProcessDump | DumpSummary>(
     files.map((file) => ({ name: file, files: [file] })),
     {
+      summary,
       keepUnparsed: flags.showUnparsed === true || json,
       maxUnparsedListed: flags.maxUnparsed,
       ...(flags.format ? { format: flags.format } : {}),
       frames: defaultFrameTable,
-      workers: parseWorkersFor(inputBytes(files)),
+      workers: parseWorkersFor(inputBytes(files), !summary),
       onFile: (f) => (done[f.source] = f),
     },
   );
@@ -80,7 +85,9 @@ async function runParse(files: string[], flags: ParseFlags): Promise<void> {
     if (json) out.write('[');
     for (let i = 0; i < files.length; i++) {
       const file = files[i]!;
-      const report = json ? new JsonFile(out, file, i === 0) : new TextFile(out, file, flags);
+      const report: FileReport<ProcessDump | DumpSummary> = json
+        ? new JsonFile(out, file, i === 0)
+        : new TextFile(out, file, flags);
       for (;;) {
         let d;
         try {
@@ -125,12 +132,12 @@ class Output {
 }
 
 /** One file's output, written one dump behind: a dump's last line is final once the next dump (or the end) is seen. */
-abstract class FileReport {
-  private held: ProcessDump | undefined;
+abstract class FileReport<D extends ProcessDump | DumpSummary> {
+  private held: D | undefined;
   /** Dumps written so far. */
   protected count = 0;
 
-  dump(d: ProcessDump): void {
+  dump(d: D): void {
     if (this.count === 0 && this.held === undefined) this.first(d);
     this.release();
     this.held = d;
@@ -142,13 +149,13 @@ abstract class FileReport {
     this.held = undefined;
   }
 
-  protected first(_d: ProcessDump): void {}
-  protected abstract write(d: ProcessDump, index: number): void;
+  protected first(_d: D): void {}
+  protected abstract write(d: D, index: number): void;
   abstract end(f: FileDone): void;
 }
 
 /** A file's summary: its line first, so its dumps are kept as text until the file is complete. */
-class TextFile extends FileReport {
+class TextFile extends FileReport<ProcessDump | DumpSummary> {
   private readonly lines: string[] = [];
   constructor(
     private readonly out: Output,
@@ -158,7 +165,7 @@ class TextFile extends FileReport {
     super();
   }
 
-  protected write(d: ProcessDump, index: number): void {
+  protected write(d: ProcessDump | DumpSummary, index: number): void {
     this.lines.push(...describeDump(d, index, this.flags.threads === true));
   }
 
@@ -180,7 +187,7 @@ class TextFile extends FileReport {
  * A file's entry in the JSON array, written as it is parsed, exactly as
  * JSON.stringify([{ file, ...result }], jsonReplacer, 2) would write it.
  */
-class JsonFile extends FileReport {
+class JsonFile extends FileReport<ProcessDump> {
   constructor(
     private readonly out: Output,
     private readonly file: string,
@@ -226,10 +233,16 @@ function indent(text: string, by: string): string {
   return by + text.replace(/\n/g, '\n' + by);
 }
 
-function describeDump(d: ProcessDump, i: number, listThreads: boolean): string[] {
-  const states = new Map<NormalizedState, number>();
-  for (const t of d.threads) states.set(t.state, (states.get(t.state) ?? 0) + 1);
-  const stateText = [...states].map(([s, n]) => `${s} ${n}`).join(', ');
+function describeDump(d: ProcessDump | DumpSummary, i: number, listThreads: boolean): string[] {
+  let states: [NormalizedState, number][];
+  if ('states' in d) states = d.states;
+  else {
+    const counts = new Map<NormalizedState, number>();
+    for (const t of d.threads) counts.set(t.state, (counts.get(t.state) ?? 0) + 1);
+    states = [...counts];
+  }
+  const threadCount = 'threadCount' in d ? d.threadCount : d.threads.length;
+  const stateText = states.map(([s, n]) => `${s} ${n}`).join(', ');
   const facts = [
     d.node ? `node ${d.node}` : undefined,
     d.pid !== undefined ? `pid ${d.pid}` : undefined,
@@ -238,13 +251,13 @@ function describeDump(d: ProcessDump, i: number, listThreads: boolean): string[]
   ].filter((x) => x !== undefined);
   const lines = [
     `  dump ${i + 1} (lines ${d.startLine}-${d.endLine}, ${d.format}${facts.length ? '; ' + facts.join('; ') : ''}): ` +
-      `${d.threads.length} threads (${stateText || 'none'})`,
+      `${threadCount} threads (${stateText || 'none'})`,
   ];
   for (const dl of d.deadlocks) {
     lines.push(`    JVM-reported deadlock at line ${dl.line}:`);
     for (const e of dl.entries) lines.push(`      "${e.thread}" waits for ${e.waitingToLock}, held by "${e.heldBy}"`);
   }
-  if (listThreads) {
+  if (listThreads && 'threads' in d) {
     for (const t of d.threads) {
       const top = t.frames[0];
       lines.push(`    "${t.name}" ${t.state}${top ? ` at ${top.text}` : ''}`);
