@@ -11,6 +11,7 @@ import {
   NORMALIZED_STATES,
   type Frame,
   type LockLine,
+  type MountedVirtualThread,
   type OwnableSynchronizer,
   type ParseErrorInfo,
   type ParseResult,
@@ -399,7 +400,7 @@ export function decodeResult(received: ReceivedResult, lineOffset = 0): ParseRes
   let np = 0;
   let xp = 0;
   const move = lineMover(lineOffset);
-  const locks = (): LockLine[] => {
+  const lockList = (): LockLine[] => {
     const n = ints[ip++]!;
     if (n === 0) return NO_LOCKS;
     if (n === 1) {
@@ -426,9 +427,13 @@ export function decodeResult(received: ReceivedResult, lineOffset = 0): ParseRes
     }
     return out;
   };
+  let mask = 0;
+  const num = (bit: number): number | undefined => ((mask & bit) !== 0 ? nums[np++]! : undefined);
+  const str = (i: number): string | undefined =>
+    (mask & (1 << (STR_BIT0 + i))) !== 0 ? strings[ints[ip++]!]! : undefined;
   const dumps: ProcessDump[] = [];
   for (const w of wire.dumps) {
-    const threads: ThreadRecord[] = [];
+    const threads: ThreadDump[] = [];
     const dump = dumpHeader<ProcessDump>(w, lineOffset, move, (k) =>
       k === 'threads' ? [['threads', threads]] : k === 'threadCount' || k === 'states' ? [] : undefined,
     );
@@ -436,36 +441,86 @@ export function decodeResult(received: ReceivedResult, lineOffset = 0): ParseRes
       const name = strings[ints[ip++]!]!;
       const line = ints[ip++]! + lineOffset;
       const flags = ints[ip++]!;
-      const mask = ints[ip++]!;
+      mask = ints[ip++]!;
       const sid = ints[ip++]!;
       const stack = sid >= 0 ? stacks[sid]! : undefined;
-      const t = new ThreadRecord(name, line, stack?.frames ?? [], NO_LOCKS, NO_SYNCHRONIZERS);
-      if (stack !== undefined) t.stackKey = stack.key;
-      t.stateDetail = strings[ints[ip++]!]!;
-      t.state = STATES[flags & F_STATE]!;
-      if ((flags & F_DAEMON) !== 0) t.daemon = true;
-      if ((flags & F_VIRTUAL_SET) !== 0) t.virtual = (flags & F_VIRTUAL) !== 0;
-      if ((flags & F_TRUNCATED_SET) !== 0) t.truncated = (flags & F_TRUNCATED) !== 0;
-      if (mask !== 0) {
-        for (let i = 0; i < NUM_FIELDS.length; i++) if ((mask & (1 << i)) !== 0) NUM_FIELDS[i]!.set(t, nums[np++]!);
-        for (let i = 0; i < STR_FIELDS.length; i++)
-          if ((mask & (1 << (STR_BIT0 + i))) !== 0) STR_FIELDS[i]!.set(t, strings[ints[ip++]!]!);
-      }
-      t.locks = locks();
+      const stateDetail = strings[ints[ip++]!]!;
+      // Optional fields in NUM_FIELDS and STR_FIELDS order (checked by the counts below).
+      const javaId = num(1);
+      const nidNumber = num(2);
+      const osThreadId = num(4);
+      const priority = num(8);
+      const osPriority = num(16);
+      const cpuMs = num(32);
+      const elapsedMs = num(64);
+      const allocatedBytes = num(128);
+      const definedClasses = num(256);
+      const blockedCount = num(512);
+      const blockedTimeMs = num(1024);
+      const waitedCount = num(2048);
+      const waitedTimeMs = num(4096);
+      const carryingVirtualThread = num(8192);
+      const tid = str(0);
+      const nidText = str(1);
+      const container = str(2);
+      const waitingOnText = str(3);
+      const blockedByText = str(4);
+      const locks = lockList();
       const own = ints[ip++]!;
+      let ownableSynchronizers = NO_SYNCHRONIZERS;
       if (own > 0) {
-        t.ownableSynchronizers = new Array<OwnableSynchronizer>(own);
+        ownableSynchronizers = new Array<OwnableSynchronizer>(own);
         for (let i = 0; i < own; i++)
-          t.ownableSynchronizers[i] = { address: strings[ints[ip++]!]!, className: strings[ints[ip++]!]! };
+          ownableSynchronizers[i] = { address: strings[ints[ip++]!]!, className: strings[ints[ip++]!]! };
       }
+      let mountedVirtualThread: MountedVirtualThread | undefined;
       if ((flags & F_MOUNTED) !== 0) {
-        const javaId = nums[np++]!;
+        const mountedId = nums[np++]!;
         const msid = ints[ip++]!;
         const s = msid >= 0 ? stacks[msid]! : undefined;
-        t.mountedVirtualThread = { javaId, frames: s?.frames ?? [], stackKey: s?.key ?? '', locks: locks() };
+        mountedVirtualThread = {
+          javaId: mountedId,
+          frames: s?.frames ?? [],
+          stackKey: s?.key ?? '',
+          locks: lockList(),
+        };
       }
-      if ((flags & F_ROLLCALL) !== 0) t.rollcall = wire.extras[xp++]!;
-      threads.push(t);
+      // One object literal with ThreadRecord's fields in ThreadRecord's order: the same JSON, and
+      // one allocation site, which V8 can allocate straight into the old generation when (as
+      // here, held for a whole round) such threads outlive young collections.
+      threads.push({
+        line,
+        name,
+        javaId,
+        tid,
+        nid: nidNumber ?? nidText,
+        osThreadId,
+        daemon: (flags & F_DAEMON) !== 0,
+        priority,
+        osPriority,
+        state: STATES[flags & F_STATE]!,
+        stateDetail,
+        cpuMs,
+        elapsedMs,
+        allocatedBytes,
+        definedClasses,
+        blockedCount,
+        blockedTimeMs,
+        waitedCount,
+        waitedTimeMs,
+        frames: stack?.frames ?? [],
+        stackKey: stack?.key ?? '',
+        locks,
+        ownableSynchronizers,
+        carryingVirtualThread,
+        mountedVirtualThread,
+        virtual: (flags & F_VIRTUAL_SET) !== 0 ? (flags & F_VIRTUAL) !== 0 : undefined,
+        container,
+        waitingOnText,
+        blockedByText,
+        truncated: (flags & F_TRUNCATED_SET) !== 0 ? (flags & F_TRUNCATED) !== 0 : undefined,
+        rollcall: (flags & F_ROLLCALL) !== 0 ? wire.extras[xp++]! : undefined,
+      });
     }
     dumps.push(dump);
   }
