@@ -115,7 +115,8 @@ export interface PartResult {
 
 export function parsePart(buf: Uint8Array, options: ParseOptions = {}, shape?: InputShape): PartResult {
   const b = asBuffer(buf);
-  const decode = decoder(b);
+  const ascii = isAscii(b);
+  const decode = decoder(b, ascii);
   const format = shape?.format ?? options.format ?? detectFormat(headText(b, decode));
   if (format === 'jcmd-json' || format === 'rollcall-json' || format === 'hadoop-stacks') {
     const result = parseDumpText(b.toString('utf8'), { ...options, format });
@@ -130,7 +131,7 @@ export function parsePart(buf: Uint8Array, options: ParseOptions = {}, shape?: I
         : new RegExp(shape.prefix, 'y')
       : detectPrefix(b, decode);
   const parser = new TextParser(ctx, prefix);
-  feedWindows(parser, b, decode);
+  feedWindows(parser, b, decode, ascii);
   const tail = ctx.current !== undefined ? 'open' : parser.threadOpen ? 'implicit' : 'closed';
   parser.end();
   return {
@@ -150,14 +151,15 @@ function asBuffer(buf: Uint8Array): Buffer {
 
 type Decode = (start: number, end: number) => string;
 
-function decoder(b: Buffer): Decode {
-  return (s, e) => b.toString('utf8', s, e);
+/** ASCII, the usual case, is its own Latin-1: decoded byte for byte, far faster than UTF-8. */
+function decoder(b: Buffer, ascii = isAscii(b)): Decode {
+  return ascii ? (s, e) => b.toString('latin1', s, e) : (s, e) => b.toString('utf8', s, e);
 }
 
 /** The first DETECT_CHARS characters (a UTF-8 character is at most 4 bytes; ASCII is one). */
 function headText(b: Buffer, decode: Decode): string {
   const ascii = Math.min(b.byteLength, DETECT_CHARS);
-  if (isAscii(b.subarray(0, ascii))) return decode(0, ascii);
+  if (isAscii(b.subarray(0, ascii))) return b.toString('latin1', 0, ascii);
   const text = decode(0, Math.min(b.byteLength, DETECT_CHARS * 4));
   return text.length > DETECT_CHARS ? text.slice(0, DETECT_CHARS) : text;
 }
@@ -189,15 +191,14 @@ function windowEnd(b: Buffer, pos: number, end: number): number {
   return next < 0 || next >= end ? end : next + 1;
 }
 
-function feedWindows(parser: TextParser, b: Buffer, decode: Decode): void {
+/** Feeds the parser whole lines a window at a time; with ASCII bytes, it may copy strings from them. */
+function feedWindows(parser: TextParser, b: Buffer, decode: Decode, ascii: boolean): void {
   const end = b.byteLength;
-  // ASCII, the usual case, is its own Latin-1: decoded byte for byte, far faster than UTF-8.
-  const ascii = isAscii(b);
   let pos = 0;
   while (pos < end) {
     const cut = windowEnd(b, pos, end);
     if (cut - pos > MAX_DECODED_LINE_BYTES) parser.feedLongLine(decode(pos, pos + LONG_LINE_HEAD_BYTES));
-    else if (ascii) parser.feed(b.toString('latin1', pos, cut), b, pos);
+    else if (ascii) parser.feed(decode(pos, cut), b, pos);
     else parser.feed(decode(pos, cut));
     pos = cut;
   }
