@@ -284,6 +284,7 @@ export class DumpFeed<D extends ProcessDump | DumpSummary = ProcessDump> {
           return { kind: 'end', file: f };
         }
         const part = await this.pool.run({ bytes: piece.bytes, shape: piece.shape, ...this.jobOptions() });
+        if (part.input !== undefined) f.reader?.recycle(part.input);
         return { kind: 'part', file: f, part, bytes: piece.bytes.byteLength };
       },
       async (err: unknown) => {

@@ -25,6 +25,8 @@ export interface ParseJobDone {
   id: number;
   wire: WireResult;
   seam: PartSeam;
+  /** The part's bytes, handed back for reuse once parsed. */
+  input?: ArrayBuffer;
 }
 
 export interface ParseJobFailed {

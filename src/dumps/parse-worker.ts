@@ -8,6 +8,8 @@ if (port === null) throw new Error('parse-worker runs as a worker thread');
 const runner = new JobRunner(new FrameTable(), new StringInterner());
 port.on('message', (job: ParseJob) => {
   const reply = runner.run(job);
+  // The part's bytes go back too, for the reader to fill again.
+  const input = job.bytes?.buffer as ArrayBuffer | undefined;
   if ('error' in reply) port.postMessage(reply);
   else {
     const w = reply.wire;
@@ -16,6 +18,7 @@ port.on('message', (job: ParseJob) => {
       w.nums.buffer as ArrayBuffer,
       w.newStacks.buffer as ArrayBuffer,
     ];
-    port.postMessage(reply, transfer);
+    if (input !== undefined) transfer.push(input);
+    port.postMessage({ ...reply, input }, transfer);
   }
 });

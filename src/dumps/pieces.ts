@@ -16,6 +16,8 @@ const MARKER = Buffer.from('Full thread dump ', 'latin1');
 const MAX_LEAD_BYTES = 64 * 1024;
 const MAX_LEAD_LINES = 64;
 const DETECT_BYTES = 64 * 1024;
+/** Part buffers kept for reuse per input. */
+const MAX_SPARE_BUFFERS = 4;
 /** Formats read by the jstack-family parser, which can start on any dump header. */
 const SPLITTABLE = new Set<InputShape['format']>(['jstack', 'jmx', 'rollcall-text', 'unknown']);
 
@@ -47,6 +49,7 @@ export class PieceReader {
   private index = 0;
   private shape: InputShape | undefined;
   private prefix: RegExp | undefined;
+  private readonly spare: ArrayBuffer[] = [];
 
   constructor(
     private readonly fh: FileHandle,
@@ -98,10 +101,20 @@ export class PieceReader {
   }
 
   /** The first `n` bytes as a part of their own; the rest moves to a fresh buffer. */
+  /**
+   * A part's buffer, back from whoever parsed it: reused for a later part, since fresh memory
+   * costs page faults and, held outside the JS heap, pushes V8 into extra collections.
+   */
+  recycle(buffer: ArrayBuffer): void {
+    if (this.spare.length < MAX_SPARE_BUFFERS && buffer.byteLength >= this.targetBytes) this.spare.push(buffer);
+  }
+
   private take(n: number): Piece {
     const bytes = this.buf.subarray(0, n);
     const rest = this.filled - n;
-    const next = Buffer.allocUnsafeSlow(Math.max(this.targetBytes, rest * 2));
+    const size = Math.max(this.targetBytes, rest * 2);
+    const spare = this.spare.findIndex((b) => b.byteLength >= size);
+    const next = spare >= 0 ? Buffer.from(this.spare.splice(spare, 1)[0]!) : Buffer.allocUnsafeSlow(size);
     this.buf.copy(next, 0, n, this.filled);
     this.buf = next;
     this.filled = rest;

@@ -16,6 +16,8 @@ export const MAX_PARSE_WORKERS = 16;
 export interface PartReceived {
   received: ReceivedResult;
   seam: PartSeam;
+  /** The part's bytes, free to be filled again. */
+  input?: ArrayBuffer;
 }
 
 interface Waiting {
@@ -94,6 +96,7 @@ export class ParsePool {
       return Promise.resolve({
         received: this.local.decoder.receive(reply.wire),
         seam: reply.seam,
+        ...(job.bytes !== undefined ? { input: job.bytes.buffer as ArrayBuffer } : {}),
       });
     }
     let slot = live[0]!;
@@ -116,6 +119,7 @@ export class ParsePool {
       w.resolve({
         received: slot.decoder.receive(reply.wire),
         seam: reply.seam,
+        ...(reply.input !== undefined ? { input: reply.input } : {}),
       });
   }
 

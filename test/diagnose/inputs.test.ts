@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createGzip } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
+import { MAX_RULES_FILE_BYTES } from '../../src/diagnose/rules.js';
 import { MAX_DUMP_INPUT_BYTES } from '../../src/dumps/parse.js';
 import { generateJstackCorpus } from '../../bench/corpus.js';
 import { runCli, type CliResult } from '../support/cli.js';
@@ -137,6 +138,15 @@ describe('inputs that must not cost unbounded work', () => {
       'rollcall pool entry that is not an object skipped',
     ]);
     expect((await runCli(['analyze', f, '--json'])).code).toBe(0);
+  });
+
+  it('--rules reads at most the rules limit, whatever the file is (a device)', async () => {
+    refused(
+      await runCli(['analyze', JUC, '--rules', '/dev/zero']),
+      /cannot read --rules \/dev\/zero: over the 1048576-byte limit/,
+    );
+    // --help states that limit without loading the rules module; the two must agree.
+    expect((await runCli(['analyze', '--help'])).stdout).toContain(`at most ${MAX_RULES_FILE_BYTES} bytes`);
   });
 
   it('--node-addr without NAME= says what it takes', async () => {

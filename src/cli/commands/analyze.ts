@@ -3,14 +3,20 @@
 // ahead of the analysis, which takes them a round at a time and drops them once analyzed, so
 // memory follows a few rounds of the cluster, not the whole capture. The analysis and the report
 // renderers load when the command runs, not for --help.
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { UnparsedLine } from '../../dumps/model.js';
-import { parseRules, RulesError, MAX_RULES_FILE_BYTES, type RulePack } from '../../diagnose/rules.js';
+import type { RulePack } from '../../diagnose/rules.js';
 import type { AnalysisResult } from '../../diagnose/result.js';
 import { FindingExit, UsageError } from '../errors.js';
 import { choiceOption, collect, parseNamed } from '../options.js';
+
+/**
+ * rules.ts's MAX_RULES_FILE_BYTES, restated for --help, which then needs neither the rules module
+ * nor zod (test/diagnose/inputs.test.ts keeps the two equal).
+ */
+const RULES_FILE_HELP_BYTES = 1024 * 1024;
 
 interface AnalyzeFlags {
   node?: string[];
@@ -61,7 +67,7 @@ progressing), healthy. Samples are aligned by round (bundle) or by order.
 
 Built-in rules: HBase (RPC handler pools, blocking stub calls to master/region servers, barrier
 procedures), Hadoop IPC, gRPC-java blocking stubs, rollcall's own dumps (explicit links).
---rules FILE (JSON; at most ${MAX_RULES_FILE_BYTES} bytes):
+--rules FILE (JSON; at most ${RULES_FILE_HELP_BYTES} bytes):
   { "pools":  [{ "threadName": "^worker-(?<handler>\\\\d+)$", "pool": "workers" }],
     "idle":   [{ "frame": "^com\\\\.example\\\\.Jobs\\\\.await$", "within": 8 }],
     "waits":  [{ "frame": "^com\\\\.example\\\\.Client\\\\.callSync$", "via": "Stub\\\\.", "kind": "rpc",
@@ -92,10 +98,11 @@ async function runAnalyze(inputs: string[], flags: AnalyzeFlags): Promise<void> 
   });
   const rules: RulePack[] = [];
   if (flags.rules !== undefined) {
+    const { parseRules, RulesError, MAX_RULES_FILE_BYTES } = await import('../../diagnose/rules.js');
+    const { readFileBounded } = await import('../../dumps/parse.js');
     let text: string;
     try {
-      if (statSync(flags.rules).size > MAX_RULES_FILE_BYTES) throw new Error(`over ${MAX_RULES_FILE_BYTES} bytes`);
-      text = readFileSync(flags.rules, 'utf8');
+      text = readFileBounded(flags.rules, MAX_RULES_FILE_BYTES).toString('utf8');
     } catch (err) {
       throw new UsageError(`cannot read --rules ${flags.rules}: ${(err as Error).message}`);
     }
