@@ -1,7 +1,7 @@
 // A reproducible corpus of JDK 17 jstack dumps for the parse and analyze benchmarks: NODES × SAMPLES
 // dumps of THREADS threads, HBase-like names and stacks (idle handlers, busy and monitor-blocked
 // threads), with one planted two-thread monitor deadlock on node 7 so analysis has a cycle to find.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Deterministic LCG so every run analyzes the same bytes. */
@@ -106,4 +106,21 @@ export function generateJstackCorpus(
   }
   writeFileSync(join(dir, '.complete'), String(bytes));
   return bytes;
+}
+
+/** The corpus in DIR, generated unless a complete one is there already; returns its bytes. */
+export function ensureJstackCorpus(
+  dir: string,
+  o: { nodes: number; samples: number; threads: number },
+  quiet: boolean,
+): number {
+  if (existsSync(join(dir, '.complete'))) return Number(readFileSync(join(dir, '.complete'), 'utf8'));
+  // A corpus made by another generator (the contract's): used as it is, never overwritten.
+  if (existsSync(join(dir, 'node0')))
+    return readdirSync(dir)
+      .filter((n) => n.startsWith('node'))
+      .flatMap((n) => readdirSync(join(dir, n)).map((f) => statSync(join(dir, n, f)).size))
+      .reduce((a, b) => a + b, 0);
+  if (!quiet) process.stderr.write(`generating ${o.nodes} × ${o.samples} × ${o.threads} in ${dir} …\n`);
+  return generateJstackCorpus(dir, o);
 }

@@ -1,19 +1,31 @@
-// The `rollcall` command. Each subcommand lives in ./commands and registers itself here.
+// The `rollcall` command. Each subcommand lives in ./commands and registers itself here. A
+// command's module (and what it imports: charts, graph layout, the ZooKeeper client) loads only
+// when that command runs, so `rollcall --version` or `rollcall analyze --help` start at once.
 import { Command, CommanderError } from 'commander';
-import { ROLLCALL_VERSION } from '../threads/index.js';
+import { ROLLCALL_VERSION } from '../threads/registry.js';
 import { EXIT_FINDING, EXIT_USAGE, FindingExit, UsageError } from './errors.js';
-import { registerCapture } from './commands/capture.js';
-import { registerAgent } from './commands/agent.js';
-import { registerParse } from './commands/parse.js';
-import { registerAnalyze } from './commands/analyze.js';
-import { registerRolllog } from './commands/rolllog.js';
-import { registerCluster } from './commands/cluster.js';
-import { registerNode } from './commands/node.js';
-import { registerSimulate } from './commands/simulate.js';
-import { registerDemo } from './commands/demo.js';
-import { registerVerify } from './commands/verify.js';
 
-export function buildProgram(): Command {
+type Register = (program: Command) => void;
+
+/** Every command, in the order --help lists them. */
+const COMMANDS: readonly { name: string; load: () => Promise<Register> }[] = [
+  { name: 'demo', load: async () => (await import('./commands/demo.js')).registerDemo },
+  { name: 'rolllog', load: async () => (await import('./commands/rolllog.js')).registerRolllog },
+  { name: 'cluster', load: async () => (await import('./commands/cluster.js')).registerCluster },
+  { name: 'node', load: async () => (await import('./commands/node.js')).registerNode },
+  { name: 'verify', load: async () => (await import('./commands/verify.js')).registerVerify },
+  { name: 'simulate', load: async () => (await import('./commands/simulate.js')).registerSimulate },
+  { name: 'capture', load: async () => (await import('./commands/capture.js')).registerCapture },
+  { name: 'agent', load: async () => (await import('./commands/agent.js')).registerAgent },
+  { name: 'parse', load: async () => (await import('./commands/parse.js')).registerParse },
+  { name: 'analyze', load: async () => (await import('./commands/analyze.js')).registerAnalyze },
+];
+
+/**
+ * The program with the commands `argv` needs: the one it names, none for a bare --version, all
+ * otherwise (the command list in --help, an unknown command's suggestions).
+ */
+export async function buildProgram(argv: string[] = []): Promise<Command> {
   const program = new Command('rollcall')
     .description(
       'Coordinated distributed systems: global barriers that stay fast at any cluster size,\nand the tools to prove — or predict — a distributed deadlock.',
@@ -22,22 +34,18 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   program.configureHelp({ sortSubcommands: false });
-  // Commands register here, in the order --help lists them.
-  registerDemo(program);
-  registerRolllog(program);
-  registerCluster(program);
-  registerNode(program);
-  registerVerify(program);
-  registerSimulate(program);
-  registerCapture(program);
-  registerAgent(program);
-  registerParse(program);
-  registerAnalyze(program);
+  const args = argv.slice(2);
+  const word = args.find((a) => !a.startsWith('-'));
+  const named = COMMANDS.filter((c) => c.name === word);
+  const versionOnly = word === undefined && args.length > 0 && args.every((a) => a === '--version' || a === '-V');
+  const wanted = named.length > 0 ? named : versionOnly ? [] : COMMANDS;
+  const registers = await Promise.all(wanted.map((c) => c.load()));
+  for (const register of registers) register(program);
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(argv);
   program.commands.forEach(function exitOverrideAll(c: Command): void {
     c.exitOverride();
     c.commands.forEach(exitOverrideAll);

@@ -1,14 +1,23 @@
 // Reading what `rollcall analyze` is given — a capture bundle, dump files, or --node NAME=FILE
-// samples — and feeding it to the Analyzer one round at a time. Files are parsed round by round
-// and dropped once analyzed, so memory follows one round of the cluster, not the whole capture.
+// samples — and feeding it to the Analyzer one round at a time. Parsing runs ahead on a pool of
+// worker threads (src/dumps/feed.ts) while the Analyzer consumes rounds in order; parsed dumps are
+// dropped once analyzed, so memory follows a few rounds of the cluster, not the whole capture.
 // Shared by the CLI and the demo.
 import { statSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { readBundle, type BundleNode } from '../dumps/bundle.js';
+import {
+  DumpFeed,
+  FeedInputError,
+  inputBytes,
+  parseWorkersFor,
+  type FeedSource,
+  type FileDone,
+} from '../dumps/feed.js';
+import { defaultFrameTable } from '../dumps/frames.js';
 import type { ProcessDump, UnparsedLine } from '../dumps/model.js';
-import { parseDumpFileSync } from '../dumps/parse.js';
 import { attachCpuSidecar } from '../dumps/thread-cpu.js';
-import { Analyzer } from './analyze.js';
+import { Analyzer, MAX_ROUNDS } from './analyze.js';
 import { HotThreads } from './hot-threads.js';
 import type { AnalysisResult } from './result.js';
 import type { RulePack } from './rules.js';
@@ -33,6 +42,10 @@ export interface AnalyzeInputsOptions {
   explain?: string[];
   /** `--predict`: latent deadlocks from the class-level waits. */
   predict?: boolean;
+  /** Parsing threads; by default one per core for large inputs, none for small ones (see parseWorkersFor). */
+  workers?: number;
+  /** Called after each round is analyzed: input bytes parsed so far, of `totalBytes` when known. */
+  onProgress?: (p: { rounds: number; parsedBytes: number; totalBytes: number | undefined }) => void;
 }
 
 export interface AnalyzedInputs {
@@ -55,38 +68,76 @@ export async function analyzeInputs(inputs: string[], options: AnalyzeInputsOpti
   const hot = new HotThreads();
   const unparsed: AnalyzedInputs['unparsed'] = [];
   const keepUnparsed = options.keepUnparsed === true;
+  const onFile = (f: FileDone): void => {
+    const src = sources[f.source]!;
+    if (f.dumps === 0) warnings.push(`${f.file}: no thread dump found (${f.format}, ${f.totalLines} lines)`);
+    if (keepUnparsed && f.unparsed.length > 0) unparsed.push({ node: src.name, file: f.file, lines: f.unparsed });
+    if (src.byRound !== undefined && f.dumps > 1)
+      warnings.push(`${f.file}: ${f.dumps} dumps in one capture; the first is used`);
+    for (const name of f.dumpNodes) analyzer.alias(name, src.name);
+  };
+  const totalBytes = inputBytes(sources.flatMap((s) => s.byRound ?? s.files ?? []));
+  const feed = new DumpFeed(sources, {
+    keepUnparsed,
+    maxUnparsedListed: MAX_UNPARSED_SHOWN,
+    frames: defaultFrameTable,
+    workers: options.workers ?? parseWorkersFor(totalBytes, true),
+    onFile,
+  });
   let dumpsSeen = 0;
-  for (let round = 0; ; round++) {
-    const dumps: ProcessDump[] = [];
-    let more = false;
-    for (const src of sources) {
-      const d = nextSample(src, round, keepUnparsed, unparsed, warnings, analyzer);
-      if (d === 'done') continue;
-      more = true;
-      if (d !== undefined) dumps.push(d);
+  try {
+    for (let round = 0; ; round++) {
+      const dumps: ProcessDump[] = [];
+      let more = false;
+      for (let s = 0; s < sources.length; s++) {
+        const d = await nextSample(feed, s);
+        if (d === 'done') continue;
+        more = true;
+        if (d !== null) dumps.push(prepareDump(d, sources[s]!, round, analyzer));
+      }
+      if (!more) break;
+      if (dumps.length === 0) continue;
+      if (analyzer.roundCount >= MAX_ROUNDS)
+        throw new InputError(`more than ${MAX_ROUNDS} samples of one node; analyze fewer dumps at a time`);
+      dumpsSeen += dumps.length;
+      const at = roundTimes[round];
+      analyzer.addRound(dumps, at !== undefined ? { capturedAtMs: at } : {});
+      hot.addRound(dumps, at);
+      options.onProgress?.({ rounds: analyzer.roundCount, parsedBytes: feed.parsedBytes, totalBytes });
     }
-    if (!more) break;
-    if (dumps.length === 0) continue;
-    dumpsSeen += dumps.length;
-    const at = roundTimes[round];
-    analyzer.addRound(dumps, at !== undefined ? { capturedAtMs: at } : {});
-    hot.addRound(dumps, at);
+  } finally {
+    await feed.close();
   }
   if (dumpsSeen === 0) throw new InputError('no thread dumps found in the inputs');
   return { result: { ...analyzer.finish(), hotThreads: hot.finish() }, warnings, unparsed };
 }
 
-/** One node's samples: files in order (a file may hold several dumps: consecutive samples). */
-interface NodeSource {
-  name: string;
-  /** Bundle: the file of each round (undefined when that capture wrote nothing). */
-  byRound?: (string | undefined)[];
-  /** Files and --node: every dump of every file, in order. */
-  files?: string[];
-  /** Dumps parsed but not yet used, and where the next file is. */
-  pending: ProcessDump[];
-  nextFile: number;
+async function nextSample(feed: DumpFeed, source: number): Promise<ProcessDump | null | 'done'> {
+  try {
+    return await feed.next(source);
+  } catch (err) {
+    if (err instanceof FeedInputError) throw new InputError(err.message);
+    throw err;
+  }
 }
+
+/**
+ * The one place a parsed dump is completed before analysis: it takes its node's name, keeping the
+ * name it gave itself as an alias (a file named for a node speaks for that node; the name the dump
+ * gives itself, rollcall's `node=`, is how its peers' dumps refer to it). Facts read from beside
+ * the dump (a bundle's sidecar files) are attached here too.
+ */
+function prepareDump(d: ProcessDump, src: NodeSource, round: number, analyzer: Analyzer): ProcessDump {
+  analyzer.alias(d.node, src.name);
+  d.node = src.name;
+  // A bundle's capture may have a per-thread CPU sample beside its dump file.
+  const file = src.byRound?.[round];
+  if (file !== undefined) attachCpuSidecar(d, file);
+  return d;
+}
+
+/** One node's samples: its files in order, or a bundle's file per round. */
+type NodeSource = FeedSource;
 
 async function collectSources(
   inputs: string[],
@@ -101,7 +152,7 @@ async function collectSources(
   const roundTimes: (number | undefined)[] = [];
   const source = (name: string): NodeSource => {
     let s = byName.get(name);
-    if (s === undefined) byName.set(name, (s = { name, files: [], pending: [], nextFile: 0 }));
+    if (s === undefined) byName.set(name, (s = { name, files: [] }));
     return s;
   };
   const dirs = inputs.filter((p) => isDirectory(p));
@@ -115,7 +166,7 @@ async function collectSources(
       throw new InputError((err as Error).message);
     }
     for (const n of bundle.nodes) {
-      const s: NodeSource = { name: n.name, byRound: [], pending: [], nextFile: 0 };
+      const s: NodeSource = { name: n.name, byRound: [] };
       for (const sample of n.samples) if (sample.file !== undefined) s.byRound![sample.round] = sample.file;
       byName.set(n.name, s);
       if (n.addr !== undefined && !nodeAddrs.some((a) => a.node === n.name))
@@ -181,55 +232,4 @@ function isDirectory(p: string): boolean {
   } catch (err) {
     throw new InputError(`cannot read ${p}: ${(err as Error).message}`);
   }
-}
-
-/** The node's sample for this round: a dump, undefined (none this round), or 'done'. */
-function nextSample(
-  src: NodeSource,
-  round: number,
-  keepUnparsed: boolean,
-  unparsed: { node: string; file: string; lines: UnparsedLine[] }[],
-  warnings: string[],
-  analyzer: Analyzer,
-): ProcessDump | undefined | 'done' {
-  if (src.byRound !== undefined) {
-    if (round >= src.byRound.length) return 'done';
-    const file = src.byRound[round];
-    if (file === undefined) return undefined;
-    const dumps = parseFile(src.name, file, keepUnparsed, unparsed, warnings, analyzer);
-    if (dumps.length > 1) warnings.push(`${file}: ${dumps.length} dumps in one capture; the first is used`);
-    return dumps[0];
-  }
-  while (src.pending.length === 0) {
-    if (src.nextFile >= src.files!.length) return 'done';
-    const file = src.files![src.nextFile++]!;
-    src.pending = parseFile(src.name, file, keepUnparsed, unparsed, warnings, analyzer);
-  }
-  return src.pending.shift();
-}
-
-function parseFile(
-  node: string,
-  file: string,
-  keepUnparsed: boolean,
-  unparsed: { node: string; file: string; lines: UnparsedLine[] }[],
-  warnings: string[],
-  analyzer: Analyzer,
-): ProcessDump[] {
-  let r;
-  try {
-    r = parseDumpFileSync(file, { keepUnparsed, maxUnparsedListed: MAX_UNPARSED_SHOWN });
-  } catch (err) {
-    throw new InputError(`cannot read ${file}: ${(err as Error).message}`);
-  }
-  if (r.dumps.length === 0) warnings.push(`${file}: no thread dump found (${r.format}, ${r.totalLines} lines)`);
-  if (keepUnparsed && r.unparsed.length > 0) unparsed.push({ node, file, lines: r.unparsed });
-  // A file named for a node speaks for that node; the name the dump gives itself (rollcall's
-  // `node=`) is how its peers' dumps refer to it, so keep it as an alias.
-  for (const d of r.dumps) {
-    analyzer.alias(d.node, node);
-    d.node = node;
-    attachCpuSidecar(d, file);
-  }
-  return r.dumps;
 }

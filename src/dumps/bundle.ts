@@ -5,7 +5,8 @@
 // This module owns the manifest's shape, its atomic writing, and reading a bundle back.
 import { readdirSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { z } from 'zod';
 
 export const BUNDLE_VERSION = 'rollcall-bundle/1';
@@ -14,6 +15,13 @@ export const MANIFEST_FILE = 'manifest.json';
 export const MAX_NODE_DIR_CHARS = 100;
 /** Bound on the manifest read back (a bundle of 1000 nodes × 1000 rounds is ~200 MB; refuse more). */
 export const MAX_MANIFEST_BYTES = 256 * 1024 * 1024;
+/**
+ * Bounds on what a manifest may declare (capture's own limits: MAX_ROUNDS, MAX_TARGETS,
+ * MAX_CAPTURES in capture.ts), so a hand-edited manifest cannot ask for unbounded work.
+ */
+const MAX_MANIFEST_ROUNDS = 100_000;
+const MAX_MANIFEST_TARGETS = 1000;
+const MAX_MANIFEST_CAPTURES = 500_000;
 
 /** How a target is reached; ssh and kubectl run jcmd on another host or in a pod. */
 export type TargetKind = 'url' | 'jvm' | 'cmd' | 'agent' | 'ssh' | 'kubectl';
@@ -105,54 +113,65 @@ export interface BundleManifest {
   completedAt?: number;
 }
 
+const round = z
+  .number()
+  .int()
+  .min(0)
+  .max(MAX_MANIFEST_ROUNDS - 1);
 const manifestSchema = z.object({
   version: z.literal(BUNDLE_VERSION),
   createdAt: z.number(),
   intervalMs: z.number(),
-  count: z.number().int(),
+  count: z.number().int().min(0).max(MAX_MANIFEST_ROUNDS),
   timeoutMs: z.number(),
   maxBytes: z.number(),
-  targets: z.array(
-    z.object({
-      name: z.string(),
-      kind: z.enum(['url', 'jvm', 'cmd', 'agent', 'ssh', 'kubectl']),
-      spec: z.string(),
-      addr: z.string().optional(),
-      dir: z.string(),
-      match: z.string().optional(),
-      mainClass: z.string().optional(),
-    }),
-  ),
-  rounds: z.array(
-    z.object({
-      round: z.number().int(),
-      scheduledAt: z.number(),
-      skewMs: z.number(),
-      firstByteSkewMs: z.number().optional(),
-    }),
-  ),
-  captures: z.array(
-    z.object({
-      node: z.string(),
-      round: z.number().int(),
-      scheduledAt: z.number(),
-      startedAt: z.number().optional(),
-      finishedAt: z.number().optional(),
-      file: z.string().optional(),
-      bytes: z.number().optional(),
-      error: z.string().optional(),
-      status: z.number().optional(),
-      method: z.enum(['attach', 'jcmd', 'jstack', 'http', 'cmd', 'agent']).optional(),
-      requestedAtMs: z.number().optional(),
-      firstByteAtMs: z.number().optional(),
-      pid: z.number().int().optional(),
-      cpuFile: z.string().optional(),
-      cpuError: z.string().optional(),
-      clockOffsetMs: z.number().optional(),
-      clockRttMs: z.number().optional(),
-      agentMethod: z.enum(['attach', 'jcmd', 'jstack', 'http', 'cmd', 'agent']).optional(),
-    }),
-  ),
+  targets: z
+    .array(
+      z.object({
+        name: z.string(),
+        kind: z.enum(['url', 'jvm', 'cmd', 'agent', 'ssh', 'kubectl']),
+        spec: z.string(),
+        addr: z.string().optional(),
+        dir: z.string(),
+        match: z.string().optional(),
+        mainClass: z.string().optional(),
+      }),
+    )
+    .max(MAX_MANIFEST_TARGETS),
+  rounds: z
+    .array(
+      z.object({
+        round,
+        scheduledAt: z.number(),
+        skewMs: z.number(),
+        firstByteSkewMs: z.number().optional(),
+      }),
+    )
+    .max(MAX_MANIFEST_ROUNDS),
+  captures: z
+    .array(
+      z.object({
+        node: z.string(),
+        round,
+        scheduledAt: z.number(),
+        startedAt: z.number().optional(),
+        finishedAt: z.number().optional(),
+        file: z.string().optional(),
+        bytes: z.number().optional(),
+        error: z.string().optional(),
+        status: z.number().optional(),
+        method: z.enum(['attach', 'jcmd', 'jstack', 'http', 'cmd', 'agent']).optional(),
+        requestedAtMs: z.number().optional(),
+        firstByteAtMs: z.number().optional(),
+        pid: z.number().int().optional(),
+        cpuFile: z.string().optional(),
+        cpuError: z.string().optional(),
+        clockOffsetMs: z.number().optional(),
+        clockRttMs: z.number().optional(),
+        agentMethod: z.enum(['attach', 'jcmd', 'jstack', 'http', 'cmd', 'agent']).optional(),
+      }),
+    )
+    .max(MAX_MANIFEST_CAPTURES),
   completedAt: z.number().optional(),
 });
 
@@ -315,7 +334,7 @@ export async function readBundle(dir: string): Promise<Bundle> {
     n.samples.push({
       node: c.node,
       round: c.round,
-      ...(c.file !== undefined ? { file: join(abs, c.file) } : {}),
+      ...(c.file !== undefined ? { file: insideBundle(abs, c.file) } : {}),
       scheduledAt: c.scheduledAt,
       ...(c.startedAt !== undefined ? { startedAt: c.startedAt } : {}),
       ...(c.finishedAt !== undefined ? { finishedAt: c.finishedAt } : {}),
@@ -326,6 +345,28 @@ export async function readBundle(dir: string): Promise<Bundle> {
   }
   for (const n of nodes.values()) n.samples.sort((a, b) => a.round - b.round);
   return { dir: abs, manifest, nodes: [...nodes.values()], rounds: manifest.rounds };
+}
+
+/**
+ * A capture file named by the manifest, which must lie inside the bundle: a manifest is input
+ * like any other, and `../../etc/passwd` or a symbolic link out of the bundle must not be read.
+ */
+function insideBundle(abs: string, file: string): string {
+  const path = resolve(abs, file);
+  const rel = relative(abs, path);
+  const outside = (p: string): boolean => p === '' || p === '..' || p.startsWith(`..${sep}`) || isAbsolute(p);
+  if (isAbsolute(file) || outside(rel) || outside(relative(realOrSelf(abs), realOrSelf(path))))
+    throw new Error(`${join(abs, MANIFEST_FILE)}: capture file '${file}' is outside the bundle`);
+  return path;
+}
+
+/** The path with symbolic links resolved, or itself when it does not exist (reading reports that). */
+function realOrSelf(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
 }
 
 async function readPlainFolder(abs: string): Promise<Bundle> {

@@ -55,10 +55,10 @@ export class ThreadRecord implements ThreadDump {
   blockedTimeMs: number | undefined = undefined;
   waitedCount: number | undefined = undefined;
   waitedTimeMs: number | undefined = undefined;
-  frames: Frame[] = [];
+  frames: Frame[];
   stackKey = '';
-  locks: LockLine[] = [];
-  ownableSynchronizers: OwnableSynchronizer[] = [];
+  locks: LockLine[];
+  ownableSynchronizers: OwnableSynchronizer[];
   carryingVirtualThread: number | undefined = undefined;
   mountedVirtualThread: MountedVirtualThread | undefined = undefined;
   virtual: boolean | undefined = undefined;
@@ -68,11 +68,18 @@ export class ThreadRecord implements ThreadDump {
   truncated: boolean | undefined = undefined;
   rollcall: RollcallThreadInfo | undefined = undefined;
 
+  /** Frames, locks and synchronizers may be given (shared, read-only lists when rebuilt from the wire). */
   constructor(
     name: string,
     readonly line: number,
+    frames: Frame[] = [],
+    locks: LockLine[] = [],
+    ownableSynchronizers: OwnableSynchronizer[] = [],
   ) {
     this.name = name;
+    this.frames = frames;
+    this.locks = locks;
+    this.ownableSynchronizers = ownableSynchronizers;
   }
 
   addFrame(frame: Frame): void {
@@ -120,7 +127,8 @@ export class ParseContext {
   readonly node: string | undefined;
 
   constructor(
-    readonly text: string,
+    /** The input, or the window of it being parsed (positions given to unparsedLine are in it). */
+    public text: string,
     options: ParseOptions,
   ) {
     this.frames = options.frames ?? defaultFrameTable;

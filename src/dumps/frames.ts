@@ -96,6 +96,8 @@ export function parseFrameText(text: string): FrameParts {
 export class FrameTable {
   private readonly byText = new Map<string, FrameImpl>();
   private nextId = 0;
+  /** What parsers learned about this table's frames (text.ts); forgotten with them. */
+  parserMemo: object | undefined;
 
   constructor(private readonly maxFrames = MAX_INTERNED_FRAMES) {}
 
@@ -115,6 +117,7 @@ export class FrameTable {
   /** Forgets every frame (keys made before and after are then not comparable). */
   clear(): void {
     this.byText.clear();
+    this.parserMemo = undefined;
   }
 }
 
@@ -150,9 +153,16 @@ export class StringInterner {
   constructor(private readonly maxStrings = MAX_INTERNED_STRINGS) {}
 
   get(s: string): string {
-    const found = this.map.get(s);
-    if (found !== undefined) return found;
-    const copy = detach(s);
+    return this.map.get(s) ?? this.add(detach(s));
+  }
+
+  /** The shared copy of `s`, if there is one. */
+  lookup(s: string): string | undefined {
+    return this.map.get(s);
+  }
+
+  /** Adds a string known not to be shared yet and to be a copy of its own (not a slice). */
+  add(copy: string): string {
     if (this.map.size < this.maxStrings) this.map.set(copy, copy);
     return copy;
   }

@@ -1,7 +1,7 @@
 // JSON dump forms: `jcmd PID Thread.dump_to_file -format=json` (JDK 21+) and rollcall's NodeDump.
 // Both are small next to text dumps (no locks, short stacks), so JSON.parse on the whole input is
 // fine; the input is validated field by field since it may be anything that starts with '{'.
-import type { NodeDump, ThreadSnapshot, WaitDescriptor } from '../threads/types.js';
+import type { NodeDump, PoolSnapshot, ThreadSnapshot, WaitDescriptor } from '../threads/types.js';
 import { normalizeState, ThreadRecord, type ParseContext } from './context.js';
 import type { DumpFormat, ProcessDump, RollcallPoolInfo } from './model.js';
 
@@ -152,14 +152,20 @@ function rollcallJson(ctx: ParseContext, value: Json): true | string {
   if (typeof nd.capturedAtMs === 'number') d.capturedAtMs = nd.capturedAtMs;
   if (typeof nd.monotonicMs === 'number') d.monotonicMs = nd.monotonicMs;
   for (const s of nd.threads as Partial<ThreadSnapshot>[]) {
-    if (typeof s !== 'object' || s === null || typeof s.name !== 'string' || typeof s.id !== 'number') {
-      ctx.error(1, 'rollcall thread without name or id skipped');
+    const bad = badThread(s);
+    if (bad !== undefined) {
+      ctx.error(1, `rollcall thread ${bad} skipped`);
       continue;
     }
     ctx.addThread(rollcallThread(ctx, s as ThreadSnapshot, d.monotonicMs ?? 0), 'rollcall-json');
   }
   if (Array.isArray(nd.pools)) {
-    d.pools = nd.pools.map((p): RollcallPoolInfo => ({
+    const pools = (nd.pools as unknown[]).filter((p): p is PoolSnapshot => {
+      if (isObject(p as Json)) return true;
+      ctx.error(1, 'rollcall pool entry that is not an object skipped');
+      return false;
+    });
+    d.pools = pools.map((p): RollcallPoolInfo => ({
       name: ctx.strings.get(String(p.name)),
       size: p.size,
       busy: p.busy,
@@ -170,17 +176,34 @@ function rollcallJson(ctx: ParseContext, value: Json): true | string {
       completed: p.completed,
       queuedTotal: p.queuedTotal,
       queued: Array.isArray(p.queued)
-        ? p.queued.map((q) => ({
-            callId: q.callId,
-            method: q.method,
-            callerNode: q.callerNode,
-            callerThreadId: q.callerThreadId,
-            queue: q.queue,
-          }))
+        ? p.queued
+            .filter((q) => isObject(q as unknown as Json))
+            .map((q) => ({
+              callId: q.callId,
+              method: q.method,
+              callerNode: q.callerNode,
+              callerThreadId: q.callerThreadId,
+              queue: q.queue,
+            }))
         : [],
     }));
   }
   return true;
+}
+
+/** Why a thread of a rollcall JSON dump cannot be read (its fields are read without further checks), or undefined. */
+function badThread(s: Partial<ThreadSnapshot> | null): string | undefined {
+  if (typeof s !== 'object' || s === null) return 'that is not an object';
+  if (typeof s.name !== 'string' || typeof s.id !== 'number') return 'without name or id';
+  const optionalObject = (v: unknown): boolean =>
+    v === undefined || v === null || (typeof v === 'object' && !Array.isArray(v));
+  if (s.pool !== undefined && s.pool !== null && typeof s.pool !== 'string')
+    return `'${s.name}' with a pool that is not a name`;
+  if (s.counters !== undefined && (typeof s.counters !== 'object' || s.counters === null || Array.isArray(s.counters)))
+    return `'${s.name}' with counters that are not an object`;
+  if (!optionalObject(s.wait)) return `'${s.name}' with a wait that is not an object`;
+  if (!optionalObject(s.serving)) return `'${s.name}' with a serving call that is not an object`;
+  return undefined;
 }
 
 function rollcallThread(ctx: ParseContext, s: ThreadSnapshot, monotonicMs: number): ThreadRecord {

@@ -24,6 +24,15 @@ export type DumpFormat =
   | 'rollcall-json';
 
 export type NormalizedState = 'RUNNABLE' | 'BLOCKED' | 'WAITING' | 'TIMED_WAITING' | 'NEW' | 'TERMINATED' | 'UNKNOWN';
+export const NORMALIZED_STATES: readonly NormalizedState[] = [
+  'RUNNABLE',
+  'BLOCKED',
+  'WAITING',
+  'TIMED_WAITING',
+  'NEW',
+  'TERMINATED',
+  'UNKNOWN',
+];
 
 /** One stack frame; shared between every thread (and dump) that has the same frame text. */
 export interface Frame {
@@ -49,6 +58,15 @@ export type LockKind =
   | 'waiting-to-re-lock'
   /** JMX form `- blocked on X`, same meaning as waiting-to-lock. */
   | 'blocked-on';
+export const LOCK_KINDS: readonly LockKind[] = [
+  'locked',
+  'waiting-to-lock',
+  'waiting-on',
+  'parking',
+  'eliminated',
+  'waiting-to-re-lock',
+  'blocked-on',
+];
 
 export interface LockLine {
   /** Index into frames of the frame this line follows (0 = innermost); -1 if before any frame. */

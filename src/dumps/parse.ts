@@ -1,18 +1,30 @@
 // Entry points: detect the format of one input and run its parser. Never throws on content; only
-// unreadable or oversized files throw.
-import { readFileSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+// unreadable or oversized inputs throw.
+//
+// Bytes are parsed a window at a time (whole lines, at most WINDOW_BYTES): on this kind of
+// machine allocating one string of a whole file costs more than parsing it (V8 puts strings over
+// ~128 KiB in their own freshly mapped pages), while small windows decode at memory speed and die
+// young.
+import { isAscii } from 'node:buffer';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { ParseContext, type ParseOptions } from './context.js';
 import { parseHadoopStacks } from './hadoop.js';
 import { detectJsonFormat, parseJsonDump } from './json.js';
 import type { DumpFormat, ParseResult, ProcessDump } from './model.js';
-import { parseTextDumps } from './text.js';
+import { detectLogPrefixInLines } from './prefix.js';
+import { parseTextDumps, TextParser } from './text.js';
 
 export type { ParseOptions } from './context.js';
 
-/** Largest input parsed (V8 strings top out near 512 MiB; captures are capped at 64 MiB). */
+/** Largest input parsed as one (V8 strings top out near 512 MiB; captures are capped at 64 MiB). */
 export const MAX_DUMP_INPUT_BYTES = 256 * 1024 * 1024;
 const DETECT_CHARS = 64 * 1024;
+/** Bytes decoded into one string at a time: below V8's large-object size. */
+export const WINDOW_BYTES = 64 * 1024;
+/** A line longer than this is not decoded whole (it is counted unparsed from its beginning). */
+const MAX_DECODED_LINE_BYTES = 4 * 1024 * 1024;
+const LONG_LINE_HEAD_BYTES = 16 * 1024;
 
 const HADOOP_MARK = /^(?:Process Thread Dump:|Thread \d+ \(.*\):\r?$)/m;
 const TEXT_MARK = /^(?:.*Full thread dump |"[^\n]*" [^\n]*(?:tid=|nid=|[Ii]d=\d+))/m;
@@ -30,37 +42,8 @@ export function detectFormat(text: string): DumpFormat | 'unknown' {
 }
 
 export function parseDumpText(text: string, options: ParseOptions = {}): ParseResult {
-  return parseWithBytes(text, options, undefined);
-}
-
-export function parseDumpBuffer(buf: Uint8Array, options: ParseOptions = {}): ParseResult {
-  if (buf.byteLength > MAX_DUMP_INPUT_BYTES) {
-    throw new Error(`dump input of ${buf.byteLength} bytes is over the ${MAX_DUMP_INPUT_BYTES}-byte limit`);
-  }
-  const text = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('utf8');
-  return parseWithBytes(text, options, buf.byteLength);
-}
-
-export async function parseDumpFile(path: string, options: ParseOptions = {}): Promise<ParseResult> {
-  const st = await stat(path);
-  if (st.size > MAX_DUMP_INPUT_BYTES) {
-    throw new Error(`${path}: ${st.size} bytes is over the ${MAX_DUMP_INPUT_BYTES}-byte limit`);
-  }
-  return parseDumpBuffer(await readFile(path), options);
-}
-
-export function parseDumpFileSync(path: string, options: ParseOptions = {}): ParseResult {
-  return parseDumpBuffer(readFileSync(path), options);
-}
-
-/** The dumps of one input, for callers that need no accounting. */
-export function parseDumps(text: string, options: ParseOptions = {}): ProcessDump[] {
-  return parseDumpText(text, options).dumps;
-}
-
-function parseWithBytes(text: string, options: ParseOptions, bytes: number | undefined): ParseResult {
-  const ctx = new ParseContext(text, options);
   const detected = options.format ?? detectFormat(text);
+  const ctx = new ParseContext(text, options);
   switch (detected) {
     case 'jcmd-json':
     case 'rollcall-json':
@@ -73,6 +56,206 @@ function parseWithBytes(text: string, options: ParseOptions, bytes: number | und
       parseTextDumps(ctx);
       break;
   }
+  return finish(ctx, detected, Buffer.byteLength(text, 'utf8'));
+}
+
+export function parseDumpBuffer(buf: Uint8Array, options: ParseOptions = {}): ParseResult {
+  if (buf.byteLength > MAX_DUMP_INPUT_BYTES) {
+    throw new Error(`dump input of ${buf.byteLength} bytes is over the ${MAX_DUMP_INPUT_BYTES}-byte limit`);
+  }
+  return parseBytes(buf, options);
+}
+
+/** How one input is read: decided once from its head, shared by every part it is parsed in. */
+export interface InputShape {
+  format: DumpFormat | 'unknown';
+  /** The log prefix on every line (jstack family only), as a sticky pattern's source. */
+  prefix?: string;
+}
+
+/** Reads the shape of an input from its first bytes (the whole input, or at least its first 512 KiB). */
+export function inputShape(buf: Uint8Array, options: ParseOptions = {}): InputShape {
+  const b = asBuffer(buf);
+  const decode = decoder(b);
+  const format = options.format ?? detectFormat(headText(b, decode));
+  if (format === 'jcmd-json' || format === 'rollcall-json' || format === 'hadoop-stacks') return { format };
+  const prefix = detectPrefix(b, decode);
+  return prefix === undefined ? { format } : { format, prefix: prefix.source };
+}
+
+/**
+ * Parses bytes; `shape` says how when they are one part of a larger input (split where a dump
+ * starts), so the part is read exactly as the whole would be.
+ */
+export function parseBytes(buf: Uint8Array, options: ParseOptions = {}, shape?: InputShape): ParseResult {
+  return parsePart(buf, options, shape).result;
+}
+
+/**
+ * What joining a part to its neighbours needs: in the whole input, the lines leading into this
+ * part's first dump would extend the previous part's last dump, when that dump was still open.
+ */
+export interface PartSeam {
+  /** Lines before the first dump started. */
+  leadingLines: number;
+  /** One of those lines (a timestamp, a `PID:` line) ends a thread. */
+  leadEndsThread: boolean;
+  /**
+   * At the part's end, its last dump was open ('open'), or a thread outside any dump was open,
+   * which becomes a dump of its own when it ends ('implicit'), or neither ('closed').
+   */
+  tail: 'open' | 'implicit' | 'closed';
+}
+
+/** A part's result, and its seam. */
+export interface PartResult {
+  result: ParseResult;
+  seam: PartSeam;
+}
+
+export function parsePart(buf: Uint8Array, options: ParseOptions = {}, shape?: InputShape): PartResult {
+  const b = asBuffer(buf);
+  const ascii = isAscii(b);
+  const decode = decoder(b, ascii);
+  const format = shape?.format ?? options.format ?? detectFormat(headText(b, decode));
+  if (format === 'jcmd-json' || format === 'rollcall-json' || format === 'hadoop-stacks') {
+    const result = parseDumpText(b.toString('utf8'), { ...options, format });
+    result.bytes = b.byteLength;
+    return { result, seam: { leadingLines: 0, leadEndsThread: false, tail: 'closed' } };
+  }
+  const ctx = new ParseContext('', options);
+  const prefix =
+    shape !== undefined
+      ? shape.prefix === undefined
+        ? undefined
+        : new RegExp(shape.prefix, 'y')
+      : detectPrefix(b, decode);
+  const parser = new TextParser(ctx, prefix);
+  feedWindows(parser, b, decode, ascii);
+  const tail = ctx.current !== undefined ? 'open' : parser.threadOpen ? 'implicit' : 'closed';
+  parser.end();
+  return {
+    result: finish(ctx, format, b.byteLength),
+    seam: { leadingLines: parser.leadingLines, leadEndsThread: parser.leadEndsThread, tail },
+  };
+}
+
+function finish(ctx: ParseContext, detected: DumpFormat | 'unknown', bytes: number): ParseResult {
   const format = ctx.dumps.length > 0 ? ctx.dumps[0]!.format : detected;
-  return ctx.result(format, bytes ?? Buffer.byteLength(text, 'utf8'));
+  return ctx.result(format, bytes);
+}
+
+function asBuffer(buf: Uint8Array): Buffer {
+  return Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+type Decode = (start: number, end: number) => string;
+
+/** ASCII, the usual case, is its own Latin-1: decoded byte for byte, far faster than UTF-8. */
+function decoder(b: Buffer, ascii = isAscii(b)): Decode {
+  return ascii ? (s, e) => b.toString('latin1', s, e) : (s, e) => b.toString('utf8', s, e);
+}
+
+/** The first DETECT_CHARS characters (a UTF-8 character is at most 4 bytes; ASCII is one). */
+function headText(b: Buffer, decode: Decode): string {
+  const ascii = Math.min(b.byteLength, DETECT_CHARS);
+  if (isAscii(b.subarray(0, ascii))) return b.toString('latin1', 0, ascii);
+  const text = decode(0, Math.min(b.byteLength, DETECT_CHARS * 4));
+  return text.length > DETECT_CHARS ? text.slice(0, DETECT_CHARS) : text;
+}
+
+function detectPrefix(b: Buffer, decode: Decode): RegExp | undefined {
+  let pos = 0;
+  let lines: string[] = [];
+  let next = 0;
+  return detectLogPrefixInLines(() => {
+    while (next >= lines.length) {
+      if (pos >= b.byteLength) return undefined;
+      const cut = windowEnd(b, pos, b.byteLength);
+      const text = decode(pos, Math.min(cut, pos + MAX_DECODED_LINE_BYTES));
+      pos = cut;
+      lines = text.split('\n');
+      if (lines[lines.length - 1] === '') lines.pop();
+      next = 0;
+    }
+    return lines[next++];
+  });
+}
+
+/** Where the window starting at pos ends: after its last '\n', or after one long line. */
+function windowEnd(b: Buffer, pos: number, end: number): number {
+  if (end - pos <= WINDOW_BYTES) return end;
+  const nl = b.lastIndexOf(10, pos + WINDOW_BYTES - 1);
+  if (nl >= pos) return nl + 1;
+  const next = b.indexOf(10, pos + WINDOW_BYTES);
+  return next < 0 || next >= end ? end : next + 1;
+}
+
+/** Feeds the parser whole lines a window at a time; with ASCII bytes, it may copy strings from them. */
+function feedWindows(parser: TextParser, b: Buffer, decode: Decode, ascii: boolean): void {
+  const end = b.byteLength;
+  let pos = 0;
+  while (pos < end) {
+    const cut = windowEnd(b, pos, end);
+    if (cut - pos > MAX_DECODED_LINE_BYTES) parser.feedLongLine(decode(pos, pos + LONG_LINE_HEAD_BYTES));
+    else if (ascii) parser.feed(decode(pos, cut), b, pos);
+    else parser.feed(decode(pos, cut));
+    pos = cut;
+  }
+}
+
+/** Reads a whole file, whatever it is (a device, a pipe), refusing past `maxBytes` without reading on. */
+export function readFileBounded(path: string, maxBytes = MAX_DUMP_INPUT_BYTES): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(Math.min(READ_CHUNK_BYTES, maxBytes + 1 - total));
+      const n = readSync(fd, chunk, 0, chunk.byteLength, null);
+      if (n === 0) break;
+      chunks.push(n === chunk.byteLength ? chunk : chunk.subarray(0, n));
+      total += n;
+      if (total > maxBytes) throw new Error(`over the ${maxBytes}-byte limit`);
+    }
+    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const READ_CHUNK_BYTES = 4 * 1024 * 1024;
+
+export async function parseDumpFile(path: string, options: ParseOptions = {}): Promise<ParseResult> {
+  const fh = await open(path, 'r');
+  const chunks: Buffer[] = [];
+  let total = 0;
+  try {
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(Math.min(READ_CHUNK_BYTES, MAX_DUMP_INPUT_BYTES + 1 - total));
+      const { bytesRead } = await fh.read(chunk, 0, chunk.byteLength, null);
+      if (bytesRead === 0) break;
+      chunks.push(chunk.subarray(0, bytesRead));
+      total += bytesRead;
+      if (total > MAX_DUMP_INPUT_BYTES) throw new Error(`${path}: over the ${MAX_DUMP_INPUT_BYTES}-byte limit`);
+    }
+  } finally {
+    await fh.close();
+  }
+  return parseBytes(Buffer.concat(chunks, total), options);
+}
+
+export function parseDumpFileSync(path: string, options: ParseOptions = {}): ParseResult {
+  let buf: Buffer;
+  try {
+    buf = readFileBounded(path);
+  } catch (err) {
+    throw new Error(`${path}: ${(err as Error).message}`);
+  }
+  return parseBytes(buf, options);
+}
+
+/** The dumps of one input, for callers that need no accounting. */
+export function parseDumps(text: string, options: ParseOptions = {}): ProcessDump[] {
+  return parseDumpText(text, options).dumps;
 }

@@ -12,14 +12,31 @@ const LEVEL_WORD = /^(?:TRACE|DEBUG|INFO|WARN|WARNING|ERROR|FATAL|SEVERE|FINE|FI
 
 /** Returns a sticky pattern matching the prefix at a line start, or undefined when there is none. */
 export function detectLogPrefix(text: string): RegExp | undefined {
-  const limit = Math.min(text.length, SCAN_CHARS);
   let pos = 0;
-  let unprefixed = 0;
-  for (let n = 0; n < SCAN_LINES && pos < limit; n++) {
+  return detectLogPrefixInLines(() => {
+    if (pos >= text.length) return undefined;
     let nl = text.indexOf('\n', pos);
     if (nl < 0) nl = text.length;
-    const line = text.slice(pos, Math.min(nl, pos + 4096));
+    const line = text.slice(pos, nl);
     pos = nl + 1;
+    return line;
+  });
+}
+
+/**
+ * The same, reading the input's first lines (without their '\n') from `next`, which returns
+ * undefined at the end: a streamed input need not be one string. Reads at most the lines within
+ * the first 512 Ki characters, and a few more to confirm a candidate.
+ */
+export function detectLogPrefixInLines(next: () => string | undefined): RegExp | undefined {
+  const lines = new HeadLines(next);
+  let at0 = 0;
+  let unprefixed = 0;
+  for (let n = 0; n < SCAN_LINES && at0 < SCAN_CHARS; n++) {
+    const full = lines.get(n);
+    if (full === undefined) break;
+    at0 += full.length + 1;
+    const line = full.length > 4096 ? full.slice(0, 4096) : full;
     const at = markerAt(line);
     if (at === undefined) continue;
     // Dump markers at column 0: the input has no prefix (checked a few times, not on every line).
@@ -30,9 +47,25 @@ export function detectLogPrefix(text: string): RegExp | undefined {
     const prefix = line.slice(0, at);
     if (prefix.trim().length === 0 || prefix.length > MAX_PREFIX_CHARS) continue;
     const re = patternFor(prefix);
-    if (re !== undefined && confirms(text, re)) return re;
+    if (re !== undefined && confirms(lines, re)) return re;
   }
   return undefined;
+}
+
+/** Lines read so far, kept so a candidate can be confirmed against the first ones. */
+class HeadLines {
+  private readonly lines: string[] = [];
+  private ended = false;
+  constructor(private readonly next: () => string | undefined) {}
+
+  get(i: number): string | undefined {
+    while (i >= this.lines.length && !this.ended) {
+      const line = this.next();
+      if (line === undefined) this.ended = true;
+      else this.lines.push(line);
+    }
+    return this.lines[i];
+  }
 }
 
 function markerAt(line: string): number | undefined {
@@ -89,19 +122,17 @@ function patternFor(prefix: string): RegExp | undefined {
 }
 
 /** The pattern must match at least half of the first non-empty lines to be trusted. */
-function confirms(text: string, re: RegExp): boolean {
-  let pos = 0;
+function confirms(lines: HeadLines, re: RegExp): boolean {
   let seen = 0;
   let matched = 0;
-  while (seen < 200 && pos < text.length) {
-    let nl = text.indexOf('\n', pos);
-    if (nl < 0) nl = text.length;
-    if (nl > pos + 1) {
+  for (let i = 0; seen < 200; i++) {
+    const line = lines.get(i);
+    if (line === undefined) break;
+    if (line.length > 1) {
       seen++;
-      re.lastIndex = pos;
-      if (re.test(text)) matched++;
+      re.lastIndex = 0;
+      if (re.test(line)) matched++;
     }
-    pos = nl + 1;
   }
   return seen > 0 && matched * 2 >= seen;
 }

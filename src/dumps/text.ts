@@ -2,6 +2,7 @@
 // rollcall's own text dumps, which are jstack-shaped. One pass over the input, one line at a time,
 // deciding by the first characters of a line; regular expressions only on rare lines (headers).
 import type { Serving, WaitDescriptor } from '../threads/types.js';
+import { detach, type FrameTable } from './frames.js';
 import {
   normalizeState,
   parseByteSize,
@@ -17,6 +18,7 @@ import {
   type Frame,
   type JvmDeadlock,
   type LockKind,
+  type NormalizedState,
   type ProcessDump,
 } from './model.js';
 import { detectLogPrefix } from './prefix.js';
@@ -37,27 +39,91 @@ const enum Mode {
   Pools,
 }
 
+const enum Token {
+  Field,
+  RollcallField,
+  Status,
+  Skipped,
+}
+
 const CH_TAB = 9;
 const CH_SPACE = 32;
 const CH_QUOTE = 34;
 const CH_DASH = 45;
 const CH_a = 97;
 
-/** Bound on the per-input frame guess cache. */
+/** Bounds on the stacks kept for replay: one stack's characters, and all of them. */
+const MAX_BLOCK_CHARS = 1 << 16;
+const MAX_BLOCKS_CHARS = 16 * 1024 * 1024;
+
+interface LockOp {
+  kind: LockKind;
+  address: string;
+  className: string;
+}
+
+interface StackBlock {
+  text: string;
+  ops: readonly (Frame | LockOp)[];
+  lines: number;
+}
+
+/**
+ * What a parser learns that stays true for later inputs parsed into the same FrameTable (a
+ * worker parses many files): stacks by first frame and length, frames by a cheap guess key,
+ * state lines. Kept per table because the stacks and frames are that table's objects.
+ */
+interface ParserMemo {
+  blocks: Map<number, StackBlock>;
+  blockChars: number;
+  recentFrames: Map<number, Frame>;
+  stateOfDetail: Map<string, NormalizedState>;
+}
+
+function memoFor(frames: FrameTable): ParserMemo {
+  frames.parserMemo ??= { blocks: new Map(), blockChars: 0, recentFrames: new Map(), stateOfDetail: new Map() };
+  return frames.parserMemo as ParserMemo;
+}
+
+interface Recording {
+  start: number;
+  first: Frame;
+  ops: (Frame | LockOp)[];
+}
+
+/** Bounds on the per-input caches of frames found by comparing in place, and of state lines. */
 const MAX_RECENT_FRAMES = 65_536;
+const MAX_RECENT_STRINGS = 65_536;
 
 const JMX_HEADER = /^"(.*?)" (daemon )?(?:prio=(\d+) )?[Ii]d=(\d+) (?:in )?([A-Z_]+)(.*)$/;
 
 export function parseTextDumps(ctx: ParseContext): void {
-  new TextParser(ctx).run();
+  const parser = new TextParser(ctx, detectLogPrefix(ctx.text));
+  parser.feed(ctx.text);
+  parser.end();
 }
 
-class TextParser {
-  private readonly text: string;
+/**
+ * The jstack-family parser, fed whole lines a window at a time (`feed`), so a large input is
+ * never one string: windows of a few tens of KiB decode fast and die young. State (the open
+ * thread, the mode, line numbers) carries over between windows.
+ */
+export class TextParser {
+  private text = '';
+  private lineNo = 0;
   private mode = Mode.None;
   private thread: ThreadRecord | undefined;
   private previousFrames: readonly Frame[] = [];
-  private readonly recentFrames = new Map<number, Frame>();
+  /** The stack being recorded (its frame and lock lines so far), if any. */
+  private rec: Recording | undefined;
+  /** Where the next stack-ending blank line is in the window, once searched for. */
+  private sepAt = -1;
+  private crlf = false;
+  /** Set by a replay: where the line loop continues, and the lines it skips. */
+  private skipTo = -1;
+  private skipLines = 0;
+  private bytes: Buffer | undefined;
+  private byteStart = 0;
   private threadFormat: DumpFormat = 'jstack';
   private deadlock: JvmDeadlock | undefined;
   /** Facts seen before `Full thread dump` that belong to the dump it starts. */
@@ -65,17 +131,40 @@ class TextParser {
   private pendingTimeMs: number | undefined;
   private pendingPid: number | undefined;
   private pendingVersion: string | undefined;
+  private pendingTouched = false;
+  /** Lines read before the first dump started, and whether one of them ended a thread. */
+  leadingLines = 0;
+  leadEndsThread = false;
 
-  constructor(private readonly ctx: ParseContext) {
-    this.text = ctx.text;
+  private readonly memo: ParserMemo;
+
+  constructor(
+    private readonly ctx: ParseContext,
+    private readonly prefix: RegExp | undefined,
+  ) {
+    this.memo = memoFor(ctx.frames);
   }
 
-  run(): void {
-    const text = this.text;
+  /**
+   * Lines of the input: every line but the input's last ends with '\n' inside `text`. When the
+   * input is ASCII, `bytes` from `byteStart` on are the same characters (strings kept are copied
+   * from them, a cheaper copy than from a string).
+   */
+  feed(text: string, bytes?: Buffer, byteStart = 0): void {
+    this.text = text;
+    this.bytes = bytes;
+    this.byteStart = byteStart;
+    this.ctx.text = text;
+    this.rec = undefined;
+    this.sepAt = -1;
     const len = text.length;
-    const prefix = detectLogPrefix(text);
+    const prefix = this.prefix;
     let pos = 0;
-    let lineNo = 0;
+    let lineNo = this.lineNo;
+    if (lineNo === 0) {
+      const nl = text.indexOf('\n');
+      this.crlf = nl > 0 && text.charCodeAt(nl - 1) === 13;
+    }
     while (pos < len) {
       let nl = text.indexOf('\n', pos);
       if (nl < 0) nl = len;
@@ -88,12 +177,50 @@ class TextParser {
         const m = prefix.exec(text);
         if (m !== null && start + m[0].length <= end) start += m[0].length;
       }
-      if (end - start > MAX_LINE_CHARS) this.ctx.unparsedLine(lineNo, start, end);
-      else this.line(lineNo, start, end);
+      if (end - start > MAX_LINE_CHARS) {
+        this.rec = undefined;
+        this.ctx.unparsedLine(lineNo, start, end);
+      } else {
+        this.line(lineNo, start, end);
+        if (this.skipTo >= 0) {
+          nl = this.skipTo - 1;
+          lineNo += this.skipLines;
+          this.skipTo = -1;
+        }
+      }
       if (this.ctx.current !== undefined) this.ctx.current.endLine = lineNo;
+      else if (this.ctx.dumps.length === 0) this.leadingLines = lineNo;
       pos = nl + 1;
     }
-    this.ctx.totalLines = lineNo;
+    this.lineNo = lineNo;
+  }
+
+  /**
+   * A line too long to decode whole (megabytes without a newline: not a dump line); `head` is its
+   * beginning, enough for the prefix and the excerpt kept of unparsed lines.
+   */
+  feedLongLine(head: string): void {
+    this.text = head;
+    this.bytes = undefined;
+    this.ctx.text = head;
+    const lineNo = ++this.lineNo;
+    let start = 0;
+    if (this.prefix !== undefined) {
+      this.prefix.lastIndex = 0;
+      const m = this.prefix.exec(head);
+      if (m !== null) start = m[0].length;
+    }
+    this.ctx.unparsedLine(lineNo, start, head.length);
+    if (this.ctx.current !== undefined) this.ctx.current.endLine = lineNo;
+    else if (this.ctx.dumps.length === 0) this.leadingLines = lineNo;
+  }
+
+  get threadOpen(): boolean {
+    return this.thread !== undefined;
+  }
+
+  end(): void {
+    this.ctx.totalLines = this.lineNo;
     this.endThread();
   }
 
@@ -106,9 +233,24 @@ class TextParser {
       p++;
     }
     if (p === end) {
+      if (this.rec !== undefined) this.keepBlock(start);
       if (this.mode === Mode.Heap) this.mode = Mode.None;
       return;
     }
+    const rec = this.rec;
+    const recorded = rec?.ops.length ?? 0;
+    // Facts before `Full thread dump` (time, pid, version) belong to it only when nothing else
+    // comes between: a stray timestamp must not date a later dump. This also makes the lines
+    // right before a dump header the only state one part of a split input hands to the next.
+    this.pendingTouched = false;
+    this.lineBody(lineNo, start, p, end);
+    if (!this.pendingTouched && this.pendingLine !== 0) this.clearPending();
+    // Any line but a frame or lock line ends a stack being recorded, and it is not kept.
+    if (rec !== undefined && this.rec === rec && rec.ops.length === recorded) this.rec = undefined;
+  }
+
+  private lineBody(lineNo: number, start: number, p: number, end: number): void {
+    const text = this.text;
     const c = text.charCodeAt(p);
     const indented = p > start;
     const inThread = this.mode === Mode.Thread || this.mode === Mode.Ownable;
@@ -116,8 +258,15 @@ class TextParser {
     if (c === CH_a && indented && text.startsWith('at ', p)) {
       if (inThread) {
         const t = this.thread!;
+        const fresh = this.mode === Mode.Thread && t.frames.length === 0 && t.locks.length === 0;
         if (this.mode === Mode.Ownable) this.mode = Mode.Thread;
-        t.addFrame(this.frameAt(t, p + 3, end));
+        const frame = this.frameAt(t, p + 3, end);
+        if (fresh && t.mountedVirtualThread === undefined && this.prefix === undefined) {
+          if (this.replayBlock(t, frame, start)) return;
+          this.rec = { start, first: frame, ops: [] };
+        }
+        t.addFrame(frame);
+        this.rec?.ops.push(frame);
         return;
       }
       if (this.mode === Mode.DeadlockStacks) return;
@@ -155,104 +304,181 @@ class TextParser {
 
   private header(lineNo: number, start: number, p: number, end: number): void {
     this.endThread();
-    const line = this.text.slice(p, end);
-    const close = line.lastIndexOf('"');
-    const rest = close > 0 ? line.slice(close + 1) : '';
-    const jmxLike =
-      (rest.includes(' Id=') || rest.includes(' id=')) && !rest.includes(' tid=') && !rest.includes(' nid=');
-    if (close > 0 && jmxLike && / (?:daemon |prio=\d+ )*[Ii]d=\d+ /.test(rest + ' ')) {
-      const m = JMX_HEADER.exec(line);
+    const text = this.text;
+    const close = text.lastIndexOf('"', end - 1);
+    if (close > p && this.jmxLike(close + 1, end)) {
+      const m = JMX_HEADER.exec(text.slice(p, end));
       if (m !== null) return this.jmxHeader(lineNo, m);
     }
-    if (close <= 0) return this.malformed(lineNo, start, end, 'thread header without closing quote');
-    const t = new ThreadRecord(this.ctx.strings.get(line.slice(1, close)), lineNo);
+    if (close <= p) return this.malformed(lineNo, start, end, 'thread header without closing quote');
+    const t = new ThreadRecord(this.strAt(p + 1, close), lineNo);
     let recognized = 0;
-    let status = '';
     let rollcall = false;
-    for (const tok of rest.split(' ')) {
-      if (tok.length === 0) continue;
-      const c0 = tok.charCodeAt(0);
-      if (c0 === 35 /* # */) {
-        const n = Number(tok.slice(1));
-        if (Number.isInteger(n)) {
-          t.javaId = n;
+    // The status words (`waiting on condition`) are the tokens no field claims; usually one run.
+    let statusStart = -1;
+    let statusEnd = -1;
+    let status: string | undefined;
+    let a = close + 1;
+    while (a <= end) {
+      let b = text.indexOf(' ', a);
+      if (b < 0 || b > end) b = end;
+      if (b > a) {
+        const r = this.headerToken(t, a, b);
+        if (r === Token.Field || r === Token.RollcallField) {
           recognized++;
-          continue;
-        }
-      } else if (c0 === 91 /* [ */ && tok.charCodeAt(tok.length - 1) === 93) {
-        const inner = tok.slice(1, -1);
-        if (inner.startsWith('0x')) continue; // the stack address at the end of the line
-        const n = Number(inner);
-        if (Number.isInteger(n)) {
-          t.osThreadId = n;
-          recognized++;
-          continue;
-        }
-      } else if (tok === 'daemon') {
-        t.daemon = true;
-        recognized++;
-        continue;
-      }
-      const eq = tok.indexOf('=');
-      if (eq > 0) {
-        const key = tok.slice(0, eq);
-        const v = tok.slice(eq + 1);
-        if (this.headerField(t, key, v)) {
-          recognized++;
-          if (key === 'progress' || key === 'completed' || key === 'pool') rollcall = true;
-          continue;
+          if (r === Token.RollcallField) rollcall = true;
+        } else if (r === Token.Status) {
+          if (statusStart < 0) {
+            statusStart = a;
+            statusEnd = b;
+          } else if (status === undefined && a === statusEnd + 1) statusEnd = b;
+          else {
+            status = (status ?? text.slice(statusStart, statusEnd)) + ' ' + text.slice(a, b);
+          }
         }
       }
-      status = status.length === 0 ? tok : status + ' ' + tok;
+      a = b + 1;
     }
     if (recognized === 0) return this.malformed(lineNo, start, end, 'thread header without any known field');
-    t.stateDetail = status.length > 0 ? this.ctx.strings.get(status) : '';
-    t.state = stateFromStatus(status);
+    const detail =
+      statusStart < 0 ? '' : status !== undefined ? this.ctx.strings.get(status) : this.strAt(statusStart, statusEnd);
+    t.stateDetail = detail;
+    t.state = stateFromStatus(detail);
     this.thread = t;
     this.threadFormat = rollcall || this.ctx.current?.format === 'rollcall-text' ? 'rollcall-text' : 'jstack';
     this.mode = Mode.Thread;
   }
 
-  private headerField(t: ThreadRecord, key: string, v: string): boolean {
-    switch (key) {
-      case 'prio':
-        t.priority = Number(v);
-        return true;
-      case 'os_prio':
-        t.osPriority = Number(v);
-        return true;
-      case 'tid':
-        t.tid = this.ctx.strings.get(v);
-        return true;
-      case 'nid': {
-        const n = v.startsWith('0x') ? parseInt(v.slice(2), 16) : Number(v);
-        t.nid = Number.isFinite(n) && v.length > 0 ? n : this.ctx.strings.get(v);
-        return true;
+  /** The JMX form (`"name" Id=12 in BLOCKED`), told apart from jstack's by its fields. */
+  private jmxLike(rs: number, end: number): boolean {
+    const text = this.text;
+    // Searches within the line only (a slice of it): jstack's ` tid=` rules JMX out at once.
+    const rest = text.slice(rs, end);
+    if (rest.includes(' tid=') || rest.includes(' nid=') || !(rest.includes(' Id=') || rest.includes(' id=')))
+      return false;
+    return / (?:daemon |prio=\d+ )*[Ii]d=\d+ /.test(rest + ' ');
+  }
+
+  /** One space-separated token text[a, b) after the thread name. */
+  private headerToken(t: ThreadRecord, a: number, b: number): Token {
+    const text = this.text;
+    const c0 = text.charCodeAt(a);
+    if (c0 === 35 /* # */) {
+      const n = numberAt(text, a + 1, b);
+      if (Number.isInteger(n)) {
+        t.javaId = n;
+        return Token.Field;
       }
-      case 'cpu':
-        t.cpuMs = durationMs(v);
-        return true;
-      case 'elapsed':
-        t.elapsedMs = durationMs(v);
-        return true;
-      case 'allocated':
-        t.allocatedBytes = parseByteSize(v);
-        return true;
-      case 'defined_classes':
-        t.definedClasses = Number(v);
-        return true;
-      case 'progress':
-        (t.rollcall ??= {}).progress = Number(v);
-        return true;
-      case 'completed':
-        (t.rollcall ??= {}).completed = Number(v);
-        return true;
-      case 'pool':
-        (t.rollcall ??= {}).pool = this.ctx.strings.get(v);
-        return true;
-      default:
-        return false;
+    } else if (c0 === 91 /* [ */ && text.charCodeAt(b - 1) === 93) {
+      if (text.startsWith('0x', a + 1) && b - a > 3) return Token.Skipped; // the stack address ending the line
+      const n = numberAt(text, a + 1, b - 1);
+      if (Number.isInteger(n)) {
+        t.osThreadId = n;
+        return Token.Field;
+      }
+    } else if (b - a === 6 && text.startsWith('daemon', a)) {
+      t.daemon = true;
+      return Token.Field;
     }
+    for (let eq = a + 1; eq < b; eq++) if (text.charCodeAt(eq) === 61 /* = */) return this.headerField(t, a, eq, b);
+    return Token.Status;
+  }
+
+  /** `key=value` in a header: text[a, eq) is the key, text[eq + 1, b) the value. */
+  private headerField(t: ThreadRecord, a: number, eq: number, b: number): Token {
+    const text = this.text;
+    const v = eq + 1;
+    switch (eq - a) {
+      case 3:
+        if (text.startsWith('tid', a)) {
+          t.tid = this.strAt(v, b);
+          return Token.Field;
+        }
+        if (text.startsWith('nid', a)) {
+          t.nid = this.nidAt(v, b);
+          return Token.Field;
+        }
+        if (text.startsWith('cpu', a)) {
+          t.cpuMs = durationMsAt(text, v, b);
+          return Token.Field;
+        }
+        break;
+      case 4:
+        if (text.startsWith('prio', a)) {
+          t.priority = numberAt(text, v, b);
+          return Token.Field;
+        }
+        if (text.startsWith('pool', a)) {
+          (t.rollcall ??= {}).pool = this.strAt(v, b);
+          return Token.RollcallField;
+        }
+        break;
+      case 7:
+        if (text.startsWith('os_prio', a)) {
+          t.osPriority = numberAt(text, v, b);
+          return Token.Field;
+        }
+        if (text.startsWith('elapsed', a)) {
+          t.elapsedMs = durationMsAt(text, v, b);
+          return Token.Field;
+        }
+        break;
+      case 8:
+        if (text.startsWith('progress', a)) {
+          (t.rollcall ??= {}).progress = numberAt(text, v, b);
+          return Token.RollcallField;
+        }
+        break;
+      case 9:
+        if (text.startsWith('allocated', a)) {
+          t.allocatedBytes = parseByteSize(text.slice(v, b));
+          return Token.Field;
+        }
+        if (text.startsWith('completed', a)) {
+          (t.rollcall ??= {}).completed = numberAt(text, v, b);
+          return Token.RollcallField;
+        }
+        break;
+      case 15:
+        if (text.startsWith('defined_classes', a)) {
+          t.definedClasses = numberAt(text, v, b);
+          return Token.Field;
+        }
+        break;
+    }
+    return Token.Status;
+  }
+
+  /** `nid=0x4745` or `nid=18179`: a number when it parses, else the text. */
+  private nidAt(v: number, b: number): number | string {
+    const text = this.text;
+    let n: number;
+    if (b - v >= 2 && text.startsWith('0x', v)) {
+      let digits = 0;
+      let x = 0;
+      for (let i = v + 2; i < b; i++) {
+        const d = hexDigit(text.charCodeAt(i));
+        if (d < 0) break;
+        x = x * 16 + d;
+        digits++;
+      }
+      // parseInt takes what this loop does not (a second 0x, a sign, whitespace, > 13 digits).
+      n = digits > 0 && digits <= 13 ? x : parseInt(text.slice(v + 2, b), 16);
+    } else n = numberAt(text, v, b);
+    return Number.isFinite(n) && b > v ? n : this.strAt(v, b);
+  }
+
+  /** text[a, b) as a shared copy (a slice of the window must not be kept: it pins the window). */
+  private strAt(a: number, b: number): string {
+    const slice = this.text.slice(a, b);
+    const strings = this.ctx.strings;
+    return strings.lookup(slice) ?? strings.add(this.copyOf(a, b, slice));
+  }
+
+  /** A string of its own for text[a, b): decoded again from the bytes when they are ASCII. */
+  private copyOf(a: number, b: number, slice: string): string {
+    const bytes = this.bytes;
+    return bytes !== undefined ? bytes.toString('latin1', this.byteStart + a, this.byteStart + b) : detach(slice);
   }
 
   private jmxHeader(lineNo: number, m: RegExpExecArray): void {
@@ -291,6 +517,47 @@ class TextParser {
   }
 
   /**
+   * Threads print the same stacks again and again (idle pools, the same thread in every sample),
+   * so a thread's run of frame and lock lines that ended at a blank line is kept, keyed by its
+   * first frame and length. When a thread's first frame line starts such a run again, the whole
+   * run is compared in one go and its frames and locks are replayed instead of parsed line by
+   * line: the same calls, in the same order, as parsing those lines would make.
+   */
+  private replayBlock(t: ThreadRecord, first: Frame, start: number): boolean {
+    const text = this.text;
+    if (this.sepAt < start) {
+      const at = text.indexOf(this.crlf ? '\r\n\r\n' : '\n\n', start);
+      this.sepAt = at < 0 ? text.length : at;
+    }
+    if (this.sepAt >= text.length) return false;
+    const blockEnd = this.sepAt + (this.crlf ? 2 : 1);
+    const len = blockEnd - start;
+    if (len >= MAX_BLOCK_CHARS) return false;
+    const block = this.memo.blocks.get(first.id * MAX_BLOCK_CHARS + len);
+    if (block === undefined || text.slice(start, blockEnd) !== block.text) return false;
+    for (const op of block.ops) {
+      if ('id' in op) t.addFrame(op);
+      else t.addLock(op.kind, op.address, op.className);
+    }
+    this.skipTo = blockEnd;
+    this.skipLines = block.lines - 1;
+    return true;
+  }
+
+  /** The recorded run ends at the blank line starting at `end`: keep it for replayBlock. */
+  private keepBlock(end: number): void {
+    const rec = this.rec!;
+    this.rec = undefined;
+    const len = end - rec.start;
+    if (len >= MAX_BLOCK_CHARS || this.memo.blockChars + len > MAX_BLOCKS_CHARS) return;
+    const key = rec.first.id * MAX_BLOCK_CHARS + len;
+    if (this.memo.blocks.has(key)) return;
+    // One op per line: every line of the run was a frame or a lock.
+    this.memo.blocks.set(key, { text: detach(this.text.slice(rec.start, end)), ops: rec.ops, lines: rec.ops.length });
+    this.memo.blockChars += len;
+  }
+
+  /**
    * The frame text[start, end). Frames repeat endlessly within a dump, so before interning (which
    * slices and hashes the whole line) two cheap guesses are compared in place: the frame at the
    * same depth in the previous thread (idle pools print the same stack again and again), then the
@@ -299,18 +566,20 @@ class TextParser {
   private frameAt(t: ThreadRecord, start: number, end: number): Frame {
     const text = this.text;
     const len = end - start;
+    // slice + === compares with memcmp; startsWith goes character by character.
+    const line = text.slice(start, end);
     const guess = this.previousFrames[t.frames.length];
-    if (guess !== undefined && guess.text.length === len && text.startsWith(guess.text, start)) return guess;
+    if (guess !== undefined && guess.text === line) return guess;
     const key =
       (len * 65599 +
         text.charCodeAt(end - 2) * 257 +
         text.charCodeAt(end - 5) * 31 +
         text.charCodeAt(start + (len >> 1))) |
       0;
-    const seen = this.recentFrames.get(key);
-    if (seen !== undefined && seen.text.length === len && text.startsWith(seen.text, start)) return seen;
-    const frame = this.ctx.frames.intern(text.slice(start, end));
-    if (this.recentFrames.size < MAX_RECENT_FRAMES) this.recentFrames.set(key, frame);
+    const seen = this.memo.recentFrames.get(key);
+    if (seen !== undefined && seen.text === line) return seen;
+    const frame = this.ctx.frames.intern(line);
+    if (this.memo.recentFrames.size < MAX_RECENT_FRAMES) this.memo.recentFrames.set(key, frame);
     return frame;
   }
 
@@ -357,6 +626,7 @@ class TextParser {
     const target = this.parseLockTarget(q, end);
     if (target === undefined) return false;
     t.addLock(kind, target.address, target.className);
+    this.rec?.ops.push({ kind, address: target.address, className: target.className });
     return true;
   }
 
@@ -367,13 +637,12 @@ class TextParser {
     if (text.charCodeAt(p) === 60 /* < */) {
       const gt = text.indexOf('>', p);
       if (gt < 0 || gt >= end) return undefined;
-      const inner = text.slice(p + 1, gt);
-      const address = inner.startsWith('0x') ? strings.get(inner) : '';
+      const address = gt - p >= 3 && text.startsWith('0x', p + 1) ? this.strAt(p + 1, gt) : '';
       const a = text.indexOf('(a ', gt);
       let className = '';
       if (a >= 0 && a < end) {
         const close = text.lastIndexOf(')', end);
-        className = strings.get(text.slice(a + 3, close > a ? close : end));
+        className = this.strAt(a + 3, close > a ? close : end);
       }
       return { address, className };
     }
@@ -389,10 +658,18 @@ class TextParser {
     const text = this.text;
     const t = this.thread!;
     if (text.startsWith('java.lang.Thread.State: ', p)) {
-      const detail = text.slice(p + 24, end).trim();
-      const sp = detail.indexOf(' ');
-      t.state = normalizeState(sp < 0 ? detail : detail.slice(0, sp));
-      t.stateDetail = this.ctx.strings.get(detail);
+      const a = p + 24;
+      // trim() is the identity when both ends are visible ASCII; only then is the range used as is.
+      const plain = a < end && isVisibleAscii(text.charCodeAt(a)) && isVisibleAscii(text.charCodeAt(end - 1));
+      const detail = plain ? this.strAt(a, end) : this.ctx.strings.get(text.slice(a, end).trim());
+      let state = this.memo.stateOfDetail.get(detail);
+      if (state === undefined) {
+        const sp = detail.indexOf(' ');
+        state = normalizeState(sp < 0 ? detail : detail.slice(0, sp));
+        if (this.memo.stateOfDetail.size < MAX_RECENT_STRINGS) this.memo.stateOfDetail.set(detail, state);
+      }
+      t.state = state;
+      t.stateDetail = detail;
       return true;
     }
     if (text.startsWith('Locked ownable synchronizers:', p) || text.startsWith('Locked synchronizers: count', p)) {
@@ -565,6 +842,7 @@ class TextParser {
     if (c >= 48 && c <= 57) {
       const ts = parseTimestampLine(text.slice(p, end).trimEnd());
       if (ts !== undefined) {
+        if (this.ctx.dumps.length === 0) this.leadEndsThread = true;
         this.endThread();
         this.mode = Mode.None;
         this.pending(lineNo);
@@ -574,6 +852,7 @@ class TextParser {
       if (text.charCodeAt(end - 1) === 58 /* : */) {
         const pid = Number(text.slice(p, end - 1));
         if (Number.isInteger(pid)) {
+          if (this.ctx.dumps.length === 0) this.leadEndsThread = true;
           this.endThread();
           this.mode = Mode.None;
           this.pending(lineNo);
@@ -644,13 +923,23 @@ class TextParser {
       text.startsWith('Server compiler detected', p) ||
       text.startsWith('Client compiler detected', p)
     ) {
+      // The serviceability agent's banner comes before its dump: it keeps the facts pending.
+      this.pendingTouched = true;
       return true;
     }
     return false;
   }
 
   private pending(lineNo: number): void {
+    this.pendingTouched = true;
     if (this.pendingLine === 0) this.pendingLine = lineNo;
+  }
+
+  private clearPending(): void {
+    this.pendingLine = 0;
+    this.pendingTimeMs = undefined;
+    this.pendingPid = undefined;
+    this.pendingVersion = undefined;
   }
 
   private startDump(lineNo: number, title: string): void {
@@ -685,10 +974,7 @@ class TextParser {
         }
       }
     }
-    this.pendingLine = 0;
-    this.pendingTimeMs = undefined;
-    this.pendingPid = undefined;
-    this.pendingVersion = undefined;
+    this.clearPending();
     this.mode = Mode.None;
   }
 
@@ -779,11 +1065,62 @@ class TextParser {
   }
 }
 
-/** `1124.82ms`, `0,55ms`, `116459.50s` → milliseconds. */
-function durationMs(v: string): number {
-  if (v.endsWith('ms')) return parseDecimal(v.slice(0, -2));
-  if (v.endsWith('s')) return parseDecimal(v.slice(0, -1)) * 1000;
-  return parseDecimal(v);
+/** `1124.82ms`, `0,55ms`, `116459.50s` in text[a, b) → milliseconds. */
+function durationMsAt(text: string, a: number, b: number): number {
+  if (b - a >= 2 && text.charCodeAt(b - 1) === 115 /* s */) {
+    if (text.charCodeAt(b - 2) === 109 /* m */) return decimalAt(text, a, b - 2);
+    return decimalAt(text, a, b - 1) * 1000;
+  }
+  if (b - a === 1 && text.charCodeAt(a) === 115) return decimalAt(text, a, a);
+  return decimalAt(text, a, b);
+}
+
+/**
+ * Number(text.slice(a, b)) without the slice for plain decimals (`12`, `0.55`): digits over a
+ * power of ten is correctly rounded when both are exact (≤ 15 digits), so the result is the same
+ * double. Anything else goes to Number.
+ */
+export function numberAt(text: string, a: number, b: number): number {
+  const n = plainDecimal(text, a, b, 46 /* . */);
+  return n === undefined ? Number(text.slice(a, b)) : n;
+}
+
+/** parseDecimal(text.slice(a, b)): a decimal point or a decimal comma. */
+function decimalAt(text: string, a: number, b: number): number {
+  if (a === b) return NaN;
+  const n = plainDecimal(text, a, b, 46) ?? plainDecimal(text, a, b, 44 /* , */);
+  return n === undefined ? parseDecimal(text.slice(a, b)) : n;
+}
+
+function plainDecimal(text: string, a: number, b: number, point: number): number | undefined {
+  // At most 15 characters: every digit string is then an exact integer below 2^53.
+  if (b - a > 15 || a === b) return undefined;
+  let int = 0;
+  let digits = 0;
+  let scale = 1;
+  let seenPoint = false;
+  for (let i = a; i < b; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      int = int * 10 + (c - 48);
+      digits++;
+      if (seenPoint) scale *= 10;
+    } else if (c === point && !seenPoint) seenPoint = true;
+    else return undefined;
+  }
+  if (digits === 0) return undefined;
+  return seenPoint ? int / scale : int;
+}
+
+function isVisibleAscii(c: number): boolean {
+  return c > 32 && c < 127;
+}
+
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
 }
 
 export type { ProcessDump };

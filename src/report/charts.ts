@@ -1,8 +1,7 @@
 // Charts as standalone SVG, rendered in Node by Vega (a real grammar-of-graphics library, no
 // browser needed): Vega-Lite compiles a small declarative spec, Vega renders it headless.
 // Used by `rollcall simulate --plot` (the scale cliff) and by the HTML report.
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
 
 export interface LinePoint {
   x: number;
@@ -122,6 +121,8 @@ export async function lineChartSvg(points: readonly LinePoint[], options: LineCh
     layer: layers,
     config: { font: 'sans-serif', axis: { grid: true, gridOpacity: 0.4 } },
   } as unknown as TopLevelSpec;
+  // vega and vega-lite take a quarter of a second to load: only a command drawing a chart pays it.
+  const [vega, { compile }] = await Promise.all([import('vega'), import('vega-lite')]);
   const vgSpec = compile(spec).spec;
   const view = new vega.View(vega.parse(vgSpec), { renderer: 'none' });
   try {

@@ -1,19 +1,22 @@
 // `rollcall analyze`: blocked vs slow, exhausted pools and circular waits across nodes, from a
-// capture bundle, dump files, or --node NAME=FILE samples. Files are parsed one round at a time
-// and dropped once analyzed, so memory follows one round of the cluster, not the whole capture.
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+// capture bundle, dump files, or --node NAME=FILE samples. Files are parsed on worker threads
+// ahead of the analysis, which takes them a round at a time and drops them once analyzed, so
+// memory follows a few rounds of the cluster, not the whole capture. The analysis and the report
+// renderers load when the command runs, not for --help.
+import { writeFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import type { UnparsedLine } from '../../dumps/model.js';
-import { ExplainError } from '../../diagnose/analyze.js';
-import { analyzeInputs, InputError } from '../../diagnose/inputs.js';
-import { parseRules, RulesError, MAX_RULES_FILE_BYTES, type RulePack } from '../../diagnose/rules.js';
+import type { RulePack } from '../../diagnose/rules.js';
 import type { AnalysisResult } from '../../diagnose/result.js';
-import { renderHtmlReport } from '../../report/html/index.js';
-import { renderJson } from '../../report/json.js';
-import { renderTerminal } from '../../report/terminal.js';
 import { FindingExit, UsageError } from '../errors.js';
 import { choiceOption, collect, parseNamed } from '../options.js';
+
+/**
+ * rules.ts's MAX_RULES_FILE_BYTES, restated for --help, which then needs neither the rules module
+ * nor zod (test/diagnose/inputs.test.ts keeps the two equal).
+ */
+const RULES_FILE_HELP_BYTES = 1024 * 1024;
 
 interface AnalyzeFlags {
   node?: string[];
@@ -84,7 +87,7 @@ waits for the threads the dumps show serving that method, or the pools seen serv
 Pools are found by name and by executor frames (ThreadPoolExecutor$Worker, ForkJoinWorkerThread).
 Built-in rules: HBase (RPC handler pools, blocking stub calls to master/region servers, barrier
 procedures), Hadoop IPC, gRPC-java, rollcall's own dumps (explicit links).
---rules FILE (JSON; at most ${MAX_RULES_FILE_BYTES} bytes):
+--rules FILE (JSON; at most ${RULES_FILE_HELP_BYTES} bytes):
   { "pools":  [{ "threadName": "^worker-(?<handler>\\\\d+)$", "pool": "workers" }],
     "idle":   [{ "frame": "^com\\\\.example\\\\.Jobs\\\\.await$", "within": 8 }],
     "waits":  [{ "frame": "^com\\\\.example\\\\.Client\\\\.callSync$", "via": "Stub\\\\.", "kind": "rpc",
@@ -114,17 +117,25 @@ async function runAnalyze(inputs: string[], flags: AnalyzeFlags): Promise<void> 
   if (flags.failOn === 'prediction' && flags.predict !== true)
     throw new UsageError('--fail-on prediction needs --predict');
   const nodeAddrs = (flags.nodeAddr ?? []).map((v) => {
-    const { name, value } = parseNamed('--node-addr', v);
+    let named;
+    try {
+      named = parseNamed('--node-addr', v);
+    } catch (err) {
+      if (err instanceof InvalidArgumentError) throw new UsageError(`--node-addr takes NAME=HOST:PORT, not '${v}'`);
+      throw err;
+    }
+    const { name, value } = named;
     if (!/^[^\s:]+(?::\d{1,5})$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(value))
       throw new UsageError(`--node-addr takes NAME=HOST:PORT, not '${v}'`);
     return { node: name, addr: value };
   });
   const rules: RulePack[] = [];
   if (flags.rules !== undefined) {
+    const { parseRules, RulesError, MAX_RULES_FILE_BYTES } = await import('../../diagnose/rules.js');
+    const { readFileBounded } = await import('../../dumps/parse.js');
     let text: string;
     try {
-      if (statSync(flags.rules).size > MAX_RULES_FILE_BYTES) throw new Error(`over ${MAX_RULES_FILE_BYTES} bytes`);
-      text = readFileSync(flags.rules, 'utf8');
+      text = readFileBounded(flags.rules, MAX_RULES_FILE_BYTES).toString('utf8');
     } catch (err) {
       throw new UsageError(`cannot read --rules ${flags.rules}: ${(err as Error).message}`);
     }
@@ -138,6 +149,9 @@ async function runAnalyze(inputs: string[], flags: AnalyzeFlags): Promise<void> 
   // The HTML report draws the graph and every thread's stacks, so it always needs the detail.
   const detail = flags.html !== undefined || (flags.detail === true && flags.json === true);
   const keepUnparsed = flags.showUnparsed === true;
+  const { analyzeInputs, InputError } = await import('../../diagnose/inputs.js');
+  const { ExplainError } = await import('../../diagnose/analyze.js');
+  const progress = await progressLine();
   let analyzed;
   try {
     analyzed = await analyzeInputs(inputs, {
@@ -148,16 +162,20 @@ async function runAnalyze(inputs: string[], flags: AnalyzeFlags): Promise<void> 
       keepUnparsed,
       ...(flags.explain !== undefined ? { explain: flags.explain } : {}),
       ...(flags.predict === true ? { predict: true } : {}),
+      ...(progress !== undefined ? { onProgress: progress.update } : {}),
     });
   } catch (err) {
     if (err instanceof InputError || err instanceof ExplainError) throw new UsageError(err.message);
     throw err;
+  } finally {
+    progress?.stop();
   }
   const { result, unparsed, warnings } = analyzed;
   for (const w of warnings) process.stderr.write(`rollcall analyze: ${w}\n`);
   let htmlFile: string | undefined;
   if (flags.html !== undefined) {
     const file = (htmlFile = resolve(flags.html));
+    const { renderHtmlReport } = await import('../../report/html/index.js');
     const html = renderHtmlReport(result, {
       title: `rollcall analysis — ${inputs.length === 1 ? basename(inputs[0]!) : `${result.nodes.length} nodes`}`,
       footer: `generated by rollcall analyze · ${new Date().toISOString()}`,
@@ -169,11 +187,13 @@ async function runAnalyze(inputs: string[], flags: AnalyzeFlags): Promise<void> 
     }
   }
   if (flags.json === true) {
+    const { renderJson } = await import('../../report/json.js');
     process.stdout.write(
       renderJson(result, { detail: flags.detail === true, ...(keepUnparsed ? { extra: { unparsed } } : {}) }),
     );
   } else {
     const color = process.stdout.isTTY === true && process.env['NO_COLOR'] === undefined;
+    const { renderTerminal } = await import('../../report/terminal.js');
     process.stdout.write(renderTerminal(result, { color }));
     if (keepUnparsed) process.stdout.write(renderUnparsed(unparsed));
   }
@@ -182,6 +202,42 @@ async function runAnalyze(inputs: string[], flags: AnalyzeFlags): Promise<void> 
     (flags.json === true ? process.stderr : process.stdout).write(`HTML report: ${htmlFile}\n`);
   failOn(result, flags.failOn);
 }
+
+/** Progress on a terminal (stderr), for inputs that take more than a moment. */
+async function progressLine(): Promise<
+  | { update: (p: { rounds: number; parsedBytes: number; totalBytes: number | undefined }) => void; stop: () => void }
+  | undefined
+> {
+  if (process.stderr.isTTY !== true) return undefined;
+  const { default: cliProgress } = await import('cli-progress');
+  const bar = new cliProgress.SingleBar(
+    {
+      format: 'analyze [{bar}] {mb} MB parsed | {rounds} samples',
+      stream: process.stderr,
+      hideCursor: true,
+      clearOnComplete: true,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  const startedAtMs = Date.now();
+  let shown = false;
+  return {
+    update: ({ rounds, parsedBytes, totalBytes }) => {
+      const mb = Math.round(parsedBytes / 1e6);
+      // Only inputs that take a while get a bar; quick ones print nothing extra.
+      if (!shown && Date.now() - startedAtMs < PROGRESS_AFTER_MS) return;
+      if (!shown) bar.start(Math.max(1, Math.round((totalBytes ?? parsedBytes) / 1e6)), mb, { mb, rounds });
+      shown = true;
+      if (totalBytes === undefined) bar.setTotal(Math.max(mb, 1));
+      bar.update(mb, { mb, rounds });
+    },
+    stop: () => {
+      if (shown) bar.stop();
+    },
+  };
+}
+
+const PROGRESS_AFTER_MS = 1000;
 
 function failOn(result: AnalysisResult, what: AnalyzeFlags['failOn']): void {
   if (what === undefined) return;

@@ -1,7 +1,7 @@
 // The --coordination flag shared by `rollcall rolllog`, `rollcall cluster start` and `rollcall node`:
 // validated when parsed, so a malformed URL exits 2 with the reason before anything starts.
 import { InvalidArgumentError } from 'commander';
-import { parseZkUrl, ZkStartupError } from '../../coordination/zookeeper/index.js';
+import { parseZkUrl, ZkStartupError } from '../../coordination/zookeeper/connection.js';
 import { probeZooKeeper } from '../../runtime/zk-probe.js';
 import { UsageError } from '../errors.js';
 

@@ -1,0 +1,146 @@
+// A pool of parsing worker threads, one per core by default. Jobs go to the worker with the
+// fewest outstanding; each worker's results are received in the order it sent them (its string and
+// frame tables grow in that order). Without the compiled worker script (tests running the
+// TypeScript sources) or with `workers: 0`, jobs run in this thread through the same encoding.
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { StringInterner, type FrameTable } from './frames.js';
+import { JobRunner, type ParseJob, type ParseJobReply } from './job.js';
+import type { PartSeam } from './parse.js';
+import { WireDecoder, type ReceivedResult } from './wire.js';
+
+export const MAX_PARSE_WORKERS = 16;
+
+export interface PartReceived {
+  received: ReceivedResult;
+  seam: PartSeam;
+  /** The part's bytes, free to be filled again. */
+  input?: ArrayBuffer;
+}
+
+interface Waiting {
+  resolve: (r: PartReceived) => void;
+  reject: (e: Error) => void;
+  slot: WorkerSlot;
+}
+
+interface WorkerSlot {
+  worker: Worker;
+  decoder: WireDecoder;
+  outstanding: number;
+  failed?: Error;
+}
+
+/** The compiled worker script next to this module, if there is one. */
+function workerScript(): URL | undefined {
+  const url = new URL('./parse-worker.js', import.meta.url);
+  return url.protocol === 'file:' && existsSync(fileURLToPath(url)) ? url : undefined;
+}
+
+/**
+ * Workers for the cores: all of them when the main thread only collects results, one fewer when
+ * it has its own share of the work (it decodes every thread and analyzes as results arrive):
+ * a third busy thread on two cores slows the other two more than it adds.
+ */
+export function defaultParseWorkers(mainThreadBusy: boolean): number {
+  const cores = availableParallelism();
+  return Math.max(1, Math.min(MAX_PARSE_WORKERS, mainThreadBusy ? cores - 1 : cores));
+}
+
+export class ParsePool {
+  private readonly slots: WorkerSlot[] = [];
+  private readonly waiting = new Map<number, Waiting>();
+  private local: { runner: JobRunner; decoder: WireDecoder } | undefined;
+  private nextId = 0;
+  private closed = false;
+
+  /** `workers` threads (0: parse in this thread); frames are interned into `frames` here. */
+  constructor(
+    workers: number,
+    private readonly frames: FrameTable,
+  ) {
+    const script = workers > 0 ? workerScript() : undefined;
+    if (script === undefined) return;
+    for (let i = 0; i < Math.min(workers, MAX_PARSE_WORKERS); i++) {
+      const worker = new Worker(script);
+      const slot: WorkerSlot = { worker, decoder: new WireDecoder(frames), outstanding: 0 };
+      worker.on('message', (reply: ParseJobReply) => this.settle(slot, reply));
+      worker.on('error', (err: Error) => this.fail(slot, err));
+      worker.on('exit', (code) => {
+        if (!this.closed) this.fail(slot, new Error(`parse worker exited with code ${code}`));
+      });
+      worker.unref();
+      this.slots.push(slot);
+    }
+  }
+
+  /** Worker threads in use (0 when jobs run in this thread). */
+  get threads(): number {
+    return this.slots.length;
+  }
+
+  run(job: Omit<ParseJob, 'id'>): Promise<PartReceived> {
+    if (this.closed) return Promise.reject(new Error('parse pool closed'));
+    const id = this.nextId++;
+    const live = this.slots.filter((s) => s.failed === undefined);
+    if (live.length === 0) {
+      if (this.slots.length > 0) return Promise.reject(this.slots[0]!.failed!);
+      this.local ??= {
+        runner: new JobRunner(this.frames, new StringInterner()),
+        decoder: new WireDecoder(this.frames),
+      };
+      const reply = this.local.runner.run({ ...job, id });
+      if ('error' in reply) return Promise.reject(new Error(reply.error));
+      return Promise.resolve({
+        received: this.local.decoder.receive(reply.wire),
+        seam: reply.seam,
+        ...(job.bytes !== undefined ? { input: job.bytes.buffer as ArrayBuffer } : {}),
+      });
+    }
+    let slot = live[0]!;
+    for (const s of live) if (s.outstanding < slot.outstanding) slot = s;
+    if (slot.outstanding++ === 0) slot.worker.ref();
+    return new Promise<PartReceived>((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject, slot });
+      const transfer = job.bytes !== undefined ? [job.bytes.buffer as ArrayBuffer] : [];
+      slot.worker.postMessage({ ...job, id }, transfer);
+    });
+  }
+
+  private settle(slot: WorkerSlot, reply: ParseJobReply): void {
+    const w = this.waiting.get(reply.id);
+    if (w === undefined) return;
+    this.waiting.delete(reply.id);
+    if (--slot.outstanding === 0) slot.worker.unref();
+    if ('error' in reply) w.reject(new Error(reply.error));
+    else
+      w.resolve({
+        received: slot.decoder.receive(reply.wire),
+        seam: reply.seam,
+        ...(reply.input !== undefined ? { input: reply.input } : {}),
+      });
+  }
+
+  private fail(slot: WorkerSlot, err: Error): void {
+    if (slot.failed !== undefined) return;
+    slot.failed = err;
+    slot.worker.unref();
+    for (const [id, w] of this.waiting) {
+      if (w.slot !== slot) continue;
+      this.waiting.delete(id);
+      w.reject(new Error(`parse worker failed: ${err.message}`));
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const [id, w] of this.waiting) {
+      this.waiting.delete(id);
+      w.reject(new Error('parse pool closed'));
+    }
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+}

@@ -1,0 +1,534 @@
+// Parse results cross from a parsing worker to the main thread in a compact form: every thread's
+// fields as numbers in two typed arrays, and strings, frames and whole stacks as small integers
+// into tables that each side keeps. A table entry crosses once; after that a thread's name or
+// stack costs four bytes. The main thread rebuilds the same ThreadDump objects a parser in its
+// own thread would have made (same classes, same fields, frames interned in its FrameTable), so
+// nothing downstream can tell where a dump was parsed.
+import { ThreadRecord } from './context.js';
+import { stackKeyOf, type FrameTable } from './frames.js';
+import {
+  LOCK_KINDS,
+  NORMALIZED_STATES,
+  type Frame,
+  type LockLine,
+  type MountedVirtualThread,
+  type OwnableSynchronizer,
+  type ParseErrorInfo,
+  type ParseResult,
+  type ProcessDump,
+  type RollcallThreadInfo,
+  type NormalizedState,
+  type ThreadDump,
+  type UnparsedLine,
+} from './model.js';
+
+/** Entries a worker's tables may hold before it starts a new generation (and the main thread drops the old). */
+export const MAX_WIRE_TABLE_ENTRIES = 4_000_000;
+
+const STATES = NORMALIZED_STATES;
+const STATE_CODE = new Map(STATES.map((s, i) => [s, i]));
+const LOCK_CODE = new Map(LOCK_KINDS.map((s, i) => [s, i]));
+
+// flags
+const F_STATE = 7;
+const F_DAEMON = 1 << 3;
+const F_VIRTUAL_SET = 1 << 4;
+const F_VIRTUAL = 1 << 5;
+const F_TRUNCATED_SET = 1 << 6;
+const F_TRUNCATED = 1 << 7;
+const F_MOUNTED = 1 << 8;
+const F_ROLLCALL = 1 << 9;
+
+/**
+ * Optional fields, in the order their values follow (numbers in `nums`, string ids in `ints`);
+ * mask bit = index (numbers) or STR_BIT0 + index (strings). One accessor pair per field keeps
+ * every property access monomorphic.
+ */
+interface Field<V> {
+  get: (t: ThreadRecord) => unknown;
+  set: (t: ThreadRecord, v: V) => void;
+}
+const NUM_FIELDS: readonly Field<number>[] = [
+  { get: (t) => t.javaId, set: (t, v) => (t.javaId = v) },
+  { get: (t) => t.nid, set: (t, v) => (t.nid = v) },
+  { get: (t) => t.osThreadId, set: (t, v) => (t.osThreadId = v) },
+  { get: (t) => t.priority, set: (t, v) => (t.priority = v) },
+  { get: (t) => t.osPriority, set: (t, v) => (t.osPriority = v) },
+  { get: (t) => t.cpuMs, set: (t, v) => (t.cpuMs = v) },
+  { get: (t) => t.elapsedMs, set: (t, v) => (t.elapsedMs = v) },
+  { get: (t) => t.allocatedBytes, set: (t, v) => (t.allocatedBytes = v) },
+  { get: (t) => t.definedClasses, set: (t, v) => (t.definedClasses = v) },
+  { get: (t) => t.blockedCount, set: (t, v) => (t.blockedCount = v) },
+  { get: (t) => t.blockedTimeMs, set: (t, v) => (t.blockedTimeMs = v) },
+  { get: (t) => t.waitedCount, set: (t, v) => (t.waitedCount = v) },
+  { get: (t) => t.waitedTimeMs, set: (t, v) => (t.waitedTimeMs = v) },
+  { get: (t) => t.carryingVirtualThread, set: (t, v) => (t.carryingVirtualThread = v) },
+];
+const STR_FIELDS: readonly Field<string>[] = [
+  { get: (t) => t.tid, set: (t, v) => (t.tid = v) },
+  { get: (t) => t.nid, set: (t, v) => (t.nid = v) },
+  { get: (t) => t.container, set: (t, v) => (t.container = v) },
+  { get: (t) => t.waitingOnText, set: (t, v) => (t.waitingOnText = v) },
+  { get: (t) => t.blockedByText, set: (t, v) => (t.blockedByText = v) },
+];
+const STR_BIT0 = 16;
+
+/**
+ * A dump without its threads (they travel in the arrays), keys in their original order; in a
+ * summary, `states` instead: each state's code and count, in the order the states first appear.
+ */
+type WireDump = ProcessDump & { threadCount: number; states?: number[] };
+
+/** What `rollcall parse` prints of a dump, without its threads: their number and states. */
+export type DumpSummary = Omit<ProcessDump, 'threads'> & {
+  threadCount: number;
+  /** Each state and its count, in the order the states first appear. */
+  states: [NormalizedState, number][];
+};
+
+export interface WireResult {
+  /** Table generation these ids refer to; a new one starts with empty tables. */
+  gen: number;
+  newStrings: string[];
+  newFrames: string[];
+  /** Each new stack: its frame count, then that many frame ids. */
+  newStacks: Int32Array;
+  ints: Int32Array;
+  nums: Float64Array;
+  /** rollcall's per-thread facts (rare), in thread order. */
+  extras: RollcallThreadInfo[];
+  dumps: WireDump[];
+  rest: Omit<ParseResult, 'dumps'>;
+}
+
+/** A typed array that grows as values are pushed; `take` copies out what was pushed. */
+class Growing<T extends Int32Array | Float64Array> {
+  n = 0;
+  constructor(
+    private a: T,
+    private readonly make: (size: number) => T,
+  ) {}
+  push(v: number): void {
+    if (this.n === this.a.length) {
+      const b = this.make(this.a.length * 2);
+      b.set(this.a);
+      this.a = b;
+    }
+    this.a[this.n++] = v;
+  }
+  take(): T {
+    return this.a.slice(0, this.n) as T;
+  }
+}
+
+const ints = (size: number): Growing<Int32Array> => new Growing(new Int32Array(size), (n) => new Int32Array(n));
+
+/** The worker's side: one per worker, for every result it sends. */
+export class WireEncoder {
+  private gen = 0;
+  private readonly strings = new Map<string, number>();
+  private readonly frames = new Map<Frame, number>();
+  private readonly stacks = new Map<string, number>();
+  private newStrings: string[] = [];
+  private newFrames: string[] = [];
+  private readonly newStacks = ints(1024);
+  private readonly ints = ints(1 << 16);
+  private readonly nums = new Growing(new Float64Array(1 << 14), (n) => new Float64Array(n));
+
+  /** The result for the wire; with `summary`, each dump's thread count and states instead of its threads. */
+  encode(r: ParseResult, summary = false): WireResult {
+    if (this.strings.size + this.frames.size + this.stacks.size > MAX_WIRE_TABLE_ENTRIES) {
+      this.gen++;
+      this.strings.clear();
+      this.frames.clear();
+      this.stacks.clear();
+    }
+    this.ints.n = 0;
+    this.nums.n = 0;
+    this.newStacks.n = 0;
+    const extras: RollcallThreadInfo[] = [];
+    const dumps: WireDump[] = [];
+    for (const d of r.dumps) {
+      const w = {} as Record<string, unknown>;
+      for (const k of Object.keys(d)) w[k] = k === 'threads' ? [] : d[k as keyof ProcessDump];
+      w['threadCount'] = d.threads.length;
+      dumps.push(w as unknown as WireDump);
+      if (summary) w['states'] = stateCounts(d.threads);
+      else for (const t of d.threads) this.thread(t as ThreadRecord, extras);
+    }
+    const { dumps: _dumps, ...rest } = r;
+    const out: WireResult = {
+      gen: this.gen,
+      newStrings: this.newStrings,
+      newFrames: this.newFrames,
+      newStacks: this.newStacks.take(),
+      ints: this.ints.take(),
+      nums: this.nums.take(),
+      extras,
+      dumps,
+      rest,
+    };
+    this.newStrings = [];
+    this.newFrames = [];
+    return out;
+  }
+
+  private str(s: string): number {
+    let id = this.strings.get(s);
+    if (id === undefined) {
+      id = this.strings.size;
+      this.strings.set(s, id);
+      this.newStrings.push(s);
+    }
+    return id;
+  }
+
+  private frame(f: Frame): number {
+    let id = this.frames.get(f);
+    if (id === undefined) {
+      id = this.frames.size;
+      this.frames.set(f, id);
+      this.newFrames.push(f.text);
+    }
+    return id;
+  }
+
+  private stack(frames: readonly Frame[], key: string): number {
+    if (frames.length === 0) return -1;
+    let id = this.stacks.get(key);
+    if (id === undefined) {
+      id = this.stacks.size;
+      this.stacks.set(key, id);
+      this.newStacks.push(frames.length);
+      for (const f of frames) this.newStacks.push(this.frame(f));
+    }
+    return id;
+  }
+
+  private locks(locks: readonly LockLine[]): void {
+    const ints = this.ints;
+    ints.push(locks.length);
+    for (const l of locks) {
+      ints.push(l.frame);
+      ints.push(LOCK_CODE.get(l.kind)!);
+      ints.push(this.str(l.address));
+      ints.push(this.str(l.className));
+    }
+  }
+
+  private thread(t: ThreadRecord, extras: RollcallThreadInfo[]): void {
+    const ints = this.ints;
+    let flags = STATE_CODE.get(t.state) ?? 6;
+    if (t.daemon) flags |= F_DAEMON;
+    if (t.virtual !== undefined) flags |= F_VIRTUAL_SET | (t.virtual ? F_VIRTUAL : 0);
+    if (t.truncated !== undefined) flags |= F_TRUNCATED_SET | (t.truncated ? F_TRUNCATED : 0);
+    const m = t.mountedVirtualThread;
+    if (m !== undefined) flags |= F_MOUNTED;
+    if (t.rollcall !== undefined) {
+      flags |= F_ROLLCALL;
+      extras.push(t.rollcall);
+    }
+    let mask = 0;
+    for (let i = 0; i < NUM_FIELDS.length; i++) if (typeof NUM_FIELDS[i]!.get(t) === 'number') mask |= 1 << i;
+    for (let i = 0; i < STR_FIELDS.length; i++)
+      if (typeof STR_FIELDS[i]!.get(t) === 'string') mask |= 1 << (STR_BIT0 + i);
+    ints.push(this.str(t.name));
+    ints.push(t.line);
+    ints.push(flags);
+    ints.push(mask);
+    ints.push(this.stack(t.frames, t.stackKey));
+    ints.push(this.str(t.stateDetail));
+    for (let i = 0; i < NUM_FIELDS.length; i++)
+      if ((mask & (1 << i)) !== 0) this.nums.push(NUM_FIELDS[i]!.get(t) as number);
+    for (let i = 0; i < STR_FIELDS.length; i++)
+      if ((mask & (1 << (STR_BIT0 + i))) !== 0) ints.push(this.str(STR_FIELDS[i]!.get(t) as string));
+    this.locks(t.locks);
+    ints.push(t.ownableSynchronizers.length);
+    for (const s of t.ownableSynchronizers) {
+      ints.push(this.str(s.address));
+      ints.push(this.str(s.className));
+    }
+    if (m !== undefined) {
+      this.nums.push(m.javaId);
+      ints.push(this.stack(m.frames, m.stackKey));
+      this.locks(m.locks);
+    }
+  }
+}
+
+interface Stack {
+  frames: Frame[];
+  key: string;
+}
+
+interface Tables {
+  strings: string[];
+  frames: Frame[];
+  stacks: Stack[];
+  /** One-lock lists, shared by every thread holding or waiting on the same thing at the same frame. */
+  oneLock: Map<number, Map<number, LockLine[]>>;
+}
+
+/** Lists no thread of a decoded dump adds to: shared when empty. */
+const NO_LOCKS: LockLine[] = Object.freeze([]) as unknown as LockLine[];
+const NO_SYNCHRONIZERS: OwnableSynchronizer[] = Object.freeze([]) as unknown as OwnableSynchronizer[];
+
+/** A received result whose table entries are in place; decode it when its dumps are needed. */
+export interface ReceivedResult {
+  tables: Tables;
+  wire: WireResult;
+}
+
+/** The main thread's side: one per worker, fed that worker's results in the order they were sent. */
+export class WireDecoder {
+  private gen = -1;
+  private tables: Tables = { strings: [], frames: [], stacks: [], oneLock: new Map() };
+
+  constructor(private readonly frameTable: FrameTable) {}
+
+  receive(w: WireResult): ReceivedResult {
+    if (w.gen !== this.gen) {
+      this.gen = w.gen;
+      this.tables = { strings: [], frames: [], stacks: [], oneLock: new Map() };
+    }
+    const { strings, frames, stacks } = this.tables;
+    for (const s of w.newStrings) strings.push(s);
+    for (const f of w.newFrames) frames.push(this.frameTable.intern(f));
+    const ns = w.newStacks;
+    for (let i = 0; i < ns.length;) {
+      const n = ns[i++]!;
+      const list = new Array<Frame>(n);
+      for (let j = 0; j < n; j++) list[j] = frames[ns[i++]!]!;
+      stacks.push({ frames: list, key: stackKeyOf(list) });
+    }
+    return { tables: this.tables, wire: w };
+  }
+}
+
+/** Each state's code and count, in the order the states first appear. */
+function stateCounts(threads: readonly ThreadDump[]): number[] {
+  const counts = new Map<number, number>();
+  for (const t of threads) {
+    const code = STATE_CODE.get(t.state) ?? 6;
+    counts.set(code, (counts.get(code) ?? 0) + 1);
+  }
+  return [...counts].flat();
+}
+
+/** Input line numbers moved by the lines before this part; shared entries (dump and result lists) moved once. */
+function lineMover(lineOffset: number): <T extends UnparsedLine | ParseErrorInfo>(e: T) => T {
+  const moved = new Map<object, UnparsedLine | ParseErrorInfo>();
+  return <T extends UnparsedLine | ParseErrorInfo>(e: T): T => {
+    if (lineOffset === 0) return e;
+    let m = moved.get(e) as T | undefined;
+    if (m === undefined) moved.set(e, (m = { ...e, line: e.line + lineOffset }));
+    return m;
+  };
+}
+
+/** A dump's own fields from the wire, `threads` given, lines moved; keys in their original order. */
+function dumpHeader<T>(
+  w: WireDump,
+  lineOffset: number,
+  move: ReturnType<typeof lineMover>,
+  replace: (key: string) => [string, unknown][] | undefined,
+): T {
+  const d = {} as Record<string, unknown>;
+  for (const k of Object.keys(w)) {
+    const r = replace(k);
+    if (r === undefined) d[k] = w[k as keyof WireDump];
+    else for (const [rk, rv] of r) d[rk] = rv;
+  }
+  const dump = d as unknown as ProcessDump;
+  if (lineOffset !== 0) {
+    dump.startLine += lineOffset;
+    dump.endLine += lineOffset;
+    for (const j of dump.deadlocks) j.line += lineOffset;
+    dump.errors = dump.errors.map(move);
+    if (dump.unparsed !== undefined) dump.unparsed = dump.unparsed.map(move);
+  }
+  return d as T;
+}
+
+function restOf(wire: WireResult, move: ReturnType<typeof lineMover>): Omit<ParseResult, 'dumps'> {
+  const rest = wire.rest;
+  return {
+    format: rest.format,
+    totalLines: rest.totalLines,
+    parsedLines: rest.parsedLines,
+    unparsedLines: rest.unparsedLines,
+    unparsed: rest.unparsed.map(move),
+    errors: rest.errors.map(move),
+    bytes: rest.bytes,
+  };
+}
+
+/** The dump summaries a received summary carries, lines moved by `lineOffset`. */
+export function decodeSummaries(
+  received: ReceivedResult,
+  lineOffset = 0,
+): Omit<ParseResult, 'dumps'> & { dumps: DumpSummary[] } {
+  const move = lineMover(lineOffset);
+  const dumps = received.wire.dumps.map((w) => {
+    const pairs = w.states ?? [];
+    const states: [NormalizedState, number][] = [];
+    for (let i = 0; i < pairs.length; i += 2) states.push([STATES[pairs[i]!]!, pairs[i + 1]!]);
+    return dumpHeader<DumpSummary>(w, lineOffset, move, (k) =>
+      k === 'threads'
+        ? []
+        : k === 'threadCount'
+          ? [['threadCount', w.threadCount]]
+          : k === 'states'
+            ? [['states', states]]
+            : undefined,
+    );
+  });
+  const { format, ...rest } = restOf(received.wire, move);
+  return { format, dumps, ...rest };
+}
+
+/**
+ * The ParseResult a received message carries, with every input line number moved by
+ * `lineOffset` (the lines before this part of the input).
+ */
+export function decodeResult(received: ReceivedResult, lineOffset = 0): ParseResult {
+  const { tables, wire } = received;
+  const { strings, stacks, oneLock } = tables;
+  const ints = wire.ints;
+  const nums = wire.nums;
+  let ip = 0;
+  let np = 0;
+  let xp = 0;
+  const move = lineMover(lineOffset);
+  const lockList = (): LockLine[] => {
+    const n = ints[ip++]!;
+    if (n === 0) return NO_LOCKS;
+    if (n === 1) {
+      const frame = ints[ip++]!;
+      const kind = ints[ip++]!;
+      const address = ints[ip++]!;
+      const className = ints[ip++]!;
+      let byClass = oneLock.get(address);
+      if (byClass === undefined) oneLock.set(address, (byClass = new Map()));
+      // Below 2^53: class ids < 2^31, frame < 2^12 (MAX_FRAMES_PER_THREAD), kind < 2^3.
+      const key = className * 32768 + frame * 8 + kind;
+      let list = byClass.get(key);
+      if (list === undefined) {
+        const line = { frame, kind: LOCK_KINDS[kind]!, address: strings[address]!, className: strings[className]! };
+        byClass.set(key, (list = Object.freeze([line]) as unknown as LockLine[]));
+      }
+      return list;
+    }
+    const out = new Array<LockLine>(n);
+    for (let i = 0; i < n; i++) {
+      const frame = ints[ip++]!;
+      const kind = LOCK_KINDS[ints[ip++]!]!;
+      out[i] = { frame, kind, address: strings[ints[ip++]!]!, className: strings[ints[ip++]!]! };
+    }
+    return out;
+  };
+  let mask = 0;
+  const num = (bit: number): number | undefined => ((mask & bit) !== 0 ? nums[np++]! : undefined);
+  const str = (i: number): string | undefined =>
+    (mask & (1 << (STR_BIT0 + i))) !== 0 ? strings[ints[ip++]!]! : undefined;
+  const dumps: ProcessDump[] = [];
+  for (const w of wire.dumps) {
+    const threads: ThreadDump[] = [];
+    const dump = dumpHeader<ProcessDump>(w, lineOffset, move, (k) =>
+      k === 'threads' ? [['threads', threads]] : k === 'threadCount' || k === 'states' ? [] : undefined,
+    );
+    for (let n = 0; n < w.threadCount; n++) {
+      const name = strings[ints[ip++]!]!;
+      const line = ints[ip++]! + lineOffset;
+      const flags = ints[ip++]!;
+      mask = ints[ip++]!;
+      const sid = ints[ip++]!;
+      const stack = sid >= 0 ? stacks[sid]! : undefined;
+      const stateDetail = strings[ints[ip++]!]!;
+      // Optional fields in NUM_FIELDS and STR_FIELDS order (checked by the counts below).
+      const javaId = num(1);
+      const nidNumber = num(2);
+      const osThreadId = num(4);
+      const priority = num(8);
+      const osPriority = num(16);
+      const cpuMs = num(32);
+      const elapsedMs = num(64);
+      const allocatedBytes = num(128);
+      const definedClasses = num(256);
+      const blockedCount = num(512);
+      const blockedTimeMs = num(1024);
+      const waitedCount = num(2048);
+      const waitedTimeMs = num(4096);
+      const carryingVirtualThread = num(8192);
+      const tid = str(0);
+      const nidText = str(1);
+      const container = str(2);
+      const waitingOnText = str(3);
+      const blockedByText = str(4);
+      const locks = lockList();
+      const own = ints[ip++]!;
+      let ownableSynchronizers = NO_SYNCHRONIZERS;
+      if (own > 0) {
+        ownableSynchronizers = new Array<OwnableSynchronizer>(own);
+        for (let i = 0; i < own; i++)
+          ownableSynchronizers[i] = { address: strings[ints[ip++]!]!, className: strings[ints[ip++]!]! };
+      }
+      let mountedVirtualThread: MountedVirtualThread | undefined;
+      if ((flags & F_MOUNTED) !== 0) {
+        const mountedId = nums[np++]!;
+        const msid = ints[ip++]!;
+        const s = msid >= 0 ? stacks[msid]! : undefined;
+        mountedVirtualThread = {
+          javaId: mountedId,
+          frames: s?.frames ?? [],
+          stackKey: s?.key ?? '',
+          locks: lockList(),
+        };
+      }
+      // One object literal with ThreadRecord's fields in ThreadRecord's order: the same JSON, and
+      // one allocation site, which V8 can allocate straight into the old generation when (as
+      // here, held for a whole round) such threads outlive young collections.
+      threads.push({
+        line,
+        name,
+        javaId,
+        tid,
+        nid: nidNumber ?? nidText,
+        osThreadId,
+        daemon: (flags & F_DAEMON) !== 0,
+        priority,
+        osPriority,
+        state: STATES[flags & F_STATE]!,
+        stateDetail,
+        cpuMs,
+        elapsedMs,
+        allocatedBytes,
+        definedClasses,
+        blockedCount,
+        blockedTimeMs,
+        waitedCount,
+        waitedTimeMs,
+        frames: stack?.frames ?? [],
+        stackKey: stack?.key ?? '',
+        locks,
+        ownableSynchronizers,
+        carryingVirtualThread,
+        mountedVirtualThread,
+        virtual: (flags & F_VIRTUAL_SET) !== 0 ? (flags & F_VIRTUAL) !== 0 : undefined,
+        container,
+        waitingOnText,
+        blockedByText,
+        truncated: (flags & F_TRUNCATED_SET) !== 0 ? (flags & F_TRUNCATED) !== 0 : undefined,
+        rollcall: (flags & F_ROLLCALL) !== 0 ? wire.extras[xp++]! : undefined,
+      });
+    }
+    dumps.push(dump);
+  }
+  if (ip !== ints.length || np !== nums.length || xp !== wire.extras.length) {
+    throw new Error(
+      `wire result decoded ${ip}/${ints.length} ints, ${np}/${nums.length} numbers: encoder and decoder disagree`,
+    );
+  }
+  const { format, ...rest } = restOf(wire, move);
+  return { format, dumps, ...rest };
+}
