@@ -31,13 +31,21 @@ export interface TargetFlags {
   local?: boolean;
   secretFile?: string;
   targets?: string;
-  timeoutMs: number;
+  /** Undefined only where the command has no default (watch: derived from its interval). */
+  timeoutMs?: number;
   attachTimeoutMs: number;
   threadCpu: boolean;
 }
 
-/** Adds the target flags (and how captures are taken) to a command. */
-export function addTargetOptions(cmd: Command): Command {
+/**
+ * Adds the target flags (and how captures are taken) to a command. `timeoutHelp` replaces the
+ * capture timeout's fixed default with a described one the command computes.
+ */
+export function addTargetOptions(cmd: Command, timeoutHelp?: string): Command {
+  const timeout = new Option(
+    '--timeout-ms <MS>',
+    `cut off a capture slower than this and record it as an error${timeoutHelp !== undefined ? ` (default: ${timeoutHelp})` : ''}`,
+  ).argParser(intOption('--timeout-ms', 1, 3_600_000));
   return cmd
     .option(
       '--url <NAME=URL>',
@@ -69,12 +77,7 @@ export function addTargetOptions(cmd: Command): Command {
     .option('--local', "with --agent/--ssh/--kubectl, match --jvm-match against this host's JVMs too")
     .option('--secret-file <FILE>', 'the cluster secret: authenticates to agents and admin URLs (Bearer token)')
     .option('--targets <FILE>', 'read targets from FILE (format below)')
-    .option(
-      '--timeout-ms <MS>',
-      'cut off a capture slower than this and record it as an error',
-      intOption('--timeout-ms', 1, 3_600_000),
-      DEFAULT_CAPTURE_TIMEOUT_MS,
-    )
+    .addOption(timeoutHelp !== undefined ? timeout : timeout.default(DEFAULT_CAPTURE_TIMEOUT_MS))
     .option(
       '--attach-timeout-ms <MS>',
       'how long a JVM may take to start its attach listener after SIGQUIT',
@@ -131,7 +134,7 @@ export async function resolveTargetFlags(flags: TargetFlags): Promise<ResolvedTa
       targets: resolved.targets,
       notes: resolved.notes,
       capturer: {
-        timeoutMs: flags.timeoutMs,
+        ...(flags.timeoutMs !== undefined ? { timeoutMs: flags.timeoutMs } : {}),
         socketWaitMs: flags.attachTimeoutMs,
         jvmMethod: flags.jvmMethod,
         threadCpu: flags.threadCpu && process.platform === 'linux',

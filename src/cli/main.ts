@@ -12,6 +12,7 @@ import { registerNode } from './commands/node.js';
 import { registerSimulate } from './commands/simulate.js';
 import { registerDemo } from './commands/demo.js';
 import { registerVerify } from './commands/verify.js';
+import { registerWatch } from './commands/watch.js';
 
 export function buildProgram(): Command {
   const program = new Command('rollcall')
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerAgent(program);
   registerParse(program);
   registerAnalyze(program);
+  registerWatch(program);
   return program;
 }
 
