@@ -11,7 +11,7 @@ export {
   type WatchOptions,
   type WatchSummary,
 } from './watcher.js';
-export { ALERT_ON, CONFIRM_WINDOWS, alertOf, type AlertOn } from './confirm.js';
+export { ALERT_ON, CONFIRM_WINDOWS, Confirmation, alertOf, type AlertOn } from './confirm.js';
 export { MAX_WINDOW, RoundParser, RoundWindow, analyzeWindow } from './window.js';
 export {
   WatchMetrics,
