@@ -8,8 +8,9 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { ThreadRegistry, PoolSnapshot } from '../threads/index.js';
+import type { ThreadRegistry } from '../threads/index.js';
 import { formatDumpText } from '../threads/index.js';
+import { nodeMetricsText } from './metrics.js';
 
 export interface AdminRoutes {
   threads: ThreadRegistry;
@@ -69,13 +70,20 @@ export async function startAdminServer(
         return;
       }
       if (url.pathname === '/metrics') {
-        const pools: PoolSnapshot[] = routes.threads.dump().pools;
-        const body = {
-          node: routes.threads.node,
-          role: routes.threads.role,
-          pools: pools.map(({ queued: _queued, ...rest }) => rest),
-        };
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+        const dump = routes.threads.dump();
+        if (url.searchParams.get('format') === 'json') {
+          const body = {
+            node: dump.node,
+            role: dump.role,
+            pools: dump.pools.map(({ queued: _queued, ...rest }) => rest),
+          };
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+          return;
+        }
+        nodeMetricsText(dump).then(
+          (m) => res.writeHead(200, { 'content-type': m.contentType }).end(m.body),
+          (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${err.message}\n`),
+        );
         return;
       }
       const extra = routes.extra?.[url.pathname];
@@ -85,7 +93,7 @@ export async function startAdminServer(
       }
       res
         .writeHead(404, { 'content-type': 'text/plain' })
-        .end('not found: try /stacks, /stacks?format=json, /metrics\n');
+        .end('not found: try /stacks, /stacks?format=json, /metrics, /metrics?format=json\n');
     } catch (err) {
       res.writeHead(500, { 'content-type': 'text/plain' }).end(`${(err as Error).message}\n`);
     }

@@ -19,6 +19,7 @@ const COMMANDS: readonly { name: string; load: () => Promise<Register> }[] = [
   { name: 'agent', load: async () => (await import('./commands/agent.js')).registerAgent },
   { name: 'parse', load: async () => (await import('./commands/parse.js')).registerParse },
   { name: 'analyze', load: async () => (await import('./commands/analyze.js')).registerAnalyze },
+  { name: 'watch', load: async () => (await import('./commands/watch.js')).registerWatch },
 ];
 
 /**

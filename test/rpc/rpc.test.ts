@@ -268,7 +268,9 @@ describe('dumps', () => {
     expect(text).toContain('\tat rollcall.test.TestService.block(Unknown Source)');
     expect(text).toMatch(/\t- rollcall: serving call=\d+ method=T\.block caller=worker-7 callerThread=\d+/);
     expect(text).toContain('  pool=default size=2 busy=2 idle=0 queues=1 ');
-    const metrics = (await (await fetch(`${admin.url}/metrics`)).json()) as { pools: { name: string; busy: number }[] };
+    const metrics = (await (await fetch(`${admin.url}/metrics?format=json`)).json()) as {
+      pools: { name: string; busy: number }[];
+    };
     expect(metrics.pools[0]).toMatchObject({ name: 'default', busy: 2 });
 
     for (let i = 0; i < 3; i++) {

@@ -1,98 +1,45 @@
 // `rollcall capture`: synchronized thread dumps of many processes into a bundle directory, and
 // `rollcall capture --list-jvms`: the local JVMs capture can reach.
-import { readFile } from 'node:fs/promises';
 import cliProgress from 'cli-progress';
 import { Command, Option } from 'commander';
 import {
   captureBundle,
-  DEFAULT_CAPTURE_TIMEOUT_MS,
-  JVM_METHODS,
   listJvms,
   MAX_ROUNDS,
-  MAX_TARGETS_FILE_BYTES,
-  parseTargetsText,
-  resolveTargets,
-  ResolveError,
   TARGETS_FILE_HELP,
   validateCapture,
   type CaptureOptions,
   type JvmInfo,
-  type JvmMethod,
-  type TargetSpec,
 } from '../../capture/index.js';
 import { enterRealtime } from '../../capture/realtime.js';
-import { DEFAULT_SOCKET_WAIT_MS } from '../../capture/sources/attach.js';
 import { BundleExistsError, bundleDirProblem, type BundleManifest } from '../../dumps/bundle.js';
-import { adminToken, readSecretFile, NodeConfigError } from '../../runtime/secrets.js';
+import { addTargetOptions, resolveTargetFlags, type TargetFlags } from '../capture-targets.js';
 import { UsageError } from '../errors.js';
-import { choiceOption, collect, durationMsOption, intOption, parseNamed } from '../options.js';
+import { durationMsOption, intOption } from '../options.js';
 
 /** Conventional status of a command stopped by SIGINT. */
 const EXIT_INTERRUPTED = 130;
 /** Failed captures listed in the summary before the rest are counted. */
 const MAX_FAILURES_LISTED = 20;
 
-interface CaptureFlags {
-  url?: string[];
-  jvm?: string[];
-  jvmMatch?: string[];
-  jvmMethod: JvmMethod;
+interface CaptureFlags extends TargetFlags {
   listJvms?: boolean;
-  cmd?: string[];
-  agent?: string[];
-  ssh?: string[];
-  kubectl?: string[];
-  local?: boolean;
-  secretFile?: string;
-  targets?: string;
   interval: number;
   count: number;
   out?: string;
-  timeoutMs: number;
-  attachTimeoutMs: number;
-  threadCpu: boolean;
   realtime: boolean;
   force?: boolean;
   json?: boolean;
 }
 
 export function registerCapture(program: Command): void {
-  program
+  const cmd = program
     .command('capture')
     .description(
       'Take thread dumps of many processes at the same instants, every interval, into a bundle directory (DIR/manifest.json plus DIR/<node>/<round>.txt) for `rollcall analyze`.',
     )
-    .option(
-      '--url <NAME=URL>',
-      'GET a dump over HTTP (HBase/Hadoop /stacks, rollcall admin /stacks); repeatable',
-      collect,
-    )
-    .option('--jvm <NAME=PID>', 'a local JVM by pid; repeatable', collect)
-    .option(
-      '--jvm-match <REGEX|NAME=REGEX>',
-      'every JVM whose main class or command line matches (local, or on the --agent/--ssh/--kubectl hosts); node <MainClass>-<pid>, or NAME; repeatable',
-      collect,
-    )
-    .addOption(
-      new Option(
-        '--jvm-method <METHOD>',
-        'how local JVMs are dumped: the HotSpot attach protocol, jcmd, jstack, or auto',
-      )
-        .default('auto')
-        .argParser(choiceOption('--jvm-method', JVM_METHODS)),
-    )
-    .option('--list-jvms', 'list the local JVMs (pid, uid, main class, attachable) and exit')
-    .option('--cmd <NAME=COMMAND>', 'a shell command that prints a dump; repeatable', collect)
-    .option('--agent <NAME=URL>', "a `rollcall agent` serving a host's JVMs (http://HOST:PORT); repeatable", collect)
-    .option('--ssh <[NAME=]HOST[:PID]>', 'JVMs on HOST, dumped by jcmd through ssh; repeatable', collect)
-    .option(
-      '--kubectl <[NAME=]POD[@NAMESPACE][:PID]>',
-      'JVMs in a pod, dumped by jcmd through kubectl exec; repeatable',
-      collect,
-    )
-    .option('--local', "with --agent/--ssh/--kubectl, match --jvm-match against this host's JVMs too")
-    .option('--secret-file <FILE>', 'the cluster secret: authenticates to agents and admin URLs (Bearer token)')
-    .option('--targets <FILE>', 'read targets from FILE (format below)')
+    .option('--list-jvms', 'list the local JVMs (pid, uid, main class, attachable) and exit');
+  addTargetOptions(cmd)
     .addOption(
       new Option('--interval <DURATION>', 'time between rounds')
         .default(1000, '1s')
@@ -100,19 +47,6 @@ export function registerCapture(program: Command): void {
     )
     .option('--count <N>', 'number of rounds', intOption('--count', 1, MAX_ROUNDS), 3)
     .option('--out <DIR>', 'bundle directory to create (must be empty or absent)')
-    .option(
-      '--timeout-ms <MS>',
-      'cut off a capture slower than this and record it as an error',
-      intOption('--timeout-ms', 1, 3_600_000),
-      DEFAULT_CAPTURE_TIMEOUT_MS,
-    )
-    .option(
-      '--attach-timeout-ms <MS>',
-      'how long a JVM may take to start its attach listener after SIGQUIT',
-      intOption('--attach-timeout-ms', 1, 600_000),
-      DEFAULT_SOCKET_WAIT_MS,
-    )
-    .option('--no-thread-cpu', 'do not read per-thread CPU of local JVMs from /proc')
     .option('--no-realtime', 'do not ask for real-time scheduling of the releasing thread (see below)')
     .option('--force', 'replace the manifest and node folders of an existing bundle in DIR')
     .option('--json', 'print the manifest (or the JVM list) as JSON instead of a summary')
@@ -191,52 +125,14 @@ async function runCapture(flags: CaptureFlags): Promise<void> {
   // Checked before any work (discovery, attach): a file or a non-empty folder fails at once.
   const outProblem = bundleDirProblem(flags.out, flags.force === true);
   if (outProblem !== undefined) throw new UsageError(outProblem);
-  const headers: Record<string, string> = {};
-  if (flags.secretFile !== undefined) {
-    try {
-      headers['Authorization'] = `Bearer ${adminToken(readSecretFile(flags.secretFile))}`;
-    } catch (err) {
-      if (err instanceof NodeConfigError) throw new UsageError(err.message);
-      throw err;
-    }
-  }
-  const explicit: TargetSpec[] = [
-    ...(flags.url ?? []).map((v) => named('--url', v, 'url')),
-    ...(flags.jvm ?? []).map((v) => named('--jvm', v, 'jvm')),
-    ...(flags.cmd ?? []).map((v) => named('--cmd', v, 'cmd')),
-  ];
-  if (flags.targets !== undefined) explicit.push(...(await readTargets(flags.targets)));
-  const agents = (flags.agent ?? []).map((v) => {
-    const { name, value } = namedValue('--agent', v);
-    return { name, url: value };
-  });
-  let targets: TargetSpec[];
-  try {
-    const resolved = await resolveTargets({
-      explicit,
-      jvmMatch: flags.jvmMatch ?? [],
-      agents,
-      ssh: flags.ssh ?? [],
-      kubectl: flags.kubectl ?? [],
-      local: flags.local === true,
-      headers,
-    });
-    targets = resolved.targets;
-    for (const n of resolved.notes) process.stderr.write(`rollcall: ${n}\n`);
-  } catch (err) {
-    if (err instanceof ResolveError) throw new UsageError(err.message);
-    throw err;
-  }
+  const { targets, capturer, notes } = await resolveTargetFlags(flags);
+  for (const n of notes) process.stderr.write(`rollcall: ${n}\n`);
   const options: CaptureOptions = {
+    ...capturer,
     targets,
     intervalMs: flags.interval,
     count: flags.count,
     outDir: flags.out,
-    timeoutMs: flags.timeoutMs,
-    socketWaitMs: flags.attachTimeoutMs,
-    jvmMethod: flags.jvmMethod,
-    threadCpu: flags.threadCpu && process.platform === 'linux',
-    headers,
     force: flags.force === true,
   };
   const problem = validateCapture(options);
@@ -291,36 +187,6 @@ async function runCapture(flags: CaptureFlags): Promise<void> {
     return;
   }
   process.stdout.write(summary(manifest, flags.out));
-}
-
-/** NAME=VALUE of a flag, as a usage error (exit 2 with the message) when malformed. */
-function namedValue(flag: string, v: string): { name: string; value: string } {
-  try {
-    return parseNamed(flag, v);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-}
-
-function named(flag: string, v: string, kind: TargetSpec['kind']): TargetSpec {
-  const { name, value } = namedValue(flag, v);
-  return { name, kind, spec: value };
-}
-
-async function readTargets(path: string): Promise<TargetSpec[]> {
-  let text: string;
-  try {
-    const buf = await readFile(path);
-    if (buf.byteLength > MAX_TARGETS_FILE_BYTES) throw new Error(`over ${MAX_TARGETS_FILE_BYTES} bytes`);
-    text = buf.toString('utf8');
-  } catch (err) {
-    throw new UsageError(`cannot read --targets ${path}: ${(err as Error).message}`);
-  }
-  try {
-    return parseTargetsText(text, path);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
 }
 
 function summary(m: BundleManifest, dir: string): string {
