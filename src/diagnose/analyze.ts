@@ -13,6 +13,7 @@ import { AnalysisState, MAX_NODES, MAX_ROUNDS, MAX_TRACKS } from './model.js';
 import type { AnalysisResult, ThreadExplanation } from './result.js';
 import { BUILTIN_RULES, type RulePack } from './rules.js';
 import { ServiceDirectory } from './services.js';
+import { hotThreads } from './hot-threads.js';
 import { LatentFolder } from './predict.js';
 import { analysisDetail, countThreads, summarizePools } from './summaries.js';
 import { TrackIngest, type IngestedDump } from './tracks.js';
@@ -91,7 +92,7 @@ export class Analyzer {
       }
       seen.add(node.name);
       if (meta.capturedAtMs === undefined && dump.capturedAtMs !== undefined) state.time(dump.capturedAtMs);
-      inRound.push(this.ingest.ingest(node, dump, r));
+      inRound.push(this.ingest.ingest(node, dump, r, meta.capturedAtMs ?? dump.capturedAtMs));
     });
     const waits = this.waits.round(inRound, r);
     state.rounds.push(waits);
@@ -134,6 +135,7 @@ export class Analyzer {
       deadlocks,
       reason,
       notes: [...state.notes],
+      hotThreads: hotThreads(state),
       ...(this.options.explain !== undefined ? { explanations } : {}),
       ...(predictions !== undefined ? { predictions } : {}),
     };

@@ -18,7 +18,6 @@ import { defaultFrameTable } from '../dumps/frames.js';
 import type { ProcessDump, UnparsedLine } from '../dumps/model.js';
 import { attachCpuSidecar } from '../dumps/thread-cpu.js';
 import { Analyzer, MAX_ROUNDS } from './analyze.js';
-import { HotThreads } from './hot-threads.js';
 import type { AnalysisResult } from './result.js';
 import type { RulePack } from './rules.js';
 
@@ -65,7 +64,6 @@ export async function analyzeInputs(inputs: string[], options: AnalyzeInputsOpti
     ...(options.explain !== undefined ? { explain: options.explain } : {}),
     ...(options.predict === true ? { predict: true } : {}),
   });
-  const hot = new HotThreads();
   const unparsed: AnalyzedInputs['unparsed'] = [];
   const keepUnparsed = options.keepUnparsed === true;
   const onFile = (f: FileDone): void => {
@@ -102,14 +100,13 @@ export async function analyzeInputs(inputs: string[], options: AnalyzeInputsOpti
       dumpsSeen += dumps.length;
       const at = roundTimes[round];
       analyzer.addRound(dumps, at !== undefined ? { capturedAtMs: at } : {});
-      hot.addRound(dumps, at);
       options.onProgress?.({ rounds: analyzer.roundCount, parsedBytes: feed.parsedBytes, totalBytes });
     }
   } finally {
     await feed.close();
   }
   if (dumpsSeen === 0) throw new InputError('no thread dumps found in the inputs');
-  return { result: { ...analyzer.finish(), hotThreads: hot.finish() }, warnings, unparsed };
+  return { result: analyzer.finish(), warnings, unparsed };
 }
 
 async function nextSample(feed: DumpFeed, source: number): Promise<ProcessDump | null | 'done'> {

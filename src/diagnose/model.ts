@@ -57,6 +57,11 @@ export interface Track {
   prevCompleted: number | undefined;
   /** CPU time in the first sample it was seen in, for --explain. */
   firstCpu: number | undefined;
+  /** First and last CPU readings and when their rounds were taken (hot threads). */
+  cpuFirstMs: number | undefined;
+  cpuFirstAtMs: number | undefined;
+  cpuLastMs: number | undefined;
+  cpuLastAtMs: number | undefined;
   lastRound: number;
   idleRounds: number;
   nonLive: number;

@@ -62,7 +62,7 @@ export class TrackIngest {
   }
 
   /** Updates every thread's track with this sample of `node` in round r. */
-  ingest(node: NodeState, dump: ProcessDump, r: number): IngestedDump {
+  ingest(node: NodeState, dump: ProcessDump, r: number, atMs: number | undefined): IngestedDump {
     const state = this.state;
     node.rounds.push(r);
     node.threadsPerSample.push(dump.threads.length);
@@ -92,6 +92,14 @@ export class TrackIngest {
         tr = state.tracks[ti]!;
       } else tr = state.tracks[ti]!;
       trackOf[i] = ti;
+      if (t.cpuMs !== undefined) {
+        if (tr.cpuFirstMs === undefined) {
+          tr.cpuFirstMs = t.cpuMs;
+          tr.cpuFirstAtMs = atMs;
+        }
+        tr.cpuLastMs = t.cpuMs;
+        tr.cpuLastAtMs = atMs;
+      }
       this.observe(node, tr, t, r, stack, code, idle, sleeping, f);
       if (f.serves !== undefined) {
         this.directory.record(r, ti, node.index, f.serves, tr.membership?.pool);
@@ -154,6 +162,10 @@ export class TrackIngest {
       prevProgress: undefined,
       prevCompleted: undefined,
       firstCpu: t.cpuMs,
+      cpuFirstMs: undefined,
+      cpuFirstAtMs: undefined,
+      cpuLastMs: undefined,
+      cpuLastAtMs: undefined,
       lastRound: -1,
       idleRounds: 0,
       nonLive: 0,

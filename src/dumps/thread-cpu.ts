@@ -94,11 +94,12 @@ export function cpuSidecarOf(dumpFile: string): string | undefined {
 
 /**
  * The one post-parse step for CPU: when a capture's dump file has a CPU sample beside it, attach
- * it to the dump. Cheap when there is none (one failed open).
+ * it to the dump. Cheap when there is none (one failed open), and not even looked for when the dump
+ * prints `cpu=` for every thread (which it keeps over the sample's).
  */
 export function attachCpuSidecar(dump: ProcessDump, dumpFile: string): void {
   const side = cpuSidecarOf(dumpFile);
-  if (side === undefined) return;
+  if (side === undefined || dump.threads.every((t) => t.cpuMs !== undefined)) return;
   const sample = readCpuSample(side);
   if (sample !== undefined) attachThreadCpu(dump, sample);
 }

@@ -9,7 +9,6 @@ import { FrameTable, StringInterner } from '../dumps/frames.js';
 import { parseDumpBuffer } from '../dumps/parse.js';
 import { attachThreadCpu, type ThreadCpuSample } from '../dumps/thread-cpu.js';
 import { Analyzer, type AnalyzeOptions } from '../diagnose/analyze.js';
-import { HotThreads } from '../diagnose/hot-threads.js';
 import type { AnalysisResult } from '../diagnose/result.js';
 import type { RoundResult } from '../capture/index.js';
 import { assert } from '../util/assert.js';
@@ -148,14 +147,12 @@ export function targetAddrs(targets: readonly BundleTarget[]): { node: string; a
   return targets.flatMap((t) => (t.addr !== undefined ? [{ node: t.name, addr: t.addr }] : []));
 }
 
-/** Analyzes the rounds with the one analysis core (and hot threads, as analyze reports them). */
+/** Analyzes the rounds with the one analysis core. */
 export function analyzeWindow(rounds: readonly WatchRound[], options: AnalyzeOptions = {}): AnalysisResult {
   const analyzer = new Analyzer(options);
-  const hot = new HotThreads();
   for (const r of rounds) {
     for (const [dumpName, node] of r.aliases) analyzer.alias(dumpName, node);
     analyzer.addRound(r.dumps, { capturedAtMs: r.info.scheduledAt });
-    hot.addRound(r.dumps, r.info.scheduledAt);
   }
-  return { ...analyzer.finish(), hotThreads: hot.finish() };
+  return analyzer.finish();
 }

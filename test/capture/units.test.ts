@@ -23,8 +23,7 @@ import { parseJcmdList, parseRemoteHost } from '../../src/capture/resolve.js';
 import { enterRealtime } from '../../src/capture/realtime.js';
 import { InstantBatches } from '../../src/capture/scheduler.js';
 import { kubectlPlan, sshPlan } from '../../src/capture/sources/process.js';
-import { analyze } from '../../src/diagnose/index.js';
-import { HotThreads } from '../../src/diagnose/hot-threads.js';
+import { Analyzer } from '../../src/diagnose/index.js';
 import { renderHtmlReport } from '../../src/report/html/index.js';
 import { analysisJson } from '../../src/report/json.js';
 import { renderTerminal } from '../../src/report/terminal.js';
@@ -369,7 +368,6 @@ describe('per-thread CPU', () => {
   });
 
   it('ranks hot threads by CPU used between their first and last sample, in every report', () => {
-    const hot = new HotThreads();
     const round = (cpu1: number, cpu2: number) => {
       const d = parseDumpText(jdk8Dump).dumps[0]!;
       d.node = 'rs1';
@@ -378,11 +376,12 @@ describe('per-thread CPU', () => {
       return [d];
     };
     const rounds = [round(100, 5), round(400, 5), round(600, 5)];
-    rounds.forEach((r, k) => hot.addRound(r, 1000 + 250 * k));
-    const hotThreads = hot.finish();
+    const a = new Analyzer();
+    rounds.forEach((r, k) => a.addRound(r, { capturedAtMs: 1000 + 250 * k }));
+    const result = a.finish();
+    const hotThreads = result.hotThreads;
     expect(hotThreads).toEqual([{ node: 'rs1', thread: 'worker-1', cpuMsDelta: 500, coreShare: 1 }]);
     // Every report shows them.
-    const result = { ...analyze(rounds), hotThreads };
     expect(analysisJson(result)['hotThreads']).toEqual(hotThreads);
     expect(renderTerminal(result)).toMatch(/Hot threads.*\n {2}rs1\/"worker-1" 500 ms CPU, 100% of a core/);
     expect(renderHtmlReport(result)).toMatch(/<section id="hot".*worker-1.*500/s);
