@@ -2,30 +2,24 @@
 // alerts are one line each with exactly the contract's fields; --count ends it; SIGTERM stops a
 // running watch cleanly (the built CLI in its own process, metrics scraped while it runs).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
+import { tempDirs } from '../support/tempdir.js';
 import { until } from '../support/gate.js';
 import { sample, scrape } from '../support/prometheus.js';
 import { startCannedNodes } from './canned.js';
 
 const CLI = 'dist/src/cli/bin.js';
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+// Registered before the cleanups below: vitest runs after-hooks last-registered first, so a watch
+// is stopped before its directory goes.
+const tempDir = tempDirs('rollcall-watch-cli');
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'rollcall-watch-cli-'));
-  dirs.push(d);
-  return d;
-}
 
 describe('rollcall watch: usage', () => {
   const url = ['--url', 'a=http://127.0.0.1:1/stacks'];
@@ -72,10 +66,12 @@ describe('rollcall watch: running', () => {
     const r = await runCli([
       'watch',
       ...nodes.targets.flatMap((t) => ['--url', `${t.name}=${t.spec}`]),
+      // Wide instants and a few spare rounds: on a loaded machine an instant the analysis is
+      // still behind on is skipped (and counted), and three analyzed rounds confirm the alert.
       '--interval',
-      '100ms',
+      '250ms',
       '--count',
-      '5',
+      '6',
       '--json',
       '--out',
       out,
@@ -89,9 +85,9 @@ describe('rollcall watch: running', () => {
     expect(readdirSync(out)).toHaveLength(1);
     const err = r.stderr.trim().split('\n');
     expect(err[0]).toMatch(
-      /^rollcall watch: 5 target\(s\) every 100 ms, window 3 rounds, alerting on deadlock; bundles in /,
+      /^rollcall watch: 5 target\(s\) every 250 ms, window 3 rounds, alerting on deadlock; bundles in /,
     );
-    expect(err[err.length - 1]).toBe('rollcall watch: stopped after 5 rounds, 1 alert(s)');
+    expect(err[err.length - 1]).toMatch(/^rollcall watch: stopped after [3-6] rounds, 1 alert\(s\)/);
   });
 
   it('stops cleanly on SIGTERM: the metrics listener closes and the exit status is 0', async () => {

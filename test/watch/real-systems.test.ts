@@ -8,8 +8,6 @@
 //   "deadlock"} 1), then restarted: the JVMs are picked up again (found by NAME=REGEX) and healthy
 //   rounds give no event. The suite watches 8 healthy rounds after the restart; `npm run
 //   bench:watch-grpc` runs this test with WATCH_HEALTHY_ROUNDS=120 (60 s at 500 ms) and prints them.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolveTargets } from '../../src/capture/index.js';
@@ -25,6 +23,7 @@ import {
   type WatchEvent,
 } from '../../src/watch/index.js';
 import { runCli } from '../support/cli.js';
+import { tempDirs } from '../support/tempdir.js';
 import { until, untilSlow } from '../support/gate.js';
 import { sample, scrape } from '../support/prometheus.js';
 import { grpcForTests, startGrpcShop, type GrpcShop } from '../systems/grpc-shop.js';
@@ -32,15 +31,9 @@ import { grpcForTests, startGrpcShop, type GrpcShop } from '../systems/grpc-shop
 /** Healthy rounds watched after the restart (WATCH_HEALTHY_ROUNDS; the bench sets 120: 60 s). */
 const HEALTHY_ROUNDS = Number(process.env['WATCH_HEALTHY_ROUNDS'] ?? 8);
 const GRPC_INTERVAL_MS = 500;
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'rollcall-watch-real-'));
-  dirs.push(d);
-  return d;
-}
+// Registered before the cleanups below: vitest runs after-hooks last-registered first, so a watch
+// is stopped before its directory goes.
+const tempDir = tempDirs('rollcall-watch-real');
 
 interface Seen extends RoundReport {
   oneSample?: Verdict;
