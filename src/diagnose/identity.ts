@@ -4,8 +4,24 @@
 // the same position among equal keys then maps to the same track in the next sample.
 import type { ThreadDump } from '../dumps/model.js';
 
+/** Bound on the Java-id keys kept for reuse; past it keys are built each time. */
+const MAX_CACHED_ID_KEYS = 1 << 20;
+/**
+ * `#N` for each Java id seen: the same string object every sample, so its hash is computed once
+ * for all the map and set lookups of every round, not once per thread per round.
+ */
+const idKeys = new Map<number, string>();
+
 export function identityKey(t: ThreadDump): string {
-  if (t.javaId !== undefined) return `#${t.javaId}`;
+  const id = t.javaId;
+  if (id !== undefined) {
+    let key = idKeys.get(id);
+    if (key === undefined) {
+      key = `#${id}`;
+      if (idKeys.size < MAX_CACHED_ID_KEYS) idKeys.set(id, key);
+    }
+    return key;
+  }
   if (t.tid !== undefined && t.tid.length > 0 && !/^0x0+$/.test(t.tid)) return `t${t.tid}`;
   if (t.nid !== undefined && t.nid !== '') return `n${t.nid}`;
   return `"${t.name}`;

@@ -53,7 +53,9 @@ const describeLock = (address: string, className: string) =>
 
 /** Where a waiting thread's lock line is, and what kind of edge it makes. */
 function waitLine(t: ThreadDump): { line: LockLine; kind: 'monitor' | 'lock' } | undefined {
-  for (const l of linesOf(t)) {
+  const lines = linesOf(t);
+  for (let k = 0; k < lines.length; k++) {
+    const l = lines[k]!;
     if (l.address.length === 0) continue;
     if (l.kind === 'waiting-to-lock' || l.kind === 'blocked-on' || l.kind === 'waiting-to-re-lock') {
       return { line: l, kind: 'monitor' };
@@ -70,66 +72,117 @@ function ownerIdFromText(text: string | undefined): number | undefined {
   return m === null ? undefined : Number(m[1]);
 }
 
-/** Every lock edge of one dump. O(threads + lock lines). */
-export function lockEdges(dump: ProcessDump): LockEdge[] {
+/** A thread that may wait on another: its index and the lock line it waits on, if any. */
+interface Waiter {
+  thread: number;
+  wait: { line: LockLine; kind: 'monitor' | 'lock' } | undefined;
+}
+
+/** Whether the thread's lock lines release this monitor (Object.wait() still prints `- locked` for it). */
+function releases(lines: readonly LockLine[], address: string): boolean {
+  for (let k = 0; k < lines.length; k++) {
+    const l = lines[k]!;
+    if ((l.kind === 'waiting-on' || l.kind === 'waiting-to-re-lock') && l.address === address) return true;
+  }
+  return false;
+}
+
+/** The first holder of each address waited on, monitors and ownable synchronizers apart. */
+function holders(
+  threads: readonly ThreadDump[],
+  waiters: readonly Waiter[],
+): { monitors: Map<string, Held>; ownable: Map<string, Held> } {
   const monitors = new Map<string, Held>();
   const ownable = new Map<string, Held>();
-  const byJavaId = new Map<number, number>();
-  const threads = dump.threads;
+  // Only the addresses some thread waits on: most locks a dump lists are held by nobody's waiter.
+  const wantedMonitors = new Set<string>();
+  const wantedOwnable = new Set<string>();
+  for (let k = 0; k < waiters.length; k++) {
+    const wait = waiters[k]!.wait;
+    if (wait !== undefined) (wait.kind === 'monitor' ? wantedMonitors : wantedOwnable).add(wait.line.address);
+  }
+  if (wantedMonitors.size === 0 && wantedOwnable.size === 0) return { monitors, ownable };
   for (let i = 0; i < threads.length; i++) {
     const t = threads[i]!;
-    if (t.javaId !== undefined) byJavaId.set(t.javaId, i);
-    const lines = linesOf(t);
-    if (lines.length > 0) {
-      // Object.wait() releases the monitor, yet jstack still prints `- locked` for it lower down.
-      let released: Set<string> | undefined;
-      for (const l of lines)
-        if (l.kind === 'waiting-on' || l.kind === 'waiting-to-re-lock') (released ??= new Set()).add(l.address);
-      for (const l of lines) {
-        if (l.kind !== 'locked' || l.address.length === 0 || released?.has(l.address) === true) continue;
-        if (!monitors.has(l.address))
-          monitors.set(l.address, { thread: i, frame: frameText(t, l.frame), className: l.className });
+    if (wantedMonitors.size > 0) {
+      const lines = linesOf(t);
+      for (let k = 0; k < lines.length; k++) {
+        const l = lines[k]!;
+        if (l.kind !== 'locked' || !wantedMonitors.has(l.address) || monitors.has(l.address)) continue;
+        if (releases(lines, l.address)) continue;
+        monitors.set(l.address, { thread: i, frame: frameText(t, l.frame), className: l.className });
       }
     }
-    for (const s of t.ownableSynchronizers) {
-      if (s.address.length > 0 && !ownable.has(s.address))
-        ownable.set(s.address, { thread: i, frame: '', className: s.className });
+    if (wantedOwnable.size > 0) {
+      const own = t.ownableSynchronizers;
+      for (let k = 0; k < own.length; k++) {
+        const o = own[k]!;
+        if (wantedOwnable.has(o.address) && !ownable.has(o.address))
+          ownable.set(o.address, { thread: i, frame: '', className: o.className });
+      }
     }
   }
-  const edges: LockEdge[] = [];
+  return { monitors, ownable };
+}
+
+/** What the waiting thread's own lock lines say: its frame, the lock line, the code that asked. */
+function waitEvidence(t: ThreadDump, w: { line: LockLine; kind: 'monitor' | 'lock' } | undefined): string[] {
+  if (w === undefined) return [];
+  const verb =
+    w.kind === 'lock'
+      ? 'parking to wait for'
+      : w.line.kind === 'waiting-to-re-lock'
+        ? 'waiting to re-lock'
+        : 'waiting to lock';
+  const evidence = [
+    `"${t.name}" at ${frameText(t, w.line.frame)}`,
+    `- ${verb} ${describeLock(w.line.address, w.line.className)}`,
+  ];
+  // For a park the frame is Unsafe.park: name the code that asked for the lock too.
+  const caller = callerFrame(t, w.line.frame);
+  if (caller !== undefined) evidence.push(`  called from ${caller}`);
+  return evidence;
+}
+
+/**
+ * Every lock edge of one dump. O(threads + lock lines). Runs for every dump of every round, and in
+ * most dumps no waiter's lock is held by anyone: owners are looked up only for the addresses
+ * waited on, and the evidence strings are built only for the edges found.
+ */
+export function lockEdges(dump: ProcessDump): LockEdge[] {
+  const threads = dump.threads;
+  const waiters: Waiter[] = [];
   for (let i = 0; i < threads.length; i++) {
     const t = threads[i]!;
     if (t.state !== 'BLOCKED' && t.state !== 'WAITING' && t.state !== 'TIMED_WAITING' && t.state !== 'UNKNOWN')
       continue;
-    const w = waitLine(t);
-    let held: Held | undefined;
-    let kind: 'monitor' | 'lock' = 'monitor';
-    if (w !== undefined) {
-      kind = w.kind;
-      held = (w.kind === 'monitor' ? monitors : ownable).get(w.line.address);
-      // JDK 6 printed j.u.c. owners nowhere but in the deadlock section; nothing to do then.
-    }
-    const evidence: string[] = [];
-    if (w !== undefined) {
-      const verb =
-        w.kind === 'lock'
-          ? 'parking to wait for'
-          : w.line.kind === 'waiting-to-re-lock'
-            ? 'waiting to re-lock'
-            : 'waiting to lock';
-      evidence.push(
-        `"${t.name}" at ${frameText(t, w.line.frame)}`,
-        `- ${verb} ${describeLock(w.line.address, w.line.className)}`,
-      );
-      // For a park the frame is Unsafe.park: name the code that asked for the lock too.
-      const caller = callerFrame(t, w.line.frame);
-      if (caller !== undefined) evidence.push(`  called from ${caller}`);
-    }
+    const wait = waitLine(t);
+    if (wait !== undefined || t.blockedByText !== undefined) waiters.push({ thread: i, wait });
+  }
+  if (waiters.length === 0) return [];
+  const { monitors, ownable } = holders(threads, waiters);
+  let byJavaId: Map<number, number> | undefined;
+  const edges: LockEdge[] = [];
+  for (let k = 0; k < waiters.length; k++) {
+    const { thread: i, wait: w } = waiters[k]!;
+    const t = threads[i]!;
+    // JDK 6 printed j.u.c. owners nowhere but in the deadlock section; nothing to do then.
+    const held = w === undefined ? undefined : (w.kind === 'monitor' ? monitors : ownable).get(w.line.address);
+    const kind = w === undefined ? 'monitor' : w.kind;
     if (held === undefined) {
       // JMX `owned by "x" Id=N`, Hadoop `Blocked by N (x)`.
       const ownerId = ownerIdFromText(t.blockedByText);
-      const owner = ownerId === undefined ? undefined : byJavaId.get(ownerId);
+      if (ownerId === undefined) continue;
+      if (byJavaId === undefined) {
+        byJavaId = new Map();
+        for (let k = 0; k < threads.length; k++) {
+          const id = threads[k]!.javaId;
+          if (id !== undefined) byJavaId.set(id, k);
+        }
+      }
+      const owner = byJavaId.get(ownerId);
       if (owner === undefined || owner === i) continue;
+      const evidence = waitEvidence(t, w);
       if (evidence.length === 0) evidence.push(`"${t.name}" at ${frameText(t, 0)}`);
       if (t.waitingOnText !== undefined) evidence.push(`waiting on ${t.waitingOnText}`);
       evidence.push(`blocked by ${t.blockedByText}`);
@@ -144,6 +197,7 @@ export function lockEdges(dump: ProcessDump): LockEdge[] {
     }
     if (held.thread === i) continue;
     const owner = threads[held.thread]!;
+    const evidence = waitEvidence(t, w);
     evidence.push(
       kind === 'lock'
         ? `"${owner.name}" owns ${describeLock(w!.line.address, held.className)} (Locked ownable synchronizers)`

@@ -38,6 +38,8 @@ export interface StackFacts extends SiteFacts {
   waitsOnCall?: boolean;
 }
 
+const CODE_SLOT: Record<StateCode, number> = { R: 0, W: 1, B: 2, N: 3 };
+
 /** Bound on memoized stacks; past it facts are computed without being kept. */
 export const MAX_MEMO_STACKS = 500_000;
 
@@ -139,7 +141,12 @@ export function effectiveStackKey(t: ThreadDump): string {
 
 /** Classifies stacks; one instance per analysis (it memoizes, and carries the rule packs). */
 export class StackClassifier {
-  private readonly memo = new Map<string, StackFacts>();
+  /**
+   * Per stack key, the facts for each state code (CODE_SLOT). Keyed by the stack key itself, not
+   * code + key: the key strings are shared by every thread with that stack, so their hashes are
+   * computed once, where a concatenation per thread would be built and hashed every time.
+   */
+  private readonly memo = new Map<string, (StackFacts | undefined)[]>();
   private readonly idleRules: { frame: RegExp; within: number }[];
   private readonly waitRules: WaitRule[];
 
@@ -149,12 +156,18 @@ export class StackClassifier {
     this.waitRules = packs.flatMap((p) => p.waits);
   }
 
-  /** `key` must identify (frames, code) — the caller passes code + stack key. */
-  facts(key: string, frames: readonly Frame[], code: StateCode): StackFacts {
-    const found = this.memo.get(key);
+  /** `stackKey` must identify `frames` (the thread's effective stack key). */
+  facts(stackKey: string, frames: readonly Frame[], code: StateCode): StackFacts {
+    const slot = CODE_SLOT[code];
+    let byCode = this.memo.get(stackKey);
+    const found = byCode?.[slot];
     if (found !== undefined) return found;
     const facts = this.compute(frames, code);
-    if (this.memo.size < MAX_MEMO_STACKS) this.memo.set(key, facts);
+    if (byCode === undefined && this.memo.size < MAX_MEMO_STACKS) {
+      byCode = [undefined, undefined, undefined, undefined];
+      this.memo.set(stackKey, byCode);
+    }
+    if (byCode !== undefined) byCode[slot] = facts;
     return facts;
   }
 

@@ -78,7 +78,7 @@ export class TrackIngest {
       const frames = effectiveFrames(t);
       const stack = effectiveStackKey(t);
       let code = stateCode(t.state, frames);
-      const f = this.classifier.facts(code + stack, frames, code);
+      const f = this.classifier.facts(stack, frames, code);
       // Blocked in the kernel on a client call's reply: waiting on the call, not running.
       if (f.waitsOnCall === true) code = 'W';
       const rc = t.rollcall;
@@ -304,7 +304,10 @@ function rose(prev: number | undefined, now: number | undefined): boolean {
 }
 
 export function waitingLockAddress(t: ThreadDump): string {
-  for (const l of t.locks) {
+  // Indexed: runs for every thread of every sample, and a for-of allocates when not optimized.
+  const locks = t.locks;
+  for (let k = 0; k < locks.length; k++) {
+    const l = locks[k]!;
     if (l.kind === 'waiting-to-lock' || l.kind === 'parking' || l.kind === 'blocked-on' || l.kind === 'waiting-on')
       return l.address;
   }

@@ -164,14 +164,21 @@ function headText(b: Buffer, decode: Decode): string {
   return text.length > DETECT_CHARS ? text.slice(0, DETECT_CHARS) : text;
 }
 
+/** The first window read for prefix detection; each next one is twice as large, up to WINDOW_BYTES. */
+const FIRST_PREFIX_WINDOW_BYTES = 4 * 1024;
+
 function detectPrefix(b: Buffer, decode: Decode): RegExp | undefined {
   let pos = 0;
   let lines: string[] = [];
   let next = 0;
+  // Detection usually ends within the first lines (markers at column 0): small windows first, so
+  // a file is not decoded and split a whole window further than that for every part parsed.
+  let window = FIRST_PREFIX_WINDOW_BYTES;
   return detectLogPrefixInLines(() => {
     while (next >= lines.length) {
       if (pos >= b.byteLength) return undefined;
-      const cut = windowEnd(b, pos, b.byteLength);
+      const cut = windowEnd(b, pos, b.byteLength, window);
+      window = Math.min(WINDOW_BYTES, window * 2);
       const text = decode(pos, Math.min(cut, pos + MAX_DECODED_LINE_BYTES));
       pos = cut;
       lines = text.split('\n');
@@ -183,11 +190,11 @@ function detectPrefix(b: Buffer, decode: Decode): RegExp | undefined {
 }
 
 /** Where the window starting at pos ends: after its last '\n', or after one long line. */
-function windowEnd(b: Buffer, pos: number, end: number): number {
-  if (end - pos <= WINDOW_BYTES) return end;
-  const nl = b.lastIndexOf(10, pos + WINDOW_BYTES - 1);
+function windowEnd(b: Buffer, pos: number, end: number, windowBytes = WINDOW_BYTES): number {
+  if (end - pos <= windowBytes) return end;
+  const nl = b.lastIndexOf(10, pos + windowBytes - 1);
   if (nl >= pos) return nl + 1;
-  const next = b.indexOf(10, pos + WINDOW_BYTES);
+  const next = b.indexOf(10, pos + windowBytes);
   return next < 0 || next >= end ? end : next + 1;
 }
 

@@ -2,6 +2,7 @@
 // prefixes, several dumps per file, the JDK's own ThreadInfo text, malformed blocks.
 import { describe, expect, it } from 'vitest';
 import { detectFormat, parseDumpText, parseFrameText } from '../../src/dumps/index.js';
+import { parseBytes } from '../../src/dumps/parse.js';
 
 const T = '\t';
 const JDK17 = [
@@ -99,6 +100,27 @@ describe('jstack family', () => {
     expect(r.dumps[0]!.threads.map((t) => t.name)).toEqual(['main', 'pool-1-thread-1', 'VM Thread']);
     expect(r.dumps[0]!.threads[1]!.frames).toHaveLength(4);
     expect(r.unparsed).toEqual([]);
+  });
+
+  it('finds a log prefix from bytes when the dump starts far into the log, after a very long line', () => {
+    // Prefix detection reads the bytes in growing windows: the marker lines are past the first ones.
+    let ms = 100;
+    const prefixed = JDK17.map(
+      (l) => `2024-03-01 10:00:00,${String(ms++ % 1000).padStart(3, '0')} INFO  [Thread-7] ${l}`,
+    );
+    const log = [
+      `2024-03-01 09:59:59,000 INFO  [main] ${'x'.repeat(9000)}`,
+      ...Array.from(
+        { length: 400 },
+        (_, i) => `2024-03-01 09:59:59,${String(i % 1000).padStart(3, '0')} INFO  [main] step ${i}`,
+      ),
+      ...prefixed,
+    ].join('\n');
+    const fromBytes = parseBytes(Buffer.from(log, 'latin1'));
+    expect(fromBytes.dumps).toHaveLength(1);
+    expect(fromBytes.dumps[0]!.threads.map((t) => t.name)).toEqual(['main', 'pool-1-thread-1', 'VM Thread']);
+    expect(fromBytes.dumps[0]!.threads[1]!.frames).toHaveLength(4);
+    expect(fromBytes.unparsedLines).toBe(parseDumpText(log).unparsedLines);
   });
 
   it('splits a kill -3 log into its dumps, counting the log lines between them as unparsed', () => {
