@@ -18,7 +18,7 @@ import { LatentFolder } from './predict.js';
 import { analysisDetail, countThreads, summarizePools } from './summaries.js';
 import { TrackIngest, type IngestedDump } from './tracks.js';
 import { Prover, decideVerdict, stuckOutside } from './verdict.js';
-import { WaitFinder } from './waits.js';
+import { WaitFinder, type OpenRoundWaits } from './waits.js';
 
 export { MAX_NODES, MAX_ROUNDS, MAX_TRACKS };
 
@@ -52,6 +52,8 @@ export class Analyzer {
   private readonly ingest: TrackIngest;
   private readonly waits: WaitFinder;
   private readonly latent: LatentFolder | undefined;
+  /** The round whose dumps are arriving (addDump), if any. */
+  private open: { waits: OpenRoundWaits; seen: Set<string>; index: number } | undefined;
 
   constructor(private readonly options: AnalyzeOptions = {}) {
     const packs = [...(options.rules ?? []), ...BUILTIN_RULES];
@@ -78,25 +80,48 @@ export class Analyzer {
    * `node<i>`). `capturedAtMs` overrides the dumps' own timestamps for the span.
    */
   addRound(dumps: readonly ProcessDump[], meta: { capturedAtMs?: number } = {}): void {
+    // A round of no dumps still counts.
+    if (this.open === undefined) this.openRound(meta);
+    for (const dump of dumps) this.addDump(dump, meta);
+    this.endRound();
+  }
+
+  /**
+   * One dump of the round being read (the first opens it), analyzed as it arrives: only what the
+   * end of the round needs is kept of it (see WaitFinder.dumpWaits), so a round's dumps need not
+   * be held together. `meta` is that of addRound (read when the dump opens the round).
+   */
+  addDump(dump: ProcessDump, meta: { capturedAtMs?: number } = {}): void {
+    const state = this.state;
+    const open = this.open ?? this.openRound(meta);
+    const r = open.waits.r;
+    const node = state.node(dump.node.length > 0 ? dump.node : `node${open.index}`);
+    open.index++;
+    if (open.seen.has(node.name)) {
+      state.notes.add(`${node.name}: more than one dump in round ${r}; only the first was analyzed`);
+      return;
+    }
+    open.seen.add(node.name);
+    if (meta.capturedAtMs === undefined && dump.capturedAtMs !== undefined) state.time(dump.capturedAtMs);
+    const ingested = this.ingest.ingest(node, dump, r, meta.capturedAtMs ?? dump.capturedAtMs);
+    this.waits.dumpWaits(open.waits, ingested, this.latent !== undefined);
+  }
+
+  private openRound(meta: { capturedAtMs?: number }): NonNullable<Analyzer['open']> {
     const state = this.state;
     if (state.roundCount >= MAX_ROUNDS) throw new RangeError(`more than ${MAX_ROUNDS} sample rounds`);
-    const r = state.roundCount;
     if (meta.capturedAtMs !== undefined) state.time(meta.capturedAtMs);
-    const seen = new Set<string>();
-    const inRound: IngestedDump[] = [];
-    dumps.forEach((dump, i) => {
-      const node = state.node(dump.node.length > 0 ? dump.node : `node${i}`);
-      if (seen.has(node.name)) {
-        state.notes.add(`${node.name}: more than one dump in round ${r}; only the first was analyzed`);
-        return;
-      }
-      seen.add(node.name);
-      if (meta.capturedAtMs === undefined && dump.capturedAtMs !== undefined) state.time(dump.capturedAtMs);
-      inRound.push(this.ingest.ingest(node, dump, r, meta.capturedAtMs ?? dump.capturedAtMs));
-    });
-    const waits = this.waits.round(inRound, r);
-    state.rounds.push(waits);
-    this.latent?.round(inRound, r, waits);
+    return (this.open = { waits: this.waits.openRound(state.roundCount), seen: new Set(), index: 0 });
+  }
+
+  /** Ends the round addDump opened (none open: nothing to end). */
+  endRound(): void {
+    const open = this.open;
+    if (open === undefined) return;
+    this.open = undefined;
+    const waits = this.waits.endRound(open.waits);
+    this.state.rounds.push(waits);
+    this.latent?.round(open.waits.dumps as IngestedDump[], open.waits.r, waits);
   }
 
   finish(): AnalysisResult {

@@ -52,21 +52,20 @@ export function explainTrack(
   const f = tr.lastFacts;
   const lines: string[] = [MEANING[tr.cls]];
   lines.push(
-    `seen in ${tr.present} of ${rounds} sample${rounds === 1 ? '' : 's'} of ${node.name}; last state ${tr.last.stateDetail || tr.last.state}`,
+    `seen in ${tr.present} of ${rounds} sample${rounds === 1 ? '' : 's'} of ${node.name}; last state ${tr.lastState}`,
   );
   lines.push(`innermost frame that says why: ${f.top}`);
-  const lock = tr.last.locks.find((l) => l.kind !== 'locked' && l.kind !== 'eliminated');
+  const lock = tr.lastLocks.find((l) => l.kind !== 'locked' && l.kind !== 'eliminated');
   if (lock !== undefined)
     lines.push(
       `- ${LOCK_VERB[lock.kind] ?? lock.kind} <${lock.address}>${lock.className ? ` (a ${lock.className})` : ''}`,
     );
   if (tr.changeReason !== undefined) lines.push(`changed: ${tr.changeReason}`);
   else if (tr.present > 1) lines.push('same state, stack and wait object in every sample it was seen in');
-  if (tr.firstCpu !== undefined && tr.last.cpuMs !== undefined) {
-    const rose = tr.last.cpuMs !== tr.firstCpu;
-    lines.push(
-      `cpu ${tr.firstCpu} ms → ${tr.last.cpuMs} ms${rose ? ' (it ran between samples)' : ' (no CPU progress)'}`,
-    );
+  // prevCpu: the CPU time in the last sample.
+  if (tr.firstCpu !== undefined && tr.prevCpu !== undefined) {
+    const rose = tr.prevCpu !== tr.firstCpu;
+    lines.push(`cpu ${tr.firstCpu} ms → ${tr.prevCpu} ms${rose ? ' (it ran between samples)' : ' (no CPU progress)'}`);
   } else if (tr.cls === 'running-stuck') lines.push('cpu: not in the dumps');
   if (f.idleBecause !== undefined && tr.idleRounds > 0) lines.push(`idle: ${f.idleBecause}`);
   if (f.nature === 'sleeping') lines.push('asleep (Thread.sleep): it waits on nothing and wakes by itself');

@@ -26,7 +26,7 @@ export function hotThreads(state: AnalysisState, limit = MAX_HOT_THREADS): HotTh
       tr.cpuFirstAtMs !== undefined && tr.cpuLastAtMs !== undefined ? tr.cpuLastAtMs - tr.cpuFirstAtMs : Number.NaN;
     out.push({
       node: state.nodes[tr.node]!.name,
-      thread: tr.last.name,
+      thread: tr.name,
       cpuMsDelta: Math.round(cpuMsDelta * 1000) / 1000,
       coreShare: spanMs > 0 ? Math.round((cpuMsDelta / spanMs) * 1000) / 1000 : 0,
     });

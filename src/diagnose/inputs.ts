@@ -85,21 +85,24 @@ export async function analyzeInputs(inputs: string[], options: AnalyzeInputsOpti
   let dumpsSeen = 0;
   try {
     for (let round = 0; ; round++) {
-      const dumps: ProcessDump[] = [];
+      // Each dump is analyzed as it arrives (Analyzer.addDump): a round's dumps are not held together.
+      const at = roundTimes[round];
+      const meta = at !== undefined ? { capturedAtMs: at } : {};
       let more = false;
+      let inRound = 0;
       for (let s = 0; s < sources.length; s++) {
         const d = await nextSample(feed, s);
         if (d === 'done') continue;
         more = true;
-        if (d !== null) dumps.push(prepareDump(d, sources[s]!, round, analyzer));
+        if (d === null) continue;
+        if (inRound++ === 0 && analyzer.roundCount >= MAX_ROUNDS)
+          throw new InputError(`more than ${MAX_ROUNDS} samples of one node; analyze fewer dumps at a time`);
+        analyzer.addDump(prepareDump(d, sources[s]!, round, analyzer), meta);
       }
       if (!more) break;
-      if (dumps.length === 0) continue;
-      if (analyzer.roundCount >= MAX_ROUNDS)
-        throw new InputError(`more than ${MAX_ROUNDS} samples of one node; analyze fewer dumps at a time`);
-      dumpsSeen += dumps.length;
-      const at = roundTimes[round];
-      analyzer.addRound(dumps, at !== undefined ? { capturedAtMs: at } : {});
+      if (inRound === 0) continue;
+      dumpsSeen += inRound;
+      analyzer.endRound();
       options.onProgress?.({ rounds: analyzer.roundCount, parsedBytes: feed.parsedBytes, totalBytes });
     }
   } finally {

@@ -1,9 +1,9 @@
 // What the analyzer keeps while rounds stream in: per node (names, roles, addresses, its pools),
-// per thread a "track" through the samples (a few small numbers per round, the last dump of the
-// thread, what its stack says), and the bounds that keep a pathological input from making any of it
+// per thread a "track" through the samples (a few small numbers per round, the last state, frames
+// and locks of the thread, what its stack says), and the bounds that keep a pathological input from making any of it
 // unbounded. The modules of the analysis (tracks, waits, services, pools, verdict, summaries) share
 // this state; none of them keeps dumps.
-import type { ThreadDump } from '../dumps/model.js';
+import type { Frame, LockLine } from '../dumps/model.js';
 import type { WaitSpec, WaitTarget } from '../waitgraph/index.js';
 import type { CycleStepOut } from './result.js';
 import type { PoolMembership } from './pools.js';
@@ -71,7 +71,14 @@ export interface Track {
    * a barrier or a rule naming the target (in some round). Without it a parked thread is waiting.
    */
   recognizedWait: boolean;
-  last: ThreadDump;
+  /**
+   * What the last sample showed beyond the numbers above: its Java state, frames and lock lines
+   * (shared with other threads of the same stack), not the whole ThreadDump, so a round's
+   * dumps die young.
+   */
+  lastState: string;
+  lastFrames: readonly Frame[];
+  lastLocks: readonly LockLine[];
   lastFacts: StackFacts;
   cls: ThreadClass;
 }

@@ -107,7 +107,7 @@ function listed(state: AnalysisState, tr: Track): WaitingThread {
     thread: tr.name,
     frame: tr.lastFacts.top,
     samples: tr.present,
-    javaState: tr.last.stateDetail || tr.last.state,
+    javaState: tr.lastState,
     ...(tr.membership !== undefined ? { pool: tr.membership.pool } : {}),
   };
 }

@@ -3,7 +3,7 @@
 // the executor frames they run); what a thread serves goes to the service directory; a node's roles
 // and peers are read off its threads. Everything per stack is memoized by stack key (stacks.ts), so
 // the cost is linear in threads.
-import type { Frame, ProcessDump, ThreadDump } from '../dumps/model.js';
+import type { Frame, LockLine, ProcessDump, ThreadDump } from '../dumps/model.js';
 import { identityKeys } from './identity.js';
 import {
   ABSENT,
@@ -35,6 +35,8 @@ import {
 const CODE_BITS: Record<StateCode, number> = { R: CODE_R, W: CODE_W, B: CODE_B, N: CODE_N };
 const HOST_PORT = /\bto ([A-Za-z0-9_.-]+(?:\/[0-9A-Fa-f.:]+)?):(\d{1,5})\b/;
 const MAX_PEERS = 10_000;
+const NO_FRAMES: readonly Frame[] = Object.freeze([]);
+const NO_LOCK_LINES: readonly LockLine[] = Object.freeze([]);
 
 /** One sample of one node, ingested: dump index → track and stack facts. */
 export interface IngestedDump {
@@ -171,7 +173,9 @@ export class TrackIngest {
       nonLive: 0,
       strictNonLive: 0,
       recognizedWait: false,
-      last: t,
+      lastState: '',
+      lastFrames: NO_FRAMES,
+      lastLocks: NO_LOCK_LINES,
       lastFacts: f,
       cls: 'idle',
     });
@@ -245,7 +249,9 @@ export class TrackIngest {
     tr.present++;
     tr.lastRound = r;
     if (idle) tr.idleRounds++;
-    tr.last = t;
+    tr.lastState = t.stateDetail || t.state;
+    tr.lastFrames = t.frames;
+    tr.lastLocks = t.locks;
     tr.lastFacts = f;
     if (t.name !== tr.name) tr.name = t.name;
   }

@@ -26,8 +26,27 @@ import {
 } from './model.js';
 import type { RulePack, TargetRule } from './rules.js';
 import { RMI_SERVICE, siteName, type ServiceDirectory } from './services.js';
-import { qualified } from './stacks.js';
+import { qualified, type StackFacts } from './stacks.js';
 import { busyWaiting, type IngestedDump } from './tracks.js';
+
+/** A round whose dumps are still arriving: its waits so far, and what endRound needs of each dump. */
+export interface OpenRoundWaits {
+  r: number;
+  specs: Map<number, WaitSpec>;
+  add: (from: number, mode: WaitMode, targets: WaitTarget[]) => void;
+  dumps: RoundDump[];
+}
+
+/** What is kept of an ingested dump until its round ends. */
+export interface RoundDump {
+  node: NodeState;
+  trackOf: number[];
+  facts: StackFacts[];
+  /** Threads whose stacks name a wait or a call: their index and name. */
+  named: { i: number; name: string }[];
+  /** The dump itself, only when something at the end of the round reads it. */
+  dump?: ProcessDump;
+}
 
 /** Serving threads linked one by one; more go through one group vertex per node (edges stay linear). */
 const MAX_DIRECT_SERVERS = 16;
@@ -39,11 +58,10 @@ export class WaitFinder {
     private readonly directory: ServiceDirectory,
   ) {}
 
-  /** The waits of round r; blocking calls to services are kept for `resolveCalls` at the end. */
-  round(inRound: IngestedDump[], r: number): { specs: WaitSpec[]; calls: ServiceCall[] } {
+  /** A round's waits as its dumps arrive (dumpWaits), completed by endRound once all are in. */
+  openRound(r: number): OpenRoundWaits {
     const state = this.state;
     const specs = new Map<number, WaitSpec>();
-    const calls: ServiceCall[] = [];
     const add = (from: number, mode: WaitMode, targets: WaitTarget[]) => {
       if (targets.length === 0) return;
       state.tracks[from]!.recognizedWait = true;
@@ -51,33 +69,53 @@ export class WaitFinder {
       if (s === undefined) specs.set(from, { from, mode, targets });
       else s.targets.push(...targets);
     };
+    return { r, specs, add, dumps: [] };
+  }
 
-    // Locks and the JVM's own deadlock sections.
-    for (const { node, dump, trackOf } of inRound) {
-      if (isRollcall(dump)) continue;
+  /**
+   * What one ingested dump of the open round shows by itself — locks and the JVM's own deadlock
+   * sections — and what is kept of it for endRound: the threads whose stacks name a wait or a call,
+   * and the whole dump only when it is rollcall's (its links span the round's dumps) or `keepDump`.
+   */
+  dumpWaits(round: OpenRoundWaits, d: IngestedDump, keepDump: boolean): void {
+    const state = this.state;
+    const { node, dump, trackOf, facts } = d;
+    const rollcall = isRollcall(dump);
+    if (!rollcall) {
       for (const e of lockEdges(dump)) {
         const from = trackOf[e.from]!;
-        if (!busyWaiting(state.tracks[from]!, r)) continue;
-        add(from, 'any', [
+        if (!busyWaiting(state.tracks[from]!, round.r)) continue;
+        round.add(from, 'any', [
           { to: 'thread', ref: trackOf[e.to]!, edge: { kind: e.kind, label: e.label, evidence: e.evidence } },
         ]);
       }
-      this.jvmDeadlocks(node, dump, trackOf, add);
+      this.jvmDeadlocks(node, dump, trackOf, round.add);
     }
+    const named: { i: number; name: string }[] = [];
+    for (let i = 0; i < dump.threads.length; i++) {
+      const f = facts[i]!;
+      if (f.waits.length > 0 || f.call !== undefined) named.push({ i, name: dump.threads[i]!.name });
+    }
+    round.dumps.push({ node, trackOf, facts, named, ...(rollcall || keepDump ? { dump } : {}) });
+  }
+
+  /** The waits of the open round; blocking calls to services are kept for `resolveCalls` at the end. */
+  endRound(round: OpenRoundWaits): { specs: WaitSpec[]; calls: ServiceCall[] } {
+    const state = this.state;
+    const { r, specs, add } = round;
+    const calls: ServiceCall[] = [];
 
     // rollcall's explicit links.
-    const rcDumps = inRound.filter(({ dump }) => isRollcall(dump));
-    if (rcDumps.length > 0) this.rollcallWaits(rcDumps, r, add);
+    const rcDumps = round.dumps.filter((d) => d.dump !== undefined && isRollcall(d.dump));
+    if (rcDumps.length > 0) this.rollcallWaits(rcDumps as IngestedDump[], r, add);
 
     // Blocking calls to services (resolved at the end), and rule packs: calls whose service no
     // dump shows served, barriers, waits named by users.
-    for (const { node, dump, trackOf, facts } of inRound) {
-      for (let i = 0; i < dump.threads.length; i++) {
+    for (const { node, trackOf, facts, named } of round.dumps) {
+      for (const { i, name } of named) {
         const f = facts[i]!;
-        if (f.waits.length === 0 && f.call === undefined) continue;
         const from = trackOf[i]!;
         if (specs.has(from) || !busyWaiting(state.tracks[from]!, r)) continue;
-        const name = dump.threads[i]!.name;
         let fallback: WaitSpec | undefined;
         for (const w of f.waits) {
           const evidence = [`"${name}" ${w.evidence[0]}`, ...w.evidence.slice(1), `rule: ${w.rule.name}`];
@@ -355,7 +393,7 @@ export class WaitFinder {
       if (c === undefined || c === ABSENT || (c & NATURE_IDLE) !== 0) continue;
       const picked =
         (byName !== undefined && byName.test(tr.name)) ||
-        (byFrame !== undefined && tr.last.frames.some((f) => byFrame.test(qualified(f))));
+        (byFrame !== undefined && tr.lastFrames.some((f) => byFrame.test(qualified(f))));
       if (!picked) continue;
       tracks.push(ti);
       if (tracks.length >= MAX_GROUP_THREADS) break;

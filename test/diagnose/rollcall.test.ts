@@ -8,7 +8,11 @@ import { FrameTable, parseDumpText } from '../../src/dumps/index.js';
 import { formatDumpText } from '../../src/threads/index.js';
 import { legacyCluster } from './rollcall-cluster.js';
 
-function analyzeRounds(rounds: ReturnType<typeof legacyCluster>[], form: 'text' | 'json'): AnalysisResult {
+function analyzeRounds(
+  rounds: ReturnType<typeof legacyCluster>[],
+  form: 'text' | 'json',
+  feed: 'round' | 'dump' = 'round',
+): AnalysisResult {
   const frames = new FrameTable();
   const a = new Analyzer();
   for (const round of rounds) {
@@ -18,7 +22,12 @@ function analyzeRounds(rounds: ReturnType<typeof legacyCluster>[], form: 'text' 
       expect(r.dumps).toHaveLength(1);
       return r.dumps[0]!;
     });
-    a.addRound(dumps);
+    if (feed === 'round') a.addRound(dumps);
+    else {
+      // As `rollcall analyze` feeds it: each dump as it arrives, then the end of the round.
+      for (const d of dumps) a.addDump(d);
+      a.endRound();
+    }
   }
   return a.finish();
 }
@@ -52,6 +61,13 @@ describe('rollcall legacy hang (hand-built NodeDumps)', () => {
       expect(res.threads.blocked).toBeGreaterThanOrEqual(91);
     });
   }
+
+  it('comes out the same fed one dump at a time (links span the dumps of a round)', () => {
+    const byRound = analyzeRounds(rounds, 'text');
+    const byDump = analyzeRounds(rounds, 'text', 'dump');
+    expect(byDump.verdict).toBe('deadlock');
+    expect(byDump).toEqual(byRound);
+  });
 
   it('is not a deadlock when the nested calls are being served and handlers progress', () => {
     const live = [0, 1, 2].map((r) => legacyCluster({ ...opts, starved: false }, r));
