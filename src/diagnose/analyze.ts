@@ -4,8 +4,9 @@
 // (verdict.ts), and report counts, pools and lists (summaries.ts) — and, on request, the evidence
 // behind a thread's class (explain.ts) and the latent deadlocks the waits predict (predict.ts).
 //
-// Streaming: feed one round at a time (addRound); dumps are not kept, only a few numbers per thread
-// per round, the last ThreadDump of each thread, and the waits of busy waiting threads.
+// Streaming: feed one round at a time (addRound), or one dump at a time (addDump, then endRound);
+// dumps are not kept, only a few numbers per thread per round, each thread's last state, frames
+// and locks, and the waits of busy waiting threads.
 // Everything per stack is memoized by stack key (see stacks.ts), so cost is linear in threads.
 import type { ProcessDump } from '../dumps/model.js';
 import { explainTrack, findThreads } from './explain.js';
@@ -16,9 +17,9 @@ import { ServiceDirectory } from './services.js';
 import { hotThreads } from './hot-threads.js';
 import { LatentFolder } from './predict.js';
 import { analysisDetail, countThreads, summarizePools } from './summaries.js';
-import { TrackIngest, type IngestedDump } from './tracks.js';
+import { TrackIngest } from './tracks.js';
 import { Prover, decideVerdict, stuckOutside } from './verdict.js';
-import { WaitFinder, type OpenRoundWaits } from './waits.js';
+import { WaitFinder, keptWhole, type OpenRoundWaits } from './waits.js';
 
 export { MAX_NODES, MAX_ROUNDS, MAX_TRACKS };
 
@@ -121,7 +122,8 @@ export class Analyzer {
     this.open = undefined;
     const waits = this.waits.endRound(open.waits);
     this.state.rounds.push(waits);
-    this.latent?.round(open.waits.dumps as IngestedDump[], open.waits.r, waits);
+    // With --predict every dump of the round was kept (dumpWaits' keepDump).
+    this.latent?.round(open.waits.dumps.filter(keptWhole), open.waits.r, waits);
   }
 
   finish(): AnalysisResult {

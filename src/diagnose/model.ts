@@ -1,7 +1,7 @@
 // What the analyzer keeps while rounds stream in: per node (names, roles, addresses, its pools),
 // per thread a "track" through the samples (a few small numbers per round, the last state, frames
-// and locks of the thread, what its stack says), and the bounds that keep a pathological input from making any of it
-// unbounded. The modules of the analysis (tracks, waits, services, pools, verdict, summaries) share
+// and locks of the thread, what its stack says), and the bounds that keep a pathological input
+// from making any of it unbounded. The modules of the analysis (tracks, waits, services, pools, verdict, summaries) share
 // this state; none of them keeps dumps.
 import type { Frame, LockLine } from '../dumps/model.js';
 import type { WaitSpec, WaitTarget } from '../waitgraph/index.js';

@@ -48,6 +48,9 @@ export interface RoundDump {
   dump?: ProcessDump;
 }
 
+/** A kept dump whose whole ProcessDump was kept too: it serves wherever an IngestedDump does. */
+export const keptWhole = (d: RoundDump): d is RoundDump & IngestedDump => d.dump !== undefined;
+
 /** Serving threads linked one by one; more go through one group vertex per node (edges stay linear). */
 const MAX_DIRECT_SERVERS = 16;
 
@@ -106,8 +109,8 @@ export class WaitFinder {
     const calls: ServiceCall[] = [];
 
     // rollcall's explicit links.
-    const rcDumps = round.dumps.filter((d) => d.dump !== undefined && isRollcall(d.dump));
-    if (rcDumps.length > 0) this.rollcallWaits(rcDumps as IngestedDump[], r, add);
+    const rcDumps = round.dumps.filter(keptWhole).filter((d) => isRollcall(d.dump));
+    if (rcDumps.length > 0) this.rollcallWaits(rcDumps, r, add);
 
     // Blocking calls to services (resolved at the end), and rule packs: calls whose service no
     // dump shows served, barriers, waits named by users.
