@@ -54,12 +54,18 @@ describe('rolllog', () => {
       // While it hangs: every default handler is busy and calls are queued behind them.
       const handlers = () => cluster.master.threads.dump().threads.filter((t) => t.pool === 'default');
       const pool = (): { busy: number; queuedTotal: number } => cluster.master.server.pool('default')!.snapshot();
-      // Settled: all 30 busy, calls queued, and no handler still doing its check work.
+      const stuckWorkers = () =>
+        cluster.workers
+          .flatMap((w) => w.threads.dump().threads)
+          .filter((t) => t.wait?.kind === 'rpc' && t.wait.method === 'BackupService.sanityCheckLogRoll');
+      // Settled: all 30 busy, calls queued, no handler still doing its check work, and every
+      // worker has sent its callback (under a loaded suite the last worker can lag the master).
       await eventually(
         () =>
           pool().busy === 30 &&
           pool().queuedTotal > 0 &&
-          handlers().every((t) => t.wait?.kind === 'rpc' || t.wait?.kind === 'barrier'),
+          handlers().every((t) => t.wait?.kind === 'rpc' || t.wait?.kind === 'barrier') &&
+          stuckWorkers().length === 60,
         TIMEOUT_MS,
       );
       const threads = handlers();
@@ -76,9 +82,7 @@ describe('rolllog', () => {
           method: 'BackupSystemTableService.readRegionServerLastLogRollResult',
         });
       }
-      const stuckWorker = cluster.workers
-        .flatMap((w) => w.threads.dump().threads)
-        .filter((t) => t.wait?.kind === 'rpc' && t.wait.method === 'BackupService.sanityCheckLogRoll');
+      const stuckWorker = stuckWorkers();
       expect(stuckWorker.length).toBe(60);
       expect(stuckWorker[0]!.name).toMatch(/^member: 'worker-\d+' subprocedure-pool-\d+$/);
 
