@@ -6,17 +6,11 @@
 import { statSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { readBundle, type BundleNode } from '../dumps/bundle.js';
-import {
-  DumpFeed,
-  FeedInputError,
-  inputBytes,
-  parseWorkersFor,
-  type FeedSource,
-  type FileDone,
-} from '../dumps/feed.js';
+import { DumpFeed, FeedInputError, inputBytes, type FeedSource, type FileDone } from '../dumps/feed.js';
 import { defaultFrameTable } from '../dumps/frames.js';
 import type { ProcessDump, UnparsedLine } from '../dumps/model.js';
 import { attachCpuSidecar } from '../dumps/thread-cpu.js';
+import { parseWorkersFor } from '../dumps/worker-start.js';
 import { Analyzer, MAX_ROUNDS } from './analyze.js';
 import type { AnalysisResult } from './result.js';
 import type { RulePack } from './rules.js';

@@ -10,11 +10,9 @@ import { statSync } from 'node:fs';
 import type { FrameTable } from './frames.js';
 import type { DumpFormat, ProcessDump } from './model.js';
 import { PartJoiner, PieceReader, type JoinedTotals } from './pieces.js';
-import { defaultParseWorkers, MAX_PARSE_WORKERS, ParsePool, type PartReceived } from './pool.js';
+import { ParsePool, type PartReceived } from './pool.js';
 import { decodeResult, decodeSummaries, type DumpSummary } from './wire.js';
 
-/** Inputs smaller than this in all are parsed in the calling thread: starting workers would cost more. */
-export const IN_THREAD_MAX_BYTES = 8 * 1024 * 1024;
 /** Files up to this size are parsed whole by one worker, which reads them itself. */
 export const WHOLE_FILE_BYTES = 16 * 1024 * 1024;
 /** Bound on parsing dispatched ahead of consumption: parts, and bytes of input in them. */
@@ -118,20 +116,6 @@ export function inputBytes(paths: Iterable<string | undefined>): number | undefi
     }
   }
   return bytes;
-}
-
-/**
- * Parsing threads for inputs of this size (inputBytes): ROLLCALL_PARSE_WORKERS when set; else,
- * for large inputs or ones of unknown size, the cores (less the main thread's when it is busy:
- * defaultParseWorkers); none for small ones.
- */
-export function parseWorkersFor(bytes: number | undefined, mainThreadBusy: boolean): number {
-  const forced = process.env['ROLLCALL_PARSE_WORKERS'];
-  if (forced !== undefined && forced !== '') {
-    const n = Number(forced);
-    if (Number.isInteger(n) && n >= 0 && n <= MAX_PARSE_WORKERS) return n;
-  }
-  return bytes === undefined || bytes >= IN_THREAD_MAX_BYTES ? defaultParseWorkers(mainThreadBusy) : 0;
 }
 
 export class DumpFeed<D extends ProcessDump | DumpSummary = ProcessDump> {

@@ -2,16 +2,12 @@
 // fewest outstanding; each worker's results are received in the order it sent them (its string and
 // frame tables grow in that order). Without the compiled worker script (tests running the
 // TypeScript sources) or with `workers: 0`, jobs run in this thread through the same encoding.
-import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { StringInterner, type FrameTable } from './frames.js';
 import { JobRunner, type ParseJob, type ParseJobReply } from './job.js';
 import type { PartSeam } from './parse.js';
 import { WireDecoder, type ReceivedResult } from './wire.js';
-
-export const MAX_PARSE_WORKERS = 16;
+import { MAX_PARSE_WORKERS, takeStartedWorker, workerScript } from './worker-start.js';
 
 export interface PartReceived {
   received: ReceivedResult;
@@ -33,22 +29,6 @@ interface WorkerSlot {
   failed?: Error;
 }
 
-/** The compiled worker script next to this module, if there is one. */
-function workerScript(): URL | undefined {
-  const url = new URL('./parse-worker.js', import.meta.url);
-  return url.protocol === 'file:' && existsSync(fileURLToPath(url)) ? url : undefined;
-}
-
-/**
- * Workers for the cores: all of them when the main thread only collects results, one fewer when
- * it has its own share of the work (it decodes every thread and analyzes as results arrive):
- * a third busy thread on two cores slows the other two more than it adds.
- */
-export function defaultParseWorkers(mainThreadBusy: boolean): number {
-  const cores = availableParallelism();
-  return Math.max(1, Math.min(MAX_PARSE_WORKERS, mainThreadBusy ? cores - 1 : cores));
-}
-
 export class ParsePool {
   private readonly slots: WorkerSlot[] = [];
   private readonly waiting = new Map<number, Waiting>();
@@ -64,7 +44,9 @@ export class ParsePool {
     const script = workers > 0 ? workerScript() : undefined;
     if (script === undefined) return;
     for (let i = 0; i < Math.min(workers, MAX_PARSE_WORKERS); i++) {
-      const worker = new Worker(script);
+      // One started early for this input (worker-start.ts) is already booting: take it first.
+      const early = takeStartedWorker(script);
+      const worker = early?.worker ?? new Worker(script);
       const slot: WorkerSlot = { worker, decoder: new WireDecoder(frames), outstanding: 0 };
       worker.on('message', (reply: ParseJobReply) => this.settle(slot, reply));
       worker.on('error', (err: Error) => this.fail(slot, err));
@@ -73,6 +55,7 @@ export class ParsePool {
       });
       worker.unref();
       this.slots.push(slot);
+      if (early?.failed !== undefined) this.fail(slot, early.failed);
     }
   }
 

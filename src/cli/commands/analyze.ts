@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { UnparsedLine } from '../../dumps/model.js';
+import { startParseWorkersFor, stopStartedWorkers } from '../../dumps/worker-start.js';
 import type { RulePack } from '../../diagnose/rules.js';
 import type { AnalysisResult } from '../../diagnose/result.js';
 import { FindingExit, UsageError } from '../errors.js';
@@ -114,6 +115,17 @@ Exit status: 0, or 1 with --fail-on when found, 2 on bad input.`,
 }
 
 async function runAnalyze(inputs: string[], flags: AnalyzeFlags): Promise<void> {
+  // A large input's parsing threads boot while the analysis loads; the pool takes them.
+  const files = (flags.node ?? []).map((v) => v.slice(v.indexOf('=') + 1));
+  startParseWorkersFor([...inputs, ...files], true);
+  try {
+    await analyze(inputs, flags);
+  } finally {
+    await stopStartedWorkers();
+  }
+}
+
+async function analyze(inputs: string[], flags: AnalyzeFlags): Promise<void> {
   if (flags.failOn === 'prediction' && flags.predict !== true)
     throw new UsageError('--fail-on prediction needs --predict');
   const nodeAddrs = (flags.nodeAddr ?? []).map((v) => {

@@ -3,9 +3,9 @@
 // file by file as each completes, so memory does not grow with the input.
 import { statSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { DumpFeed, FeedInputError, inputBytes, parseWorkersFor, type FileDone } from '../../dumps/feed.js';
+import type { FileDone } from '../../dumps/feed.js';
 import type { DumpSummary } from '../../dumps/wire.js';
-import { defaultFrameTable } from '../../dumps/frames.js';
+import { parseWorkersFor, startParseWorkersFor, stopStartedWorkers } from '../../dumps/worker-start.js';
 import type { DumpFormat, NormalizedState, ProcessDump } from '../../dumps/model.js';
 import { UsageError } from '../errors.js';
 import { choiceOption, intOption } from '../options.js';
@@ -64,10 +64,22 @@ async function runParse(files: string[], flags: ParseFlags): Promise<void> {
     }
   }
   const json = flags.json === true;
-  const done: (FileDone | undefined)[] = [];
   // The summary lines need no threads: workers then send each dump's thread count and states
   // only, and the main thread has little to do.
   const summary = !json && flags.threads !== true;
+  // A large input's parsing threads boot while the parser loads here; the pool takes them.
+  startParseWorkersFor(files, !summary);
+  try {
+    await parseFiles(files, flags, json, summary);
+  } finally {
+    await stopStartedWorkers();
+  }
+}
+
+async function parseFiles(files: string[], flags: ParseFlags, json: boolean, summary: boolean): Promise<void> {
+  const { DumpFeed, FeedInputError, inputBytes } = await import('../../dumps/feed.js');
+  const { defaultFrameTable } = await import('../../dumps/frames.js');
+  const done: (FileDone | undefined)[] = [];
   const feed = new DumpFeed<ProcessDump | DumpSummary>(
     files.map((file) => ({ name: file, files: [file] })),
     {
