@@ -9,7 +9,7 @@ import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { FrameTable, StringInterner } from '../src/dumps/frames.js';
+import { FrameTable } from '../src/dumps/frames.js';
 import { JobRunner } from '../src/dumps/job.js';
 import { ensureJstackCorpus } from './corpus.js';
 import {
@@ -42,7 +42,7 @@ function ok(f: ProcessFigure, what: string): ProcessFigure {
 
 /** One thread parsing every file as a worker does (read, parse, encode); CPU time of this thread. */
 function oneThread(files: string[]): { ms: number; cpuMs: number; threads: number } {
-  const runner = new JobRunner(new FrameTable(), new StringInterner());
+  const runner = new JobRunner(new FrameTable());
   let threads = 0;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();

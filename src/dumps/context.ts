@@ -106,8 +106,22 @@ export class ThreadRecord implements ThreadDump {
     if (this.ownableSynchronizers.length < MAX_LOCKS_PER_THREAD) this.ownableSynchronizers.push(s);
   }
 
+  /**
+   * A stack seen before, on a thread with no frames or locks yet: its frames and lock lines (copied
+   * lists; the lines themselves are shared, as they are when rebuilt from the wire) and its key.
+   */
+  replayStack(frames: readonly Frame[], locks: readonly LockLine[], key: string): void {
+    this.frames = frames.slice();
+    this.locks = locks.slice();
+    this.stackKey = key;
+    this.#keyedFrames = frames.length;
+  }
+
+  /** Frames the stack key was given for by replayStack (-1: none); frames are only ever added. */
+  #keyedFrames = -1;
+
   finish(): void {
-    this.stackKey = stackKeyOf(this.frames);
+    if (this.#keyedFrames !== this.frames.length) this.stackKey = stackKeyOf(this.frames);
     const m = this.mountedVirtualThread;
     if (m !== undefined) m.stackKey = stackKeyOf(m.frames);
   }

@@ -173,3 +173,21 @@ export class StringInterner {
 }
 
 export const defaultStrings = new StringInterner();
+
+/**
+ * For a parse whose result is encoded for the wire at once (JobRunner): strings are neither
+ * copied nor looked up, because the encoder keeps one copy of each in its own table. A second
+ * table as large would cost a hash-table miss per string, the largest single cost of parsing.
+ * Strings may then be slices of the input windows: whatever outlives the parse must detach them.
+ */
+export class UnsharedStrings extends StringInterner {
+  constructor() {
+    super(0);
+  }
+  override get(s: string): string {
+    return s;
+  }
+  override lookup(s: string): string {
+    return s;
+  }
+}

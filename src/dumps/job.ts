@@ -1,7 +1,7 @@
 // One unit of parsing work, the same in a worker thread and in the main thread: parse a small
 // file read whole, or one part of a larger input, and encode the result for the wire.
 import { closeSync, openSync, readSync } from 'node:fs';
-import type { FrameTable, StringInterner } from './frames.js';
+import { UnsharedStrings, type FrameTable } from './frames.js';
 import type { DumpFormat } from './model.js';
 import { MAX_DUMP_INPUT_BYTES, parsePart, type InputShape, type PartSeam } from './parse.js';
 import { WireEncoder, type WireResult } from './wire.js';
@@ -43,11 +43,10 @@ const MAX_KEPT_READ_BUFFER_BYTES = 16 * 1024 * 1024;
 export class JobRunner {
   private readBuffer = Buffer.allocUnsafeSlow(1024 * 1024);
   private readonly encoder = new WireEncoder();
+  /** The result is encoded at once, and the encoder keeps the strings (UnsharedStrings). */
+  private readonly strings = new UnsharedStrings();
 
-  constructor(
-    private readonly frames: FrameTable,
-    private readonly strings: StringInterner,
-  ) {}
+  constructor(private readonly frames: FrameTable) {}
 
   run(job: ParseJob): ParseJobReply {
     try {

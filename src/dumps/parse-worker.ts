@@ -1,11 +1,11 @@
 // A parsing worker thread: runs ParseJobs from the pool and posts their compact results back.
 import { parentPort } from 'node:worker_threads';
-import { FrameTable, StringInterner } from './frames.js';
+import { FrameTable } from './frames.js';
 import { JobRunner, type ParseJob } from './job.js';
 
 const port = parentPort;
 if (port === null) throw new Error('parse-worker runs as a worker thread');
-const runner = new JobRunner(new FrameTable(), new StringInterner());
+const runner = new JobRunner(new FrameTable());
 port.on('message', (job: ParseJob) => {
   const reply = runner.run(job);
   // The part's bytes go back too, for the reader to fill again.
@@ -13,11 +13,8 @@ port.on('message', (job: ParseJob) => {
   if ('error' in reply) port.postMessage(reply);
   else {
     const w = reply.wire;
-    const transfer: ArrayBuffer[] = [
-      w.ints.buffer as ArrayBuffer,
-      w.nums.buffer as ArrayBuffer,
-      w.newStacks.buffer as ArrayBuffer,
-    ];
+    // The three arrays share one buffer (WireEncoder.encode).
+    const transfer: ArrayBuffer[] = [w.nums.buffer as ArrayBuffer];
     if (input !== undefined) transfer.push(input);
     port.postMessage({ ...reply, input }, transfer);
   }

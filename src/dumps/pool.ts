@@ -3,7 +3,7 @@
 // frame tables grow in that order). Without the compiled worker script (tests running the
 // TypeScript sources) or with `workers: 0`, jobs run in this thread through the same encoding.
 import { Worker } from 'node:worker_threads';
-import { StringInterner, type FrameTable } from './frames.js';
+import type { FrameTable } from './frames.js';
 import { JobRunner, type ParseJob, type ParseJobReply } from './job.js';
 import type { PartSeam } from './parse.js';
 import { WireDecoder, type ReceivedResult } from './wire.js';
@@ -71,7 +71,7 @@ export class ParsePool {
     if (live.length === 0) {
       if (this.slots.length > 0) return Promise.reject(this.slots[0]!.failed!);
       this.local ??= {
-        runner: new JobRunner(this.frames, new StringInterner()),
+        runner: new JobRunner(this.frames),
         decoder: new WireDecoder(this.frames),
       };
       const reply = this.local.runner.run({ ...job, id });

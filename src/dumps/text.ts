@@ -2,7 +2,7 @@
 // rollcall's own text dumps, which are jstack-shaped. One pass over the input, one line at a time,
 // deciding by the first characters of a line; regular expressions only on rare lines (headers).
 import type { Serving, WaitDescriptor } from '../threads/types.js';
-import { detach, type FrameTable } from './frames.js';
+import { detach, stackKeyOf, type FrameTable } from './frames.js';
 import {
   normalizeState,
   parseByteSize,
@@ -13,11 +13,14 @@ import {
   type ParseContext,
 } from './context.js';
 import {
+  MAX_FRAMES_PER_THREAD,
   MAX_LINE_CHARS,
+  MAX_LOCKS_PER_THREAD,
   type DumpFormat,
   type Frame,
   type JvmDeadlock,
   type LockKind,
+  type LockLine,
   type NormalizedState,
   type ProcessDump,
 } from './model.js';
@@ -66,6 +69,8 @@ interface StackBlock {
   text: string;
   ops: readonly (Frame | LockOp)[];
   lines: number;
+  /** What the ops make of a thread with no frames yet (within the per-thread bounds): copied in at once. */
+  made?: { frames: readonly Frame[]; locks: readonly LockLine[]; key: string };
 }
 
 /**
@@ -535,9 +540,13 @@ export class TextParser {
     if (len >= MAX_BLOCK_CHARS) return false;
     const block = this.memo.blocks.get(first.id * MAX_BLOCK_CHARS + len);
     if (block === undefined || text.slice(start, blockEnd) !== block.text) return false;
-    for (const op of block.ops) {
-      if ('id' in op) t.addFrame(op);
-      else t.addLock(op.kind, op.address, op.className);
+    if (block.made !== undefined && t.frames.length === 0 && t.locks.length === 0)
+      t.replayStack(block.made.frames, block.made.locks, block.made.key);
+    else {
+      for (const op of block.ops) {
+        if ('id' in op) t.addFrame(op);
+        else t.addLock(op.kind, op.address, op.className);
+      }
     }
     this.skipTo = blockEnd;
     this.skipLines = block.lines - 1;
@@ -552,8 +561,17 @@ export class TextParser {
     if (len >= MAX_BLOCK_CHARS || this.memo.blockChars + len > MAX_BLOCKS_CHARS) return;
     const key = rec.first.id * MAX_BLOCK_CHARS + len;
     if (this.memo.blocks.has(key)) return;
-    // One op per line: every line of the run was a frame or a lock.
-    this.memo.blocks.set(key, { text: detach(this.text.slice(rec.start, end)), ops: rec.ops, lines: rec.ops.length });
+    // One op per line: every line of the run was a frame or a lock. The lock strings may be
+    // slices of this window (UnsharedStrings); the memo outlives it.
+    const ops = rec.ops.map((op) =>
+      'id' in op ? op : { kind: op.kind, address: detach(op.address), className: detach(op.className) },
+    );
+    this.memo.blocks.set(key, {
+      text: detach(this.text.slice(rec.start, end)),
+      ops,
+      lines: ops.length,
+      ...madeOf(ops),
+    });
     this.memo.blockChars += len;
   }
 
@@ -666,7 +684,7 @@ export class TextParser {
       if (state === undefined) {
         const sp = detail.indexOf(' ');
         state = normalizeState(sp < 0 ? detail : detail.slice(0, sp));
-        if (this.memo.stateOfDetail.size < MAX_RECENT_STRINGS) this.memo.stateOfDetail.set(detail, state);
+        if (this.memo.stateOfDetail.size < MAX_RECENT_STRINGS) this.memo.stateOfDetail.set(detach(detail), state);
       }
       t.state = state;
       t.stateDetail = detail;
@@ -1110,6 +1128,18 @@ function plainDecimal(text: string, a: number, b: number, point: number): number
   }
   if (digits === 0) return undefined;
   return seenPoint ? int / scale : int;
+}
+
+/** The frames, lock lines and stack key the ops give a thread with none yet, as addFrame and addLock would. */
+function madeOf(ops: readonly (Frame | LockOp)[]): Pick<StackBlock, 'made'> {
+  const frames: Frame[] = [];
+  const locks: LockLine[] = [];
+  for (const op of ops) {
+    if ('id' in op) frames.push(op);
+    else locks.push({ frame: Math.max(0, frames.length - 1), kind: op.kind, address: op.address, className: op.className });
+  }
+  if (frames.length > MAX_FRAMES_PER_THREAD || locks.length > MAX_LOCKS_PER_THREAD) return {};
+  return { made: { frames, locks, key: stackKeyOf(frames) } };
 }
 
 function isVisibleAscii(c: number): boolean {

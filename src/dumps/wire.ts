@@ -5,7 +5,7 @@
 // own thread would have made (same classes, same fields, frames interned in its FrameTable), so
 // nothing downstream can tell where a dump was parsed.
 import { ThreadRecord } from './context.js';
-import { stackKeyOf, type FrameTable } from './frames.js';
+import { detach, stackKeyOf, type FrameTable } from './frames.js';
 import {
   LOCK_KINDS,
   NORMALIZED_STATES,
@@ -86,6 +86,7 @@ export type DumpSummary = Omit<ProcessDump, 'threads'> & {
   states: [NormalizedState, number][];
 };
 
+/** A parse result for the wire; `nums`, `ints` and `newStacks` are views of one ArrayBuffer (transfer it once). */
 export interface WireResult {
   /** Table generation these ids refer to; a new one starts with empty tables. */
   gen: number;
@@ -116,8 +117,11 @@ class Growing<T extends Int32Array | Float64Array> {
     }
     this.a[this.n++] = v;
   }
-  take(): T {
-    return this.a.slice(0, this.n) as T;
+  /** What was pushed, as a view of `buf` at `byteOffset` (buf has room for it). */
+  copyInto(buf: ArrayBuffer, byteOffset: number, view: (buf: ArrayBuffer, byteOffset: number, length: number) => T): T {
+    const out = view(buf, byteOffset, this.n);
+    out.set(this.a.subarray(0, this.n));
+    return out;
   }
 }
 
@@ -157,13 +161,18 @@ export class WireEncoder {
       else for (const t of d.threads) this.thread(t as ThreadRecord, extras);
     }
     const { dumps: _dumps, ...rest } = r;
+    // One buffer for the three arrays (numbers first, for their alignment): an ArrayBuffer costs
+    // tens of microseconds to make and transfer, more than copying a result into it.
+    const nums = this.nums.n * 8;
+    const ints = this.ints.n * 4;
+    const buf = new ArrayBuffer(nums + ints + this.newStacks.n * 4);
     const out: WireResult = {
       gen: this.gen,
       newStrings: this.newStrings,
       newFrames: this.newFrames,
-      newStacks: this.newStacks.take(),
-      ints: this.ints.take(),
-      nums: this.nums.take(),
+      nums: this.nums.copyInto(buf, 0, (b, o, n) => new Float64Array(b, o, n)),
+      ints: this.ints.copyInto(buf, nums, (b, o, n) => new Int32Array(b, o, n)),
+      newStacks: this.newStacks.copyInto(buf, nums + ints, (b, o, n) => new Int32Array(b, o, n)),
       extras,
       dumps,
       rest,
@@ -177,8 +186,10 @@ export class WireEncoder {
     let id = this.strings.get(s);
     if (id === undefined) {
       id = this.strings.size;
-      this.strings.set(s, id);
-      this.newStrings.push(s);
+      // The parse's strings may be slices of its input (UnsharedStrings): the table keeps a copy.
+      const own = detach(s);
+      this.strings.set(own, id);
+      this.newStrings.push(own);
     }
     return id;
   }

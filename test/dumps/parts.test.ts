@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FrameTable, StringInterner } from '../../src/dumps/frames.js';
+import { FrameTable, UnsharedStrings } from '../../src/dumps/frames.js';
 import type { ParseResult, ProcessDump } from '../../src/dumps/model.js';
 import { inputShape, parseDumpText, parsePart } from '../../src/dumps/parse.js';
 import { chooseCut, isSplittable, PartJoiner } from '../../src/dumps/pieces.js';
@@ -34,7 +34,7 @@ function parseInParts(text: string, target: number, frames: FrameTable): ParseRe
   const prefix = shape.prefix === undefined ? undefined : new RegExp(shape.prefix, 'y');
   // The worker's side keeps its own tables; the main thread interns into `frames`.
   const workerFrames = new FrameTable();
-  const workerStrings = new StringInterner();
+  const workerStrings = new UnsharedStrings();
   const encoder = new WireEncoder();
   const decoder = new WireDecoder(frames);
   const joiner = new PartJoiner(LISTED);
