@@ -1139,7 +1139,13 @@ function madeOf(ops: readonly (Frame | LockOp)[]): Pick<StackBlock, 'made'> {
   const locks: LockLine[] = [];
   for (const op of ops) {
     if ('id' in op) frames.push(op);
-    else locks.push({ frame: Math.max(0, frames.length - 1), kind: op.kind, address: op.address, className: op.className });
+    else
+      locks.push({
+        frame: Math.max(0, frames.length - 1),
+        kind: op.kind,
+        address: op.address,
+        className: op.className,
+      });
   }
   if (frames.length > MAX_FRAMES_PER_THREAD || locks.length > MAX_LOCKS_PER_THREAD) return {};
   return { made: { frames, locks, key: stackKeyOf(frames) } };
