@@ -342,6 +342,7 @@ export class DumpFeed<D extends ProcessDump | DumpSummary = ProcessDump> {
   private fileDone(st: SourceState, f: FileState): void {
     if (f.completed) return;
     f.completed = true;
+    f.joiner.end();
     if (f.firstOnly && f.joiner.totals.dumps === 0) st.ready.push(null);
     if (st.file === f) st.file = undefined;
     this.options.onFile?.({ source: f.source, file: f.path, ...f.joiner.totals, dumpNodes: f.dumpNodes });
