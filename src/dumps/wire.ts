@@ -40,37 +40,13 @@ const F_MOUNTED = 1 << 8;
 const F_ROLLCALL = 1 << 9;
 
 /**
- * Optional fields, in the order their values follow (numbers in `nums`, string ids in `ints`);
- * mask bit = index (numbers) or STR_BIT0 + index (strings). One accessor pair per field keeps
- * every property access monomorphic.
+ * Optional fields follow a thread's fixed ones in this order, each present when its mask bit is
+ * set: numbers (in `nums`) javaId, nid, osThreadId, priority, osPriority, cpuMs, elapsedMs,
+ * allocatedBytes, definedClasses, blockedCount, blockedTimeMs, waitedCount, waitedTimeMs,
+ * carryingVirtualThread at bits 0–13; strings (ids in `ints`) tid, nid, container,
+ * waitingOnText, blockedByText at bits STR_BIT0 + 0–4. Encoder and decoder spell the order out
+ * field by field: a table of accessors costs a closure call per field per thread.
  */
-interface Field<V> {
-  get: (t: ThreadRecord) => unknown;
-  set: (t: ThreadRecord, v: V) => void;
-}
-const NUM_FIELDS: readonly Field<number>[] = [
-  { get: (t) => t.javaId, set: (t, v) => (t.javaId = v) },
-  { get: (t) => t.nid, set: (t, v) => (t.nid = v) },
-  { get: (t) => t.osThreadId, set: (t, v) => (t.osThreadId = v) },
-  { get: (t) => t.priority, set: (t, v) => (t.priority = v) },
-  { get: (t) => t.osPriority, set: (t, v) => (t.osPriority = v) },
-  { get: (t) => t.cpuMs, set: (t, v) => (t.cpuMs = v) },
-  { get: (t) => t.elapsedMs, set: (t, v) => (t.elapsedMs = v) },
-  { get: (t) => t.allocatedBytes, set: (t, v) => (t.allocatedBytes = v) },
-  { get: (t) => t.definedClasses, set: (t, v) => (t.definedClasses = v) },
-  { get: (t) => t.blockedCount, set: (t, v) => (t.blockedCount = v) },
-  { get: (t) => t.blockedTimeMs, set: (t, v) => (t.blockedTimeMs = v) },
-  { get: (t) => t.waitedCount, set: (t, v) => (t.waitedCount = v) },
-  { get: (t) => t.waitedTimeMs, set: (t, v) => (t.waitedTimeMs = v) },
-  { get: (t) => t.carryingVirtualThread, set: (t, v) => (t.carryingVirtualThread = v) },
-];
-const STR_FIELDS: readonly Field<string>[] = [
-  { get: (t) => t.tid, set: (t, v) => (t.tid = v) },
-  { get: (t) => t.nid, set: (t, v) => (t.nid = v) },
-  { get: (t) => t.container, set: (t, v) => (t.container = v) },
-  { get: (t) => t.waitingOnText, set: (t, v) => (t.waitingOnText = v) },
-  { get: (t) => t.blockedByText, set: (t, v) => (t.blockedByText = v) },
-];
 const STR_BIT0 = 16;
 
 /**
@@ -116,6 +92,10 @@ class Growing<T extends Int32Array | Float64Array> {
       this.a = b;
     }
     this.a[this.n++] = v;
+  }
+  /** Overwrites the value pushed at index i. */
+  setAt(i: number, v: number): void {
+    this.a[i] = v;
   }
   /** What was pushed, as a view of `buf` at `byteOffset` (buf has room for it). */
   copyInto(buf: ArrayBuffer, byteOffset: number, view: (buf: ArrayBuffer, byteOffset: number, length: number) => T): T {
@@ -227,6 +207,21 @@ export class WireEncoder {
     }
   }
 
+  /** The optional fields present on the thread being encoded (mask bits). */
+  private mask = 0;
+
+  private optNum(bit: number, v: number | string | undefined): void {
+    if (typeof v !== 'number') return;
+    this.mask |= bit;
+    this.nums.push(v);
+  }
+
+  private optStr(bit: number, v: number | string | undefined): void {
+    if (typeof v !== 'string') return;
+    this.mask |= bit;
+    this.ints.push(this.str(v));
+  }
+
   private thread(t: ThreadRecord, extras: RollcallThreadInfo[]): void {
     const ints = this.ints;
     let flags = STATE_CODE.get(t.state) ?? 6;
@@ -239,20 +234,34 @@ export class WireEncoder {
       flags |= F_ROLLCALL;
       extras.push(t.rollcall);
     }
-    let mask = 0;
-    for (let i = 0; i < NUM_FIELDS.length; i++) if (typeof NUM_FIELDS[i]!.get(t) === 'number') mask |= 1 << i;
-    for (let i = 0; i < STR_FIELDS.length; i++)
-      if (typeof STR_FIELDS[i]!.get(t) === 'string') mask |= 1 << (STR_BIT0 + i);
     ints.push(this.str(t.name));
     ints.push(t.line);
     ints.push(flags);
-    ints.push(mask);
+    const maskAt = ints.n;
+    ints.push(0);
     ints.push(this.stack(t.frames, t.stackKey));
     ints.push(this.str(t.stateDetail));
-    for (let i = 0; i < NUM_FIELDS.length; i++)
-      if ((mask & (1 << i)) !== 0) this.nums.push(NUM_FIELDS[i]!.get(t) as number);
-    for (let i = 0; i < STR_FIELDS.length; i++)
-      if ((mask & (1 << (STR_BIT0 + i))) !== 0) ints.push(this.str(STR_FIELDS[i]!.get(t) as string));
+    this.mask = 0;
+    this.optNum(1 << 0, t.javaId);
+    this.optNum(1 << 1, t.nid);
+    this.optNum(1 << 2, t.osThreadId);
+    this.optNum(1 << 3, t.priority);
+    this.optNum(1 << 4, t.osPriority);
+    this.optNum(1 << 5, t.cpuMs);
+    this.optNum(1 << 6, t.elapsedMs);
+    this.optNum(1 << 7, t.allocatedBytes);
+    this.optNum(1 << 8, t.definedClasses);
+    this.optNum(1 << 9, t.blockedCount);
+    this.optNum(1 << 10, t.blockedTimeMs);
+    this.optNum(1 << 11, t.waitedCount);
+    this.optNum(1 << 12, t.waitedTimeMs);
+    this.optNum(1 << 13, t.carryingVirtualThread);
+    this.optStr(1 << (STR_BIT0 + 0), t.tid);
+    this.optStr(1 << (STR_BIT0 + 1), t.nid);
+    this.optStr(1 << (STR_BIT0 + 2), t.container);
+    this.optStr(1 << (STR_BIT0 + 3), t.waitingOnText);
+    this.optStr(1 << (STR_BIT0 + 4), t.blockedByText);
+    ints.setAt(maskAt, this.mask);
     this.locks(t.locks);
     ints.push(t.ownableSynchronizers.length);
     for (const s of t.ownableSynchronizers) {
@@ -456,7 +465,7 @@ export function decodeResult(received: ReceivedResult, lineOffset = 0): ParseRes
       const sid = ints[ip++]!;
       const stack = sid >= 0 ? stacks[sid]! : undefined;
       const stateDetail = strings[ints[ip++]!]!;
-      // Optional fields in NUM_FIELDS and STR_FIELDS order (checked by the counts below).
+      // Optional fields in their order (see STR_BIT0; checked by the counts below).
       const javaId = num(1);
       const nidNumber = num(2);
       const osThreadId = num(4);
