@@ -310,10 +310,8 @@ export class TextParser {
   private header(lineNo: number, start: number, p: number, end: number): void {
     this.endThread();
     const text = this.text;
-    // The last quote on the line closes the name (names may hold quotes). A loop: lastIndexOf and
-    // indexOf are calls into the runtime, costly at a dozen per header line.
-    let close = end - 1;
-    while (close > p && text.charCodeAt(close) !== CH_QUOTE) close--;
+    // The last quote on the line closes the name (names may hold quotes).
+    const close = text.lastIndexOf('"', end - 1);
     if (close > p && this.jmxLike(close + 1, end)) {
       const m = JMX_HEADER.exec(text.slice(p, end));
       if (m !== null) return this.jmxHeader(lineNo, m);
@@ -328,8 +326,8 @@ export class TextParser {
     let status: string | undefined;
     let a = close + 1;
     while (a <= end) {
-      let b = a;
-      while (b < end && text.charCodeAt(b) !== CH_SPACE) b++;
+      let b = text.indexOf(' ', a);
+      if (b < 0 || b > end) b = end;
       if (b > a) {
         const r = this.headerToken(t, a, b);
         if (r === Token.Field || r === Token.RollcallField) {
