@@ -2,8 +2,12 @@
 // The `rollcall` executable. It owns what is process-wide, so no command handles it on its own:
 // keeping the process alive while a command works, a reader that closes the pipe, errors that
 // escape every command, and handles a finished command left open.
+import { startParseWorkersForArgs } from '../dumps/worker-start.js';
 import { EXIT_USAGE } from './errors.js';
-import { describeUnexpected, main } from './main.js';
+
+// Parsing threads boot while the CLI loads (about 60 ms of modules before a command runs).
+startParseWorkersForArgs(process.argv.slice(2));
+const { describeUnexpected, main } = await import('./main.js');
 
 // Protocol timers are unref'd so that a library user's process (or a test) is never held open by
 // rollcall. A command's pending work must hold it, though: without this, a client whose master dies

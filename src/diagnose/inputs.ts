@@ -9,9 +9,8 @@ import { readBundle, type BundleNode } from '../dumps/bundle.js';
 import { DumpFeed, FeedInputError, inputBytes, type FeedSource, type FileDone } from '../dumps/feed.js';
 import { defaultFrameTable } from '../dumps/frames.js';
 import type { ProcessDump, UnparsedLine } from '../dumps/model.js';
-import { attachCpuSidecar } from '../dumps/thread-cpu.js';
-import { parseWorkersFor } from '../dumps/worker-start.js';
-import { Analyzer, MAX_ROUNDS } from './analyze.js';
+import { estimateInputBytes, IN_THREAD_MAX_BYTES, parseWorkersFor } from '../dumps/worker-start.js';
+import type { Analyzer } from './analyze.js';
 import type { AnalysisResult } from './result.js';
 import type { RulePack } from './rules.js';
 
@@ -51,13 +50,7 @@ export async function analyzeInputs(inputs: string[], options: AnalyzeInputsOpti
   const nodeAddrs = [...(options.nodeAddrs ?? [])];
   const warnings: string[] = [];
   const { sources, roundTimes } = await collectSources(inputs, options.nodeFlags ?? [], nodeAddrs, warnings);
-  const analyzer = new Analyzer({
-    rules: options.rules ?? [],
-    nodeAddrs,
-    detail: options.detail === true,
-    ...(options.explain !== undefined ? { explain: options.explain } : {}),
-    ...(options.predict === true ? { predict: true } : {}),
-  });
+  let analyzer: Analyzer | undefined;
   const unparsed: AnalyzedInputs['unparsed'] = [];
   const keepUnparsed = options.keepUnparsed === true;
   const onFile = (f: FileDone): void => {
@@ -66,18 +59,39 @@ export async function analyzeInputs(inputs: string[], options: AnalyzeInputsOpti
     if (keepUnparsed && f.unparsed.length > 0) unparsed.push({ node: src.name, file: f.file, lines: f.unparsed });
     if (src.byRound !== undefined && f.dumps > 1)
       warnings.push(`${f.file}: ${f.dumps} dumps in one capture; the first is used`);
-    for (const name of f.dumpNodes) analyzer.alias(name, src.name);
+    for (const name of f.dumpNodes) analyzer?.alias(name, src.name);
   };
-  const totalBytes = inputBytes(sources.flatMap((s) => s.byRound ?? s.files ?? []));
+  const paths = sources.flatMap((s) => s.byRound ?? s.files ?? []);
+  // The progress line shows the total; without it only "is the input large" matters, which a
+  // bounded look answers without a stat of every file.
+  const totalBytes = options.onProgress !== undefined ? inputBytes(paths) : undefined;
+  const sized =
+    totalBytes ??
+    estimateInputBytes(
+      paths.filter((p) => p !== undefined),
+      IN_THREAD_MAX_BYTES,
+    );
   const feed = new DumpFeed(sources, {
     keepUnparsed,
     maxUnparsedListed: MAX_UNPARSED_SHOWN,
     frames: defaultFrameTable,
-    workers: options.workers ?? parseWorkersFor(totalBytes, true),
+    workers: options.workers ?? parseWorkersFor(sized, true),
     onFile,
   });
   let dumpsSeen = 0;
   try {
+    // Parsing starts now, while the analysis loads (a few dozen modules): the workers are the
+    // critical path of a large input. onFile runs inside feed.next, once the analyzer exists.
+    feed.prime();
+    const { Analyzer, MAX_ROUNDS } = await import('./analyze.js');
+    const { attachCpuSidecar } = await import('../dumps/thread-cpu.js');
+    const a = (analyzer = new Analyzer({
+      rules: options.rules ?? [],
+      nodeAddrs,
+      detail: options.detail === true,
+      ...(options.explain !== undefined ? { explain: options.explain } : {}),
+      ...(options.predict === true ? { predict: true } : {}),
+    }));
     for (let round = 0; ; round++) {
       // Each dump is analyzed as it arrives (Analyzer.addDump): a round's dumps are not held together.
       const at = roundTimes[round];
@@ -89,20 +103,20 @@ export async function analyzeInputs(inputs: string[], options: AnalyzeInputsOpti
         if (d === 'done') continue;
         more = true;
         if (d === null) continue;
-        if (inRound++ === 0 && analyzer.roundCount >= MAX_ROUNDS)
+        if (inRound++ === 0 && a.roundCount >= MAX_ROUNDS)
           throw new InputError(`more than ${MAX_ROUNDS} samples of one node; analyze fewer dumps at a time`);
-        analyzer.addDump(prepareDump(d, sources[s]!, round, analyzer), meta);
+        a.addDump(prepareDump(d, sources[s]!, round, a, attachCpuSidecar), meta);
       }
       if (!more) break;
       if (inRound === 0) continue;
       dumpsSeen += inRound;
-      analyzer.endRound();
-      options.onProgress?.({ rounds: analyzer.roundCount, parsedBytes: feed.parsedBytes, totalBytes });
+      a.endRound();
+      options.onProgress?.({ rounds: a.roundCount, parsedBytes: feed.parsedBytes, totalBytes });
     }
   } finally {
     await feed.close();
   }
-  if (dumpsSeen === 0) throw new InputError('no thread dumps found in the inputs');
+  if (dumpsSeen === 0 || analyzer === undefined) throw new InputError('no thread dumps found in the inputs');
   return { result: analyzer.finish(), warnings, unparsed };
 }
 
@@ -121,7 +135,13 @@ async function nextSample(feed: DumpFeed, source: number): Promise<ProcessDump |
  * gives itself, rollcall's `node=`, is how its peers' dumps refer to it). Facts read from beside
  * the dump (a bundle's sidecar files) are attached here too.
  */
-function prepareDump(d: ProcessDump, src: NodeSource, round: number, analyzer: Analyzer): ProcessDump {
+function prepareDump(
+  d: ProcessDump,
+  src: NodeSource,
+  round: number,
+  analyzer: Analyzer,
+  attachCpuSidecar: (d: ProcessDump, file: string) => void,
+): ProcessDump {
   analyzer.alias(d.node, src.name);
   d.node = src.name;
   // A bundle's capture may have a per-thread CPU sample beside its dump file.

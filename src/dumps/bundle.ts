@@ -7,7 +7,6 @@ import { readdirSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { realpathSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { z } from 'zod';
 
 export const BUNDLE_VERSION = 'rollcall-bundle/1';
 export const MANIFEST_FILE = 'manifest.json';
@@ -113,67 +112,76 @@ export interface BundleManifest {
   completedAt?: number;
 }
 
-const round = z
-  .number()
-  .int()
-  .min(0)
-  .max(MAX_MANIFEST_ROUNDS - 1);
-const manifestSchema = z.object({
-  version: z.literal(BUNDLE_VERSION),
-  createdAt: z.number(),
-  intervalMs: z.number(),
-  count: z.number().int().min(0).max(MAX_MANIFEST_ROUNDS),
-  timeoutMs: z.number(),
-  maxBytes: z.number(),
-  targets: z
-    .array(
-      z.object({
-        name: z.string(),
-        kind: z.enum(['url', 'jvm', 'cmd', 'agent', 'ssh', 'kubectl']),
-        spec: z.string(),
-        addr: z.string().optional(),
-        dir: z.string(),
-        match: z.string().optional(),
-        mainClass: z.string().optional(),
-      }),
-    )
-    .max(MAX_MANIFEST_TARGETS),
-  rounds: z
-    .array(
-      z.object({
-        round,
-        scheduledAt: z.number(),
-        skewMs: z.number(),
-        firstByteSkewMs: z.number().optional(),
-      }),
-    )
-    .max(MAX_MANIFEST_ROUNDS),
-  captures: z
-    .array(
-      z.object({
-        node: z.string(),
-        round,
-        scheduledAt: z.number(),
-        startedAt: z.number().optional(),
-        finishedAt: z.number().optional(),
-        file: z.string().optional(),
-        bytes: z.number().optional(),
-        error: z.string().optional(),
-        status: z.number().optional(),
-        method: z.enum(['attach', 'jcmd', 'jstack', 'http', 'cmd', 'agent']).optional(),
-        requestedAtMs: z.number().optional(),
-        firstByteAtMs: z.number().optional(),
-        pid: z.number().int().optional(),
-        cpuFile: z.string().optional(),
-        cpuError: z.string().optional(),
-        clockOffsetMs: z.number().optional(),
-        clockRttMs: z.number().optional(),
-        agentMethod: z.enum(['attach', 'jcmd', 'jstack', 'http', 'cmd', 'agent']).optional(),
-      }),
-    )
-    .max(MAX_MANIFEST_CAPTURES),
-  completedAt: z.number().optional(),
-});
+/** The manifest's schema, built on first use: zod loads only for commands that read a bundle. */
+let manifestSchemaMemo: ReturnType<typeof buildManifestSchema> | undefined;
+async function manifestSchema(): Promise<ReturnType<typeof buildManifestSchema>> {
+  manifestSchemaMemo ??= buildManifestSchema((await import('zod')).z);
+  return manifestSchemaMemo;
+}
+
+function buildManifestSchema(z: typeof import('zod').z) {
+  const round = z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_MANIFEST_ROUNDS - 1);
+  return z.object({
+    version: z.literal(BUNDLE_VERSION),
+    createdAt: z.number(),
+    intervalMs: z.number(),
+    count: z.number().int().min(0).max(MAX_MANIFEST_ROUNDS),
+    timeoutMs: z.number(),
+    maxBytes: z.number(),
+    targets: z
+      .array(
+        z.object({
+          name: z.string(),
+          kind: z.enum(['url', 'jvm', 'cmd', 'agent', 'ssh', 'kubectl']),
+          spec: z.string(),
+          addr: z.string().optional(),
+          dir: z.string(),
+          match: z.string().optional(),
+          mainClass: z.string().optional(),
+        }),
+      )
+      .max(MAX_MANIFEST_TARGETS),
+    rounds: z
+      .array(
+        z.object({
+          round,
+          scheduledAt: z.number(),
+          skewMs: z.number(),
+          firstByteSkewMs: z.number().optional(),
+        }),
+      )
+      .max(MAX_MANIFEST_ROUNDS),
+    captures: z
+      .array(
+        z.object({
+          node: z.string(),
+          round,
+          scheduledAt: z.number(),
+          startedAt: z.number().optional(),
+          finishedAt: z.number().optional(),
+          file: z.string().optional(),
+          bytes: z.number().optional(),
+          error: z.string().optional(),
+          status: z.number().optional(),
+          method: z.enum(['attach', 'jcmd', 'jstack', 'http', 'cmd', 'agent']).optional(),
+          requestedAtMs: z.number().optional(),
+          firstByteAtMs: z.number().optional(),
+          pid: z.number().int().optional(),
+          cpuFile: z.string().optional(),
+          cpuError: z.string().optional(),
+          clockOffsetMs: z.number().optional(),
+          clockRttMs: z.number().optional(),
+          agentMethod: z.enum(['attach', 'jcmd', 'jstack', 'http', 'cmd', 'agent']).optional(),
+        }),
+      )
+      .max(MAX_MANIFEST_CAPTURES),
+    completedAt: z.number().optional(),
+  });
+}
 
 /** The file beside a dump that holds its per-thread CPU sample. */
 export function cpuFileName(round: number): string {
@@ -268,7 +276,7 @@ export async function readManifest(dir: string): Promise<BundleManifest> {
   } catch (err) {
     throw new Error(`${path}: not JSON (${(err as Error).message})`);
   }
-  const parsed = manifestSchema.safeParse(raw);
+  const parsed = (await manifestSchema()).safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new Error(`${path}: not a ${BUNDLE_VERSION} manifest (${issue?.path.join('.')}: ${issue?.message})`);
@@ -370,10 +378,12 @@ function realOrSelf(p: string): string {
 }
 
 async function readPlainFolder(abs: string): Promise<Bundle> {
-  const entries = await readdir(abs, { withFileTypes: true });
+  // Synchronous: a listing is quick, and a hundred node folders read one await after another
+  // cost tens of milliseconds of thread-pool round trips before parsing can start.
+  const entries = readdirSync(abs, { withFileTypes: true });
   const nodes: BundleNode[] = [];
   for (const e of entries.filter((x) => x.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
-    const files = (await readdir(join(abs, e.name), { withFileTypes: true }))
+    const files = readdirSync(join(abs, e.name), { withFileTypes: true })
       .filter((f) => f.isFile() && !f.name.startsWith('.'))
       .map((f) => f.name)
       .sort(byLeadingNumber);

@@ -145,6 +145,11 @@ export class DumpFeed<D extends ProcessDump | DumpSummary = ProcessDump> {
     return this.pool.threads;
   }
 
+  /** Starts parsing ahead now, before the first sample is asked for. */
+  prime(): void {
+    this.pump();
+  }
+
   /** The next sample of a source: a dump, null (none this round), or 'done'. */
   async next(source: number): Promise<D | null | 'done'> {
     const st = this.sources[source]!;

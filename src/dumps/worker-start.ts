@@ -102,6 +102,25 @@ export function startParseWorkersFor(inputs: readonly string[], mainThreadBusy: 
   return Math.max(0, n);
 }
 
+/**
+ * From the command line alone, before the CLI loads: `rollcall analyze …` and `rollcall parse …`
+ * start their parsing threads here, so that they boot while the commands load. A guess at the
+ * inputs (every argument that is not a flag, and the FILE of --node NAME=FILE): a wrong one costs
+ * a spare worker, which the command stops when it ends, or a start not made early.
+ */
+export function startParseWorkersForArgs(args: readonly string[]): void {
+  const command = args.find((a) => !a.startsWith('-'));
+  if (command !== 'analyze' && command !== 'parse') return;
+  if (args.includes('--help') || args.includes('-h')) return;
+  const inputs: string[] = [];
+  for (const a of args.slice(args.indexOf(command) + 1)) {
+    if (!a.startsWith('-')) inputs.push(a.includes('=') ? a.slice(a.indexOf('=') + 1) : a);
+  }
+  // `parse` without --json or --threads sends summaries: its main thread has little to do.
+  const mainThreadBusy = command === 'analyze' || args.includes('--json') || args.includes('--threads');
+  startParseWorkersFor(inputs, mainThreadBusy);
+}
+
 /** A worker started early for this script, if one is waiting; the caller owns it from now on. */
 export function takeStartedWorker(script: URL): StartedWorker | undefined {
   return script.href === workerScript()?.href ? started.shift() : undefined;

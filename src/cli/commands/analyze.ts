@@ -161,8 +161,8 @@ async function analyze(inputs: string[], flags: AnalyzeFlags): Promise<void> {
   // The HTML report draws the graph and every thread's stacks, so it always needs the detail.
   const detail = flags.html !== undefined || (flags.detail === true && flags.json === true);
   const keepUnparsed = flags.showUnparsed === true;
+  // The analysis modules load inside analyzeInputs, once parsing has started.
   const { analyzeInputs, InputError } = await import('../../diagnose/inputs.js');
-  const { ExplainError } = await import('../../diagnose/analyze.js');
   const progress = await progressLine();
   let analyzed;
   try {
@@ -177,7 +177,8 @@ async function analyze(inputs: string[], flags: AnalyzeFlags): Promise<void> {
       ...(progress !== undefined ? { onProgress: progress.update } : {}),
     });
   } catch (err) {
-    if (err instanceof InputError || err instanceof ExplainError) throw new UsageError(err.message);
+    const { ExplainError } = await import('../../diagnose/analyze.js');
+    if (err instanceof InputError || err instanceof ExplainError) throw new UsageError((err as Error).message);
     throw err;
   } finally {
     progress?.stop();
