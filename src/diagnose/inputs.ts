@@ -65,12 +65,7 @@ export async function analyzeInputs(inputs: string[], options: AnalyzeInputsOpti
   // The progress line shows the total; without it only "is the input large" matters, which a
   // bounded look answers without a stat of every file.
   const totalBytes = options.onProgress !== undefined ? inputBytes(paths) : undefined;
-  const sized =
-    totalBytes ??
-    estimateInputBytes(
-      paths.filter((p) => p !== undefined),
-      IN_THREAD_MAX_BYTES,
-    );
+  const sized = totalBytes ?? estimateInputBytes(paths, IN_THREAD_MAX_BYTES);
   const feed = new DumpFeed(sources, {
     keepUnparsed,
     maxUnparsedListed: MAX_UNPARSED_SHOWN,

@@ -541,8 +541,8 @@ export class TextParser {
     if (len >= MAX_BLOCK_CHARS) return false;
     const block = this.memo.blocks.get(first.id * MAX_BLOCK_CHARS + len);
     if (block === undefined || text.slice(start, blockEnd) !== block.text) return false;
-    if (block.made !== undefined && t.frames.length === 0 && t.locks.length === 0)
-      t.replayStack(block.made.frames, block.made.locks, block.made.key);
+    // The caller replays only onto a thread with no frames or locks yet.
+    if (block.made !== undefined) t.replayStack(block.made.frames, block.made.locks, block.made.key);
     else {
       for (const op of block.ops) {
         if ('id' in op) t.addFrame(op);

@@ -50,10 +50,10 @@ export function parseWorkersFor(bytes: number | undefined, mainThreadBusy: boole
  * walk stops once that much is found. Undefined when an input has no size (a pipe, a device).
  * Unreadable entries count as nothing; they are reported when the input is read for real.
  */
-export function estimateInputBytes(paths: readonly string[], atLeast: number): number | undefined {
+export function estimateInputBytes(paths: readonly (string | undefined)[], atLeast: number): number | undefined {
   let bytes = 0;
   let entries = 0;
-  const pending = [...paths];
+  const pending = paths.filter((p): p is string => p !== undefined);
   while (pending.length > 0 && bytes < atLeast && entries < MAX_ESTIMATE_ENTRIES) {
     const path = pending.pop()!;
     entries++;
@@ -87,7 +87,7 @@ const started: StartedWorker[] = [];
  * Starts the parsing threads a pool will want for these inputs, before the caller loads the
  * parser and the analysis. Returns how many were started (the pool takes them: takeStartedWorker).
  */
-export function startParseWorkersFor(inputs: readonly string[], mainThreadBusy: boolean): number {
+function startParseWorkersFor(inputs: readonly string[], mainThreadBusy: boolean): number {
   const script = workerScript();
   if (script === undefined) return 0;
   const n = parseWorkersFor(estimateInputBytes(inputs, IN_THREAD_MAX_BYTES), mainThreadBusy) - started.length;

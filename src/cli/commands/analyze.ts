@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { UnparsedLine } from '../../dumps/model.js';
-import { startParseWorkersFor, stopStartedWorkers } from '../../dumps/worker-start.js';
+import { stopStartedWorkers } from '../../dumps/worker-start.js';
 import type { RulePack } from '../../diagnose/rules.js';
 import type { AnalysisResult } from '../../diagnose/result.js';
 import { FindingExit, UsageError } from '../errors.js';
@@ -115,9 +115,8 @@ Exit status: 0, or 1 with --fail-on when found, 2 on bad input.`,
 }
 
 async function runAnalyze(inputs: string[], flags: AnalyzeFlags): Promise<void> {
-  // A large input's parsing threads boot while the analysis loads; the pool takes them.
-  const files = (flags.node ?? []).map((v) => v.slice(v.indexOf('=') + 1));
-  startParseWorkersFor([...inputs, ...files], true);
+  // bin.ts started this input's parsing threads before the CLI loaded; the pool takes them, and
+  // any it did not take (a small input, a failure first) end here.
   try {
     await analyze(inputs, flags);
   } finally {

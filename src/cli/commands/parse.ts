@@ -5,7 +5,12 @@ import { statSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import type { FileDone } from '../../dumps/feed.js';
 import type { DumpSummary } from '../../dumps/wire.js';
-import { parseWorkersFor, startParseWorkersFor, stopStartedWorkers } from '../../dumps/worker-start.js';
+import {
+  estimateInputBytes,
+  IN_THREAD_MAX_BYTES,
+  parseWorkersFor,
+  stopStartedWorkers,
+} from '../../dumps/worker-start.js';
 import type { DumpFormat, NormalizedState, ProcessDump } from '../../dumps/model.js';
 import { UsageError } from '../errors.js';
 import { choiceOption, intOption } from '../options.js';
@@ -67,8 +72,8 @@ async function runParse(files: string[], flags: ParseFlags): Promise<void> {
   // The summary lines need no threads: workers then send each dump's thread count and states
   // only, and the main thread has little to do.
   const summary = !json && flags.threads !== true;
-  // A large input's parsing threads boot while the parser loads here; the pool takes them.
-  startParseWorkersFor(files, !summary);
+  // bin.ts started this input's parsing threads before the CLI loaded; the pool takes them, and
+  // any it did not take end here.
   try {
     await parseFiles(files, flags, json, summary);
   } finally {
@@ -77,7 +82,7 @@ async function runParse(files: string[], flags: ParseFlags): Promise<void> {
 }
 
 async function parseFiles(files: string[], flags: ParseFlags, json: boolean, summary: boolean): Promise<void> {
-  const { DumpFeed, FeedInputError, inputBytes } = await import('../../dumps/feed.js');
+  const { DumpFeed, FeedInputError } = await import('../../dumps/feed.js');
   const { defaultFrameTable } = await import('../../dumps/frames.js');
   const done: (FileDone | undefined)[] = [];
   const feed = new DumpFeed<ProcessDump | DumpSummary>(
@@ -88,7 +93,7 @@ async function parseFiles(files: string[], flags: ParseFlags, json: boolean, sum
       maxUnparsedListed: flags.maxUnparsed,
       ...(flags.format ? { format: flags.format } : {}),
       frames: defaultFrameTable,
-      workers: parseWorkersFor(inputBytes(files), !summary),
+      workers: parseWorkersFor(estimateInputBytes(files, IN_THREAD_MAX_BYTES), !summary),
       onFile: (f) => (done[f.source] = f),
     },
   );
