@@ -27,19 +27,28 @@ export function identityKey(t: ThreadDump): string {
   return `"${t.name}`;
 }
 
+/**
+ * For each key, the identityKeys call that saw it last: a key seen twice in one dump is found
+ * without a set per dump (every sample of every node would build one). Cleared when large.
+ */
+const lastSeen = new Map<string, number>();
+const MAX_LAST_SEEN = 1 << 16;
+let calls = 0;
+
 /** Keys for every thread of one dump, unique within it. */
 export function identityKeys(threads: readonly ThreadDump[]): string[] {
+  if (lastSeen.size > MAX_LAST_SEEN) lastSeen.clear();
+  const call = ++calls;
   const keys = new Array<string>(threads.length);
   let seen: Map<string, number> | undefined;
-  const first = new Set<string>();
   for (let i = 0; i < threads.length; i++) {
     let key = identityKey(threads[i]!);
-    if (first.has(key)) {
+    if (lastSeen.get(key) === call) {
       seen ??= new Map();
       const n = (seen.get(key) ?? 1) + 1;
       seen.set(key, n);
       key = `${key}~${n}`;
-    } else first.add(key);
+    } else lastSeen.set(key, call);
     keys[i] = key;
   }
   return keys;

@@ -51,18 +51,19 @@ function callerFrame(t: ThreadDump, index: number): string | undefined {
 const describeLock = (address: string, className: string) =>
   `<${address}>${className.length > 0 ? ` (a ${className})` : ''}`;
 
-/** Where a waiting thread's lock line is, and what kind of edge it makes. */
-function waitLine(t: ThreadDump): { line: LockLine; kind: 'monitor' | 'lock' } | undefined {
-  const lines = linesOf(t);
+/** The lock line a thread waits on (its first), as an index into its lock lines, or -1. */
+function waitLineIndex(lines: readonly LockLine[]): number {
   for (let k = 0; k < lines.length; k++) {
     const l = lines[k]!;
     if (l.address.length === 0) continue;
-    if (l.kind === 'waiting-to-lock' || l.kind === 'blocked-on' || l.kind === 'waiting-to-re-lock') {
-      return { line: l, kind: 'monitor' };
-    }
-    if (l.kind === 'parking') return { line: l, kind: 'lock' };
+    if (waitKindOf(l) !== undefined) return k;
   }
-  return undefined;
+  return -1;
+}
+
+function waitKindOf(l: LockLine): 'monitor' | 'lock' | undefined {
+  if (l.kind === 'waiting-to-lock' || l.kind === 'blocked-on' || l.kind === 'waiting-to-re-lock') return 'monitor';
+  return l.kind === 'parking' ? 'lock' : undefined;
 }
 
 /** Parses the owner's Java id from `owned by "name" Id=N` (JMX) or `N (name)` (Hadoop /stacks). */
@@ -70,12 +71,6 @@ function ownerIdFromText(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const m = /\bId=(\d+)/i.exec(text) ?? /^\s*(\d+)\b/.exec(text);
   return m === null ? undefined : Number(m[1]);
-}
-
-/** A thread that may wait on another: its index and the lock line it waits on, if any. */
-interface Waiter {
-  thread: number;
-  wait: { line: LockLine; kind: 'monitor' | 'lock' } | undefined;
 }
 
 /** Whether the thread's lock lines release this monitor (Object.wait() still prints `- locked` for it). */
@@ -87,39 +82,26 @@ function releases(lines: readonly LockLine[], address: string): boolean {
   return false;
 }
 
-/** The first holder of each address waited on, monitors and ownable synchronizers apart. */
-function holders(
-  threads: readonly ThreadDump[],
-  waiters: readonly Waiter[],
-): { monitors: Map<string, Held>; ownable: Map<string, Held> } {
+/**
+ * The first holder of each address held in the dump, monitors and ownable synchronizers apart.
+ * Few threads hold anything, so this is cheaper than collecting what every waiter waits on first.
+ */
+function holders(threads: readonly ThreadDump[]): { monitors: Map<string, Held>; ownable: Map<string, Held> } {
   const monitors = new Map<string, Held>();
   const ownable = new Map<string, Held>();
-  // Only the addresses some thread waits on: most locks a dump lists are held by nobody's waiter.
-  const wantedMonitors = new Set<string>();
-  const wantedOwnable = new Set<string>();
-  for (let k = 0; k < waiters.length; k++) {
-    const wait = waiters[k]!.wait;
-    if (wait !== undefined) (wait.kind === 'monitor' ? wantedMonitors : wantedOwnable).add(wait.line.address);
-  }
-  if (wantedMonitors.size === 0 && wantedOwnable.size === 0) return { monitors, ownable };
   for (let i = 0; i < threads.length; i++) {
     const t = threads[i]!;
-    if (wantedMonitors.size > 0) {
-      const lines = linesOf(t);
-      for (let k = 0; k < lines.length; k++) {
-        const l = lines[k]!;
-        if (l.kind !== 'locked' || !wantedMonitors.has(l.address) || monitors.has(l.address)) continue;
-        if (releases(lines, l.address)) continue;
-        monitors.set(l.address, { thread: i, frame: frameText(t, l.frame), className: l.className });
-      }
+    const lines = linesOf(t);
+    for (let k = 0; k < lines.length; k++) {
+      const l = lines[k]!;
+      if (l.kind !== 'locked' || monitors.has(l.address)) continue;
+      if (releases(lines, l.address)) continue;
+      monitors.set(l.address, { thread: i, frame: frameText(t, l.frame), className: l.className });
     }
-    if (wantedOwnable.size > 0) {
-      const own = t.ownableSynchronizers;
-      for (let k = 0; k < own.length; k++) {
-        const o = own[k]!;
-        if (wantedOwnable.has(o.address) && !ownable.has(o.address))
-          ownable.set(o.address, { thread: i, frame: '', className: o.className });
-      }
+    const own = t.ownableSynchronizers;
+    for (let k = 0; k < own.length; k++) {
+      const o = own[k]!;
+      if (!ownable.has(o.address)) ownable.set(o.address, { thread: i, frame: '', className: o.className });
     }
   }
   return { monitors, ownable };
@@ -146,29 +128,27 @@ function waitEvidence(t: ThreadDump, w: { line: LockLine; kind: 'monitor' | 'loc
 
 /**
  * Every lock edge of one dump. O(threads + lock lines). Runs for every dump of every round, and in
- * most dumps no waiter's lock is held by anyone: owners are looked up only for the addresses
- * waited on, and the evidence strings are built only for the edges found.
+ * most dumps no waiter's lock is held by anyone: the holders are found first (few threads hold
+ * anything), and the evidence strings are built only for the edges found.
  */
 export function lockEdges(dump: ProcessDump): LockEdge[] {
   const threads = dump.threads;
-  const waiters: Waiter[] = [];
+  let found: ReturnType<typeof holders> | undefined;
+  let byJavaId: Map<number, number> | undefined;
+  const edges: LockEdge[] = [];
   for (let i = 0; i < threads.length; i++) {
     const t = threads[i]!;
     if (t.state !== 'BLOCKED' && t.state !== 'WAITING' && t.state !== 'TIMED_WAITING' && t.state !== 'UNKNOWN')
       continue;
-    const wait = waitLine(t);
-    if (wait !== undefined || t.blockedByText !== undefined) waiters.push({ thread: i, wait });
-  }
-  if (waiters.length === 0) return [];
-  const { monitors, ownable } = holders(threads, waiters);
-  let byJavaId: Map<number, number> | undefined;
-  const edges: LockEdge[] = [];
-  for (let k = 0; k < waiters.length; k++) {
-    const { thread: i, wait: w } = waiters[k]!;
-    const t = threads[i]!;
+    const lines = linesOf(t);
+    const at = waitLineIndex(lines);
+    if (at < 0 && t.blockedByText === undefined) continue;
+    const line = at < 0 ? undefined : lines[at]!;
+    const kind = line === undefined ? 'monitor' : waitKindOf(line)!;
+    found ??= holders(threads);
     // JDK 6 printed j.u.c. owners nowhere but in the deadlock section; nothing to do then.
-    const held = w === undefined ? undefined : (w.kind === 'monitor' ? monitors : ownable).get(w.line.address);
-    const kind = w === undefined ? 'monitor' : w.kind;
+    const held =
+      line === undefined ? undefined : (kind === 'monitor' ? found.monitors : found.ownable).get(line.address);
     if (held === undefined) {
       // JMX `owned by "x" Id=N`, Hadoop `Blocked by N (x)`.
       const ownerId = ownerIdFromText(t.blockedByText);
@@ -182,7 +162,7 @@ export function lockEdges(dump: ProcessDump): LockEdge[] {
       }
       const owner = byJavaId.get(ownerId);
       if (owner === undefined || owner === i) continue;
-      const evidence = waitEvidence(t, w);
+      const evidence = waitEvidence(t, line === undefined ? undefined : { line, kind });
       if (evidence.length === 0) evidence.push(`"${t.name}" at ${frameText(t, 0)}`);
       if (t.waitingOnText !== undefined) evidence.push(`waiting on ${t.waitingOnText}`);
       evidence.push(`blocked by ${t.blockedByText}`);
@@ -197,17 +177,17 @@ export function lockEdges(dump: ProcessDump): LockEdge[] {
     }
     if (held.thread === i) continue;
     const owner = threads[held.thread]!;
-    const evidence = waitEvidence(t, w);
+    const evidence = waitEvidence(t, line === undefined ? undefined : { line, kind });
     evidence.push(
       kind === 'lock'
-        ? `"${owner.name}" owns ${describeLock(w!.line.address, held.className)} (Locked ownable synchronizers)`
-        : `"${owner.name}" at ${held.frame} - locked ${describeLock(w!.line.address, held.className)}`,
+        ? `"${owner.name}" owns ${describeLock(line!.address, held.className)} (Locked ownable synchronizers)`
+        : `"${owner.name}" at ${held.frame} - locked ${describeLock(line!.address, held.className)}`,
     );
     edges.push({
       from: i,
       to: held.thread,
       kind,
-      label: `${kind === 'lock' ? 'parking to wait for' : 'waiting to lock'} ${describeLock(w!.line.address, w!.line.className || held.className)} held by "${owner.name}"`,
+      label: `${kind === 'lock' ? 'parking to wait for' : 'waiting to lock'} ${describeLock(line!.address, line!.className || held.className)} held by "${owner.name}"`,
       evidence,
     });
   }

@@ -35,6 +35,16 @@ export interface ParseOptions {
   format?: DumpFormat;
 }
 
+/**
+ * The empty list every new thread starts with. A thread takes a list of its own only when it adds
+ * to one (most threads hold no ownable synchronizer; a replayed stack shares its lists), which
+ * spares the parser two or three arrays per thread.
+ */
+const SHARED_EMPTY: never[] = Object.freeze([]) as unknown as never[];
+const OWN_FRAMES = 1;
+const OWN_LOCKS = 2;
+const OWN_SYNCHRONIZERS = 4;
+
 /** A thread under construction; also the final ThreadDump (fields are fixed so V8 keeps one shape). */
 export class ThreadRecord implements ThreadDump {
   name: string;
@@ -68,13 +78,16 @@ export class ThreadRecord implements ThreadDump {
   truncated: boolean | undefined = undefined;
   rollcall: RollcallThreadInfo | undefined = undefined;
 
+  /** Which lists are this thread's own (OWN_*): the others are shared, and copied before an add. */
+  #owned = 0;
+
   /** Frames, locks and synchronizers may be given (shared, read-only lists when rebuilt from the wire). */
   constructor(
     name: string,
     readonly line: number,
-    frames: Frame[] = [],
-    locks: LockLine[] = [],
-    ownableSynchronizers: OwnableSynchronizer[] = [],
+    frames: Frame[] = SHARED_EMPTY,
+    locks: LockLine[] = SHARED_EMPTY,
+    ownableSynchronizers: OwnableSynchronizer[] = SHARED_EMPTY,
   ) {
     this.name = name;
     this.frames = frames;
@@ -83,14 +96,26 @@ export class ThreadRecord implements ThreadDump {
   }
 
   addFrame(frame: Frame): void {
-    const frames = this.mountedVirtualThread?.frames ?? this.frames;
+    const frames = this.mountedVirtualThread?.frames ?? this.ownFrames();
     if (frames.length < MAX_FRAMES_PER_THREAD) frames.push(frame);
     else this.truncated = true;
+  }
+
+  private ownFrames(): Frame[] {
+    if ((this.#owned & OWN_FRAMES) === 0) {
+      this.frames = this.frames.slice();
+      this.#owned |= OWN_FRAMES;
+    }
+    return this.frames;
   }
 
   /** Lock lines attach to the frame printed last (frame index of the carrier or mounted stack). */
   addLock(kind: LockKind, address: string, className: string): void {
     const m = this.mountedVirtualThread;
+    if (m === undefined && (this.#owned & OWN_LOCKS) === 0) {
+      this.locks = this.locks.slice();
+      this.#owned |= OWN_LOCKS;
+    }
     const locks = m?.locks ?? this.locks;
     const frames = m?.frames ?? this.frames;
     if (locks.length < MAX_LOCKS_PER_THREAD)
@@ -103,16 +128,21 @@ export class ThreadRecord implements ThreadDump {
   }
 
   addSynchronizer(s: OwnableSynchronizer): void {
+    if ((this.#owned & OWN_SYNCHRONIZERS) === 0) {
+      this.ownableSynchronizers = this.ownableSynchronizers.slice();
+      this.#owned |= OWN_SYNCHRONIZERS;
+    }
     if (this.ownableSynchronizers.length < MAX_LOCKS_PER_THREAD) this.ownableSynchronizers.push(s);
   }
 
   /**
-   * A stack seen before, on a thread with no frames or locks yet: its frames and lock lines (copied
-   * lists; the lines themselves are shared, as they are when rebuilt from the wire) and its key.
+   * A stack seen before, on a thread with no frames or locks yet: its frames and lock lines, and its
+   * key. The lists are shared (as they are when rebuilt from the wire); an add copies them first.
    */
   replayStack(frames: readonly Frame[], locks: readonly LockLine[], key: string): void {
-    this.frames = frames.slice();
-    this.locks = locks.slice();
+    this.frames = frames as Frame[];
+    this.locks = locks as LockLine[];
+    this.#owned &= ~(OWN_FRAMES | OWN_LOCKS);
     this.stackKey = key;
     this.#keyedFrames = frames.length;
   }

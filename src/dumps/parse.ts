@@ -77,7 +77,7 @@ export interface InputShape {
 export function inputShape(buf: Uint8Array, options: ParseOptions = {}): InputShape {
   const b = asBuffer(buf);
   const decode = decoder(b);
-  const format = options.format ?? detectFormat(headText(b, decode));
+  const format = options.format ?? detectFormatOf(b, decode);
   if (format === 'jcmd-json' || format === 'rollcall-json' || format === 'hadoop-stacks') return { format };
   const prefix = detectPrefix(b, decode);
   return prefix === undefined ? { format } : { format, prefix: prefix.source };
@@ -117,7 +117,7 @@ export function parsePart(buf: Uint8Array, options: ParseOptions = {}, shape?: I
   const b = asBuffer(buf);
   const ascii = isAscii(b);
   const decode = decoder(b, ascii);
-  const format = shape?.format ?? options.format ?? detectFormat(headText(b, decode));
+  const format = shape?.format ?? options.format ?? detectFormatOf(b, decode);
   if (format === 'jcmd-json' || format === 'rollcall-json' || format === 'hadoop-stacks') {
     const result = parseDumpText(b.toString('utf8'), { ...options, format });
     result.bytes = b.byteLength;
@@ -154,6 +154,31 @@ type Decode = (start: number, end: number) => string;
 /** ASCII, the usual case, is its own Latin-1: decoded byte for byte, far faster than UTF-8. */
 function decoder(b: Buffer, ascii = isAscii(b)): Decode {
   return ascii ? (s, e) => b.toString('latin1', s, e) : (s, e) => b.toString('utf8', s, e);
+}
+
+/** Lines read first to detect the format: most inputs show it at once (a worker detects every file). */
+const QUICK_DETECT_BYTES = 4 * 1024;
+
+/** detectFormat of the input's head, from its first lines alone when they decide it. */
+function detectFormatOf(b: Buffer, decode: Decode): DumpFormat | 'unknown' {
+  return quickFormat(b) ?? detectFormat(headText(b, decode));
+}
+
+/**
+ * What detectFormat says of the whole head, when the first whole lines (ASCII, so the same
+ * characters however decoded) show a jstack or Hadoop mark and do not open JSON. Both marks are
+ * matched within a line, so each one's first match in these lines is its first in the head too;
+ * the earlier of the two decides, and a mark only past these lines comes later than one in them.
+ */
+function quickFormat(b: Buffer): DumpFormat | undefined {
+  if (b.byteLength <= QUICK_DETECT_BYTES) return undefined;
+  const nl = b.lastIndexOf(10, QUICK_DETECT_BYTES - 1);
+  if (nl < 0 || !isAscii(b.subarray(0, nl + 1))) return undefined;
+  const lines = b.toString('latin1', 0, nl + 1);
+  if (lines.trimStart().startsWith('{')) return undefined;
+  if (!HADOOP_MARK.test(lines) && !TEXT_MARK.test(lines)) return undefined;
+  const format = detectFormat(lines);
+  return format === 'unknown' ? undefined : format;
 }
 
 /** The first DETECT_CHARS characters (a UTF-8 character is at most 4 bytes; ASCII is one). */

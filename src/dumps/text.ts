@@ -1146,7 +1146,8 @@ function madeOf(ops: readonly (Frame | LockOp)[]): Pick<StackBlock, 'made'> {
       });
   }
   if (frames.length > MAX_FRAMES_PER_THREAD || locks.length > MAX_LOCKS_PER_THREAD) return {};
-  return { made: { frames, locks, key: stackKeyOf(frames) } };
+  // Shared by every thread that replays the stack: frozen, so no one adds to it in place.
+  return { made: { frames: Object.freeze(frames), locks: Object.freeze(locks), key: stackKeyOf(frames) } };
 }
 
 function isVisibleAscii(c: number): boolean {
