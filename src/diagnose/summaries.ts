@@ -67,15 +67,15 @@ export function countThreads(state: AnalysisState, maxListed: number): ThreadCou
     const key = countKey(tr.cls);
     threads[key]++;
     pn.counts[key]++;
-    const node = state.nodes[tr.node]!;
-    node.rounds.forEach((r, k) => {
-      const c = tr.codes[r]!;
-      if (c === ABSENT) return;
+    const rounds = state.nodes[tr.node]!.rounds;
+    for (let k = 0; k < rounds.length; k++) {
+      const c = tr.codes[rounds[k]!]!;
+      if (c === ABSENT) continue;
       const s = pn.samples[k]!;
       s.total++;
       if ((c & NATURE_IDLE) !== 0) s.idle++;
       else s[key]++;
-    });
+    }
     if (tr.cls === 'blocked' || tr.cls === 'running-stuck') {
       stuckTotal++;
       if (stuck.length < maxListed) stuck.push({ ...listed(state, tr), state: tr.cls });

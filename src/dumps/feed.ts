@@ -332,6 +332,7 @@ export class DumpFeed<D extends ProcessDump | DumpSummary = ProcessDump> {
       this.options.summary === true
         ? decodeSummaries(o.part.received, f.joiner.lineOffset)
         : decodeResult(o.part.received, f.joiner.lineOffset);
+    o.part.release();
     this.parsedBytes += r.bytes;
     const before = f.joiner.totals.dumps;
     f.joiner.add(r, o.part.seam);

@@ -19,6 +19,8 @@ export interface ParseJob {
   format?: DumpFormat;
   /** Send each dump's thread count and states, not its threads. */
   summary?: boolean;
+  /** Buffers of earlier results, decoded and handed back to hold the next ones (JobRunner.spare). */
+  spares?: ArrayBuffer[];
 }
 
 export interface ParseJobDone {
@@ -36,6 +38,14 @@ export interface ParseJobFailed {
 
 export type ParseJobReply = ParseJobDone | ParseJobFailed;
 
+/**
+ * Result buffers kept for reuse, at most. A fresh buffer costs page faults on first touch (more
+ * than encoding into it); a result's buffer comes back once the receiver has decoded it.
+ */
+const MAX_SPARE_BUFFERS = 8;
+/** Result buffers are made at least this large (and in powers of two), so that spares fit the next results. */
+const MIN_RESULT_BUFFER_BYTES = 16 * 1024;
+
 /** Read buffers above this size are not kept for the next job. */
 const MAX_KEPT_READ_BUFFER_BYTES = 16 * 1024 * 1024;
 
@@ -43,12 +53,31 @@ const MAX_KEPT_READ_BUFFER_BYTES = 16 * 1024 * 1024;
 export class JobRunner {
   private readBuffer = Buffer.allocUnsafeSlow(1024 * 1024);
   private readonly encoder = new WireEncoder();
+  private readonly spares: ArrayBuffer[] = [];
+  private readonly takeBuffer = (bytes: number): ArrayBuffer => {
+    for (let i = 0; i < this.spares.length; i++) {
+      const b = this.spares[i]!;
+      if (b.byteLength >= bytes) {
+        this.spares.splice(i, 1);
+        return b;
+      }
+    }
+    let size = MIN_RESULT_BUFFER_BYTES;
+    while (size < bytes) size *= 2;
+    return new ArrayBuffer(size);
+  };
   /** The result is encoded at once, and the encoder keeps the strings (UnsharedStrings). */
   private readonly strings = new UnsharedStrings();
 
   constructor(private readonly frames: FrameTable) {}
 
+  /** A result's buffer, decoded and free again: the next results may go into it. */
+  spare(buffer: ArrayBuffer): void {
+    if (this.spares.length < MAX_SPARE_BUFFERS && buffer.byteLength > 0) this.spares.push(buffer);
+  }
+
   run(job: ParseJob): ParseJobReply {
+    for (const b of job.spares ?? []) this.spare(b);
     try {
       const bytes = job.path !== undefined ? this.read(job.path) : job.bytes!;
       const part = parsePart(
@@ -66,7 +95,7 @@ export class JobRunner {
         this.readBuffer = Buffer.allocUnsafeSlow(1024 * 1024);
       return {
         id: job.id,
-        wire: this.encoder.encode(part.result, job.summary === true),
+        wire: this.encoder.encode(part.result, job.summary === true, this.takeBuffer),
         seam: part.seam,
       };
     } catch (err) {

@@ -14,6 +14,8 @@ export interface PartReceived {
   seam: PartSeam;
   /** The part's bytes, free to be filled again. */
   input?: ArrayBuffer;
+  /** Call once the result is decoded: its buffer goes back to the worker for the next results. */
+  release: () => void;
 }
 
 interface Waiting {
@@ -27,7 +29,11 @@ interface WorkerSlot {
   decoder: WireDecoder;
   outstanding: number;
   failed?: Error;
+  /** Decoded results' buffers, to go back with the next job (bounded as the worker bounds its spares). */
+  spares: ArrayBuffer[];
 }
+
+const MAX_SPARES_RETURNED = 8;
 
 export class ParsePool {
   private readonly slots: WorkerSlot[] = [];
@@ -47,7 +53,7 @@ export class ParsePool {
       // One started early for this input (worker-start.ts) is already booting: take it first.
       const early = takeStartedWorker(script);
       const worker = early?.worker ?? new Worker(script);
-      const slot: WorkerSlot = { worker, decoder: new WireDecoder(frames), outstanding: 0 };
+      const slot: WorkerSlot = { worker, decoder: new WireDecoder(frames), outstanding: 0, spares: [] };
       worker.on('message', (reply: ParseJobReply) => this.settle(slot, reply));
       worker.on('error', (err: Error) => this.fail(slot, err));
       worker.on('exit', (code) => {
@@ -74,11 +80,14 @@ export class ParsePool {
         runner: new JobRunner(this.frames),
         decoder: new WireDecoder(this.frames),
       };
-      const reply = this.local.runner.run({ ...job, id });
+      const local = this.local;
+      const reply = local.runner.run({ ...job, id });
       if ('error' in reply) return Promise.reject(new Error(reply.error));
+      const buffer = reply.wire.nums.buffer as ArrayBuffer;
       return Promise.resolve({
-        received: this.local.decoder.receive(reply.wire),
+        received: local.decoder.receive(reply.wire),
         seam: reply.seam,
+        release: () => local.runner.spare(buffer),
         ...(job.bytes !== undefined ? { input: job.bytes.buffer as ArrayBuffer } : {}),
       });
     }
@@ -88,7 +97,9 @@ export class ParsePool {
     return new Promise<PartReceived>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject, slot });
       const transfer = job.bytes !== undefined ? [job.bytes.buffer as ArrayBuffer] : [];
-      slot.worker.postMessage({ ...job, id }, transfer);
+      const spares = slot.spares.splice(0);
+      for (const b of spares) transfer.push(b);
+      slot.worker.postMessage(spares.length > 0 ? { ...job, id, spares } : { ...job, id }, transfer);
     });
   }
 
@@ -98,12 +109,17 @@ export class ParsePool {
     this.waiting.delete(reply.id);
     if (--slot.outstanding === 0) slot.worker.unref();
     if ('error' in reply) w.reject(new Error(reply.error));
-    else
+    else {
+      const buffer = reply.wire.nums.buffer as ArrayBuffer;
       w.resolve({
         received: slot.decoder.receive(reply.wire),
         seam: reply.seam,
+        release: () => {
+          if (slot.spares.length < MAX_SPARES_RETURNED && slot.failed === undefined) slot.spares.push(buffer);
+        },
         ...(reply.input !== undefined ? { input: reply.input } : {}),
       });
+    }
   }
 
   private fail(slot: WorkerSlot, err: Error): void {

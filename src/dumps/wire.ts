@@ -111,6 +111,8 @@ class Growing<T extends Int32Array | Float64Array> {
 
 const ints = (size: number): Growing<Int32Array> => new Growing(new Int32Array(size), (n) => new Int32Array(n));
 
+const newBuffer = (bytes: number): ArrayBuffer => new ArrayBuffer(bytes);
+
 /** The worker's side: one per worker, for every result it sends. */
 export class WireEncoder {
   private gen = 0;
@@ -123,8 +125,11 @@ export class WireEncoder {
   private readonly ints = ints(1 << 16);
   private readonly nums = new Growing(new Float64Array(1 << 14), (n) => new Float64Array(n));
 
-  /** The result for the wire; with `summary`, each dump's thread count and states instead of its threads. */
-  encode(r: ParseResult, summary = false): WireResult {
+  /**
+   * The result for the wire; with `summary`, each dump's thread count and states instead of its
+   * threads. `buffer` gives the one buffer its arrays go into (of at least the bytes asked for).
+   */
+  encode(r: ParseResult, summary = false, buffer: (bytes: number) => ArrayBuffer = newBuffer): WireResult {
     if (this.strings.size + this.frames.size + this.stacks.size > MAX_WIRE_TABLE_ENTRIES) {
       this.gen++;
       this.strings.clear();
@@ -149,7 +154,7 @@ export class WireEncoder {
     // tens of microseconds to make and transfer, more than copying a result into it.
     const nums = this.nums.n * 8;
     const ints = this.ints.n * 4;
-    const buf = new ArrayBuffer(nums + ints + this.newStacks.n * 4);
+    const buf = buffer(nums + ints + this.newStacks.n * 4);
     const out: WireResult = {
       gen: this.gen,
       newStrings: this.newStrings,
