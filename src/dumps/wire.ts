@@ -208,7 +208,10 @@ export class WireEncoder {
   private locks(locks: readonly LockLine[]): void {
     const ints = this.ints;
     ints.push(locks.length);
-    for (const l of locks) {
+    // Index loops: the lists are often shared frozen arrays, which for-of walks with an
+    // iterator object per loop (tens of megabytes over a corpus).
+    for (let i = 0; i < locks.length; i++) {
+      const l = locks[i]!;
       ints.push(l.frame);
       ints.push(LOCK_CODE.get(l.kind)!);
       ints.push(this.str(l.address));
@@ -273,9 +276,10 @@ export class WireEncoder {
     ints.setAt(maskAt, this.mask);
     this.locks(t.locks);
     ints.push(t.ownableSynchronizers.length);
-    for (const s of t.ownableSynchronizers) {
-      ints.push(this.str(s.address));
-      ints.push(this.str(s.className));
+    const own = t.ownableSynchronizers;
+    for (let i = 0; i < own.length; i++) {
+      ints.push(this.str(own[i]!.address));
+      ints.push(this.str(own[i]!.className));
     }
     if (m !== undefined) {
       this.nums.push(m.javaId);
