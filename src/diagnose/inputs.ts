@@ -108,11 +108,18 @@ export async function analyzeInputs(inputs: string[], options: AnalyzeInputsOpti
       a.endRound();
       options.onProgress?.({ rounds: a.roundCount, parsedBytes: feed.parsedBytes, totalBytes });
     }
-  } finally {
+  } catch (err) {
     await feed.close();
+    throw err;
   }
-  if (dumpsSeen === 0 || analyzer === undefined) throw new InputError('no thread dumps found in the inputs');
-  return { result: analyzer.finish(), warnings, unparsed };
+  // The parsing threads end while the analysis finishes.
+  const closing = feed.close();
+  try {
+    if (dumpsSeen === 0 || analyzer === undefined) throw new InputError('no thread dumps found in the inputs');
+    return { result: analyzer.finish(), warnings, unparsed };
+  } finally {
+    await closing;
+  }
 }
 
 async function nextSample(feed: DumpFeed, source: number): Promise<ProcessDump | null | 'done'> {

@@ -174,15 +174,21 @@ export class DumpFeed<D extends ProcessDump | DumpSummary = ProcessDump> {
     }
   }
 
+  /**
+   * Stops the parsing threads and closes the files. The threads are told to stop before this
+   * returns its promise, so a caller can go on (finish an analysis) while they end: ending a
+   * worker thread takes tens of milliseconds.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    const pool = this.pool.close();
     for (const st of this.sources) {
       // Outcomes still pending are of no interest any more; their failures must not surface.
       for (const slot of st.queue) slot.outcome.catch(() => undefined);
       await st.file?.handle?.close().catch(() => undefined);
     }
-    await this.pool.close();
+    await pool;
   }
 
   /** Parses ahead, the sources furthest behind first, within the outstanding bounds. */
