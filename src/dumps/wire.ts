@@ -433,23 +433,53 @@ export function decodeSummaries(
  * The ParseResult a received message carries, with every input line number moved by
  * `lineOffset` (the lines before this part of the input).
  */
-export function decodeResult(received: ReceivedResult, lineOffset = 0): ParseResult {
-  const { tables, wire } = received;
-  const { strings, stacks, oneLock } = tables;
-  const ints = wire.ints;
-  const nums = wire.nums;
-  let ip = 0;
-  let np = 0;
-  let xp = 0;
-  const move = lineMover(lineOffset);
-  const lockList = (): LockLine[] => {
-    const n = ints[ip++]!;
+/**
+ * One result's arrays, read in the encoder's order. Methods on one class, not closures over the
+ * read positions: those positions would live in a context object, and the closures (called a
+ * dozen times per thread) were not inlined.
+ */
+class WireReader {
+  ip = 0;
+  np = 0;
+  /** The optional fields of the thread being read (mask bits). */
+  mask = 0;
+
+  constructor(
+    private readonly ints: Int32Array,
+    private readonly nums: Float64Array,
+    private readonly tables: Tables,
+  ) {}
+
+  int(): number {
+    return this.ints[this.ip++]!;
+  }
+
+  str(): string {
+    return this.tables.strings[this.ints[this.ip++]!]!;
+  }
+
+  optNum(bit: number): number | undefined {
+    return (this.mask & bit) !== 0 ? small(this.nums[this.np++]!) : undefined;
+  }
+
+  optStr(i: number): string | undefined {
+    return (this.mask & (1 << (STR_BIT0 + i))) !== 0 ? this.str() : undefined;
+  }
+
+  num(): number {
+    return this.nums[this.np++]!;
+  }
+
+  lockList(): LockLine[] {
+    const n = this.int();
     if (n === 0) return NO_LOCKS;
+    const strings = this.tables.strings;
     if (n === 1) {
-      const frame = ints[ip++]!;
-      const kind = ints[ip++]!;
-      const address = ints[ip++]!;
-      const className = ints[ip++]!;
+      const frame = this.int();
+      const kind = this.int();
+      const address = this.int();
+      const className = this.int();
+      const oneLock = this.tables.oneLock;
       let byClass = oneLock.get(address);
       if (byClass === undefined) oneLock.set(address, (byClass = new Map()));
       // Below 2^53: class ids < 2^31, frame < 2^12 (MAX_FRAMES_PER_THREAD), kind < 2^3.
@@ -463,16 +493,20 @@ export function decodeResult(received: ReceivedResult, lineOffset = 0): ParseRes
     }
     const out = new Array<LockLine>(n);
     for (let i = 0; i < n; i++) {
-      const frame = ints[ip++]!;
-      const kind = LOCK_KINDS[ints[ip++]!]!;
-      out[i] = { frame, kind, address: strings[ints[ip++]!]!, className: strings[ints[ip++]!]! };
+      const frame = this.int();
+      const kind = LOCK_KINDS[this.int()]!;
+      out[i] = { frame, kind, address: this.str(), className: this.str() };
     }
     return out;
-  };
-  let mask = 0;
-  const num = (bit: number): number | undefined => ((mask & bit) !== 0 ? small(nums[np++]!) : undefined);
-  const str = (i: number): string | undefined =>
-    (mask & (1 << (STR_BIT0 + i))) !== 0 ? strings[ints[ip++]!]! : undefined;
+  }
+}
+
+export function decodeResult(received: ReceivedResult, lineOffset = 0): ParseResult {
+  const { tables, wire } = received;
+  const { stacks } = tables;
+  const rd = new WireReader(wire.ints, wire.nums, tables);
+  let xp = 0;
+  const move = lineMover(lineOffset);
   const dumps: ProcessDump[] = [];
   for (const w of wire.dumps) {
     const threads: ThreadDump[] = [];
@@ -480,51 +514,50 @@ export function decodeResult(received: ReceivedResult, lineOffset = 0): ParseRes
       k === 'threads' ? [['threads', threads]] : k === 'threadCount' || k === 'states' ? [] : undefined,
     );
     for (let n = 0; n < w.threadCount; n++) {
-      const name = strings[ints[ip++]!]!;
-      const line = ints[ip++]! + lineOffset;
-      const flags = ints[ip++]!;
-      mask = ints[ip++]!;
-      const sid = ints[ip++]!;
+      const name = rd.str();
+      const line = rd.int() + lineOffset;
+      const flags = rd.int();
+      rd.mask = rd.int();
+      const sid = rd.int();
       const stack = sid >= 0 ? stacks[sid]! : undefined;
-      const stateDetail = strings[ints[ip++]!]!;
+      const stateDetail = rd.str();
       // Optional fields in their order (see STR_BIT0; checked by the counts below).
-      const javaId = num(1);
-      const nidNumber = num(2);
-      const osThreadId = num(4);
-      const priority = num(8);
-      const osPriority = num(16);
-      const cpuMs = num(32);
-      const elapsedMs = num(64);
-      const allocatedBytes = num(128);
-      const definedClasses = num(256);
-      const blockedCount = num(512);
-      const blockedTimeMs = num(1024);
-      const waitedCount = num(2048);
-      const waitedTimeMs = num(4096);
-      const carryingVirtualThread = num(8192);
-      const tid = str(0);
-      const nidText = str(1);
-      const container = str(2);
-      const waitingOnText = str(3);
-      const blockedByText = str(4);
-      const locks = lockList();
-      const own = ints[ip++]!;
+      const javaId = rd.optNum(1);
+      const nidNumber = rd.optNum(2);
+      const osThreadId = rd.optNum(4);
+      const priority = rd.optNum(8);
+      const osPriority = rd.optNum(16);
+      const cpuMs = rd.optNum(32);
+      const elapsedMs = rd.optNum(64);
+      const allocatedBytes = rd.optNum(128);
+      const definedClasses = rd.optNum(256);
+      const blockedCount = rd.optNum(512);
+      const blockedTimeMs = rd.optNum(1024);
+      const waitedCount = rd.optNum(2048);
+      const waitedTimeMs = rd.optNum(4096);
+      const carryingVirtualThread = rd.optNum(8192);
+      const tid = rd.optStr(0);
+      const nidText = rd.optStr(1);
+      const container = rd.optStr(2);
+      const waitingOnText = rd.optStr(3);
+      const blockedByText = rd.optStr(4);
+      const locks = rd.lockList();
+      const own = rd.int();
       let ownableSynchronizers = NO_SYNCHRONIZERS;
       if (own > 0) {
         ownableSynchronizers = new Array<OwnableSynchronizer>(own);
-        for (let i = 0; i < own; i++)
-          ownableSynchronizers[i] = { address: strings[ints[ip++]!]!, className: strings[ints[ip++]!]! };
+        for (let i = 0; i < own; i++) ownableSynchronizers[i] = { address: rd.str(), className: rd.str() };
       }
       let mountedVirtualThread: MountedVirtualThread | undefined;
       if ((flags & F_MOUNTED) !== 0) {
-        const mountedId = nums[np++]!;
-        const msid = ints[ip++]!;
+        const mountedId = rd.num();
+        const msid = rd.int();
         const s = msid >= 0 ? stacks[msid]! : undefined;
         mountedVirtualThread = {
           javaId: mountedId,
           frames: s?.frames ?? [],
           stackKey: s?.key ?? '',
-          locks: lockList(),
+          locks: rd.lockList(),
         };
       }
       // An object literal with ThreadRecord's fields in ThreadRecord's order: the same JSON, and
@@ -537,7 +570,7 @@ export function decodeResult(received: ReceivedResult, lineOffset = 0): ParseRes
       const nid = nidNumber ?? nidText;
       const state = STATES[flags & F_STATE]!;
       const daemon = (flags & F_DAEMON) !== 0;
-      if ((mask & RARE_FIELDS) === 0 && (flags & RARE_FLAGS) === 0) {
+      if ((rd.mask & RARE_FIELDS) === 0 && (flags & RARE_FLAGS) === 0) {
         threads.push({
           line,
           name,
@@ -595,9 +628,9 @@ export function decodeResult(received: ReceivedResult, lineOffset = 0): ParseRes
     }
     dumps.push(dump);
   }
-  if (ip !== ints.length || np !== nums.length || xp !== wire.extras.length) {
+  if (rd.ip !== wire.ints.length || rd.np !== wire.nums.length || xp !== wire.extras.length) {
     throw new Error(
-      `wire result decoded ${ip}/${ints.length} ints, ${np}/${nums.length} numbers: encoder and decoder disagree`,
+      `wire result decoded ${rd.ip}/${wire.ints.length} ints, ${rd.np}/${wire.nums.length} numbers: encoder and decoder disagree`,
     );
   }
   const { format, ...rest } = restOf(wire, move);
