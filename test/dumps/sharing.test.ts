@@ -124,3 +124,34 @@ describe('format detection from the first lines', () => {
     });
   }
 });
+
+describe('thread records', () => {
+  it('write their fields in the declared order, whatever order the rarer ones were set in', () => {
+    const t = new ThreadRecord('worker', 7);
+    t.rollcall = { pool: 'default' };
+    t.blockedCount = 3;
+    t.allocatedBytes = 1024;
+    t.cpuMs = 1.5;
+    t.javaId = 12;
+    expect(Object.keys(JSON.parse(JSON.stringify(t)) as object)).toEqual([
+      'line',
+      'name',
+      'javaId',
+      'daemon',
+      'state',
+      'stateDetail',
+      'cpuMs',
+      'allocatedBytes',
+      'blockedCount',
+      'frames',
+      'stackKey',
+      'locks',
+      'ownableSynchronizers',
+      'rollcall',
+    ]);
+    // The common fields only: the smaller shape, and unset rare fields read as undefined.
+    const plain = new ThreadRecord('idle', 8);
+    expect(Object.keys(plain)).not.toContain('blockedCount');
+    expect(plain.blockedCount).toBeUndefined();
+  });
+});
