@@ -321,6 +321,15 @@ export function normalizeState(word: string): NormalizedState {
 }
 
 /** State implied by jstack's status words when there is no `java.lang.Thread.State:` line. */
+/**
+ * A number read from a Float64Array, as a small integer when it is one: V8 keeps such a double
+ * in an object as a heap box of its own, 16 bytes, even when it is integral (ids, priorities).
+ * -0 stays a double.
+ */
+export function smallNumber(v: number): number {
+  return v === (v | 0) && (v !== 0 || 1 / v > 0) ? v | 0 : v;
+}
+
 export function stateFromStatus(status: string): NormalizedState {
   if (status.startsWith('runnable')) return 'RUNNABLE';
   if (status.startsWith('waiting for monitor entry')) return 'BLOCKED';

@@ -4,7 +4,7 @@
 // stack costs four bytes. The main thread rebuilds the same ThreadDump objects a parser in its
 // own thread would have made (same classes, same fields, frames interned in its FrameTable), so
 // nothing downstream can tell where a dump was parsed.
-import { ThreadRecord } from './context.js';
+import { smallNumber, ThreadRecord } from './context.js';
 import { detach, stackKeyOf, type FrameTable } from './frames.js';
 import {
   LOCK_KINDS,
@@ -312,15 +312,6 @@ export interface ReceivedResult {
   wire: WireResult;
 }
 
-/**
- * A number read from a Float64Array, as an integer when it is one: V8 then keeps it in the object
- * as is, where a double takes a heap box of its own (16 bytes, for five or six fields of every
- * thread decoded). -0 stays a double.
- */
-function small(v: number): number {
-  return v === (v | 0) && (v !== 0 || 1 / v > 0) ? v | 0 : v;
-}
-
 /** The main thread's side: one per worker, fed that worker's results in the order they were sent. */
 export class WireDecoder {
   private gen = -1;
@@ -459,7 +450,7 @@ class WireReader {
   }
 
   optNum(bit: number): number | undefined {
-    return (this.mask & bit) !== 0 ? small(this.nums[this.np++]!) : undefined;
+    return (this.mask & bit) !== 0 ? smallNumber(this.nums[this.np++]!) : undefined;
   }
 
   optStr(i: number): string | undefined {
