@@ -24,6 +24,8 @@ import {
 
 /** Entries a worker's tables may hold before it starts a new generation (and the main thread drops the old). */
 export const MAX_WIRE_TABLE_ENTRIES = 4_000_000;
+/** Shared lock lists whose encoding the encoder keeps (WireEncoder.locks). */
+const MAX_SHARED_LOCK_LISTS = 65_536;
 
 const STATES = NORMALIZED_STATES;
 const STATE_CODE = new Map(STATES.map((s, i) => [s, i]));
@@ -119,6 +121,8 @@ export class WireEncoder {
   private readonly strings = new Map<string, number>();
   private readonly frames = new Map<Frame, number>();
   private readonly stacks = new Map<string, number>();
+  /** Shared lock lists' encodings (ids in this generation's string table), by list. */
+  private readonly lockLists = new Map<readonly LockLine[], number[]>();
   private newStrings: string[] = [];
   private newFrames: string[] = [];
   private readonly newStacks = ints(1024);
@@ -135,6 +139,7 @@ export class WireEncoder {
       this.strings.clear();
       this.frames.clear();
       this.stacks.clear();
+      this.lockLists.clear();
     }
     this.ints.n = 0;
     this.nums.n = 0;
@@ -208,15 +213,21 @@ export class WireEncoder {
   private locks(locks: readonly LockLine[]): void {
     const ints = this.ints;
     ints.push(locks.length);
-    // Index loops: the lists are often shared frozen arrays, which for-of walks with an
-    // iterator object per loop (tens of megabytes over a corpus).
-    for (let i = 0; i < locks.length; i++) {
-      const l = locks[i]!;
-      ints.push(l.frame);
-      ints.push(LOCK_CODE.get(l.kind)!);
-      ints.push(this.str(l.address));
-      ints.push(this.str(l.className));
+    if (locks.length === 0) return;
+    // A frozen list is one the parser shares between the threads of one stack (a replayed
+    // stack's): its encoding is kept, by identity, so its strings are looked up once.
+    let encoded = this.lockLists.get(locks);
+    if (encoded === undefined) {
+      encoded = [];
+      // Index loops: the lists are often shared frozen arrays, which for-of walks with an
+      // iterator object per loop (tens of megabytes over a corpus).
+      for (let i = 0; i < locks.length; i++) {
+        const l = locks[i]!;
+        encoded.push(l.frame, LOCK_CODE.get(l.kind)!, this.str(l.address), this.str(l.className));
+      }
+      if (Object.isFrozen(locks) && this.lockLists.size < MAX_SHARED_LOCK_LISTS) this.lockLists.set(locks, encoded);
     }
+    for (let i = 0; i < encoded.length; i++) ints.push(encoded[i]!);
   }
 
   /** The optional fields present on the thread being encoded (mask bits). */
