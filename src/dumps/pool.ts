@@ -31,9 +31,18 @@ interface WorkerSlot {
   failed?: Error;
   /** Decoded results' buffers, to go back with the next job (bounded as the worker bounds its spares). */
   spares: ArrayBuffer[];
+  /** Jobs posted to the worker and not answered yet, and jobs waiting to be posted. */
+  posted: number;
+  queued: ParseJob[];
 }
 
-const MAX_SPARES_RETURNED = 8;
+const MAX_SPARES_RETURNED = 64;
+/**
+ * Jobs posted to one worker ahead of its results, at most; the rest wait here. A few keep the
+ * worker busy through a pause of this thread; more would only sit in its queue, and a job
+ * posted later takes the buffers of the results decoded meanwhile back with it.
+ */
+const MAX_POSTED_PER_WORKER = 64;
 
 export class ParsePool {
   private readonly slots: WorkerSlot[] = [];
@@ -53,7 +62,14 @@ export class ParsePool {
       // One started early for this input (worker-start.ts) is already booting: take it first.
       const early = takeStartedWorker(script);
       const worker = early?.worker ?? new Worker(script);
-      const slot: WorkerSlot = { worker, decoder: new WireDecoder(frames), outstanding: 0, spares: [] };
+      const slot: WorkerSlot = {
+        worker,
+        decoder: new WireDecoder(frames),
+        outstanding: 0,
+        spares: [],
+        posted: 0,
+        queued: [],
+      };
       worker.on('message', (reply: ParseJobReply) => this.settle(slot, reply));
       worker.on('error', (err: Error) => this.fail(slot, err));
       worker.on('exit', (code) => {
@@ -96,14 +112,23 @@ export class ParsePool {
     if (slot.outstanding++ === 0) slot.worker.ref();
     return new Promise<PartReceived>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject, slot });
-      const transfer = job.bytes !== undefined ? [job.bytes.buffer as ArrayBuffer] : [];
-      const spares = slot.spares.splice(0);
-      for (const b of spares) transfer.push(b);
-      slot.worker.postMessage(spares.length > 0 ? { ...job, id, spares } : { ...job, id }, transfer);
+      if (slot.posted < MAX_POSTED_PER_WORKER) this.post(slot, { ...job, id });
+      else slot.queued.push({ ...job, id });
     });
   }
 
+  private post(slot: WorkerSlot, job: ParseJob): void {
+    slot.posted++;
+    const transfer = job.bytes !== undefined ? [job.bytes.buffer as ArrayBuffer] : [];
+    const spares = slot.spares.splice(0);
+    for (const b of spares) transfer.push(b);
+    slot.worker.postMessage(spares.length > 0 ? { ...job, spares } : job, transfer);
+  }
+
   private settle(slot: WorkerSlot, reply: ParseJobReply): void {
+    slot.posted--;
+    const next = slot.queued.shift();
+    if (next !== undefined && slot.failed === undefined && !this.closed) this.post(slot, next);
     const w = this.waiting.get(reply.id);
     if (w === undefined) return;
     this.waiting.delete(reply.id);
@@ -126,6 +151,7 @@ export class ParsePool {
     if (slot.failed !== undefined) return;
     slot.failed = err;
     slot.worker.unref();
+    slot.queued.length = 0;
     for (const [id, w] of this.waiting) {
       if (w.slot !== slot) continue;
       this.waiting.delete(id);
@@ -136,6 +162,7 @@ export class ParsePool {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const slot of this.slots) slot.queued.length = 0;
     for (const [id, w] of this.waiting) {
       this.waiting.delete(id);
       w.reject(new Error('parse pool closed'));
