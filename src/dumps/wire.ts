@@ -24,6 +24,31 @@ import {
 
 /** Entries a worker's tables may hold before it starts a new generation (and the main thread drops the old). */
 export const MAX_WIRE_TABLE_ENTRIES = 4_000_000;
+/** Mask bit: the tid is sent as a number (tidNumber), in `nums` after carryingVirtualThread. */
+const TID_NUMBER = 1 << 14;
+/** Thread pointers' texts a decoder keeps. */
+const MAX_TID_TEXTS = 1 << 20;
+
+/**
+ * A tid in HotSpot's form, `0x` and 16 lowercase hex digits, as its number: -1 for any other
+ * form, or one whose value a double does not hold exactly (tidText gives the text back).
+ */
+export function tidNumber(s: string): number {
+  if (s.length !== 18 || s.charCodeAt(0) !== 48 || s.charCodeAt(1) !== 120) return -1;
+  let n = 0;
+  for (let i = 2; i < 18; i++) {
+    const c = s.charCodeAt(i);
+    const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
+    if (d < 0) return -1;
+    n = n * 16 + d;
+  }
+  return n <= Number.MAX_SAFE_INTEGER ? n : -1;
+}
+
+export function tidText(n: number): string {
+  return '0x' + n.toString(16).padStart(16, '0');
+}
+
 /** Shared lock lists whose encoding the encoder keeps (WireEncoder.locks). */
 const MAX_SHARED_LOCK_LISTS = 65_536;
 
@@ -45,7 +70,8 @@ const F_ROLLCALL = 1 << 9;
  * Optional fields follow a thread's fixed ones in this order, each present when its mask bit is
  * set: numbers (in `nums`) javaId, nid, osThreadId, priority, osPriority, cpuMs, elapsedMs,
  * allocatedBytes, definedClasses, blockedCount, blockedTimeMs, waitedCount, waitedTimeMs,
- * carryingVirtualThread at bits 0–13; strings (ids in `ints`) tid, nid, container,
+ * carryingVirtualThread at bits 0–13, then a tid in HotSpot's form as a number at bit 14
+ * (TID_NUMBER); strings (ids in `ints`) tid (any other form), nid, container,
  * waitingOnText, blockedByText at bits STR_BIT0 + 0–4. Encoder and decoder spell the order out
  * field by field: a table of accessors costs a closure call per field per thread.
  */
@@ -279,7 +305,12 @@ export class WireEncoder {
     this.optNum(1 << 11, t.waitedCount);
     this.optNum(1 << 12, t.waitedTimeMs);
     this.optNum(1 << 13, t.carryingVirtualThread);
-    this.optStr(1 << (STR_BIT0 + 0), t.tid);
+    // A JVM thread pointer in its usual form goes as its number: no string table lookup.
+    const tid = t.tid === undefined ? -1 : tidNumber(t.tid);
+    if (tid >= 0) {
+      this.mask |= TID_NUMBER;
+      this.nums.push(tid);
+    } else this.optStr(1 << (STR_BIT0 + 0), t.tid);
     this.optStr(1 << (STR_BIT0 + 1), t.nid);
     this.optStr(1 << (STR_BIT0 + 2), t.container);
     this.optStr(1 << (STR_BIT0 + 3), t.waitingOnText);
@@ -311,6 +342,8 @@ interface Tables {
   stacks: Stack[];
   /** One-lock lists, shared by every thread holding or waiting on the same thing at the same frame. */
   oneLock: Map<number, Map<number, LockLine[]>>;
+  /** Thread pointers sent as numbers (TID_NUMBER), as text: the same string for every sample. */
+  tids: Map<number, string>;
 }
 
 /** Lists no thread of a decoded dump adds to: shared when empty. */
@@ -326,14 +359,14 @@ export interface ReceivedResult {
 /** The main thread's side: one per worker, fed that worker's results in the order they were sent. */
 export class WireDecoder {
   private gen = -1;
-  private tables: Tables = { strings: [], frames: [], stacks: [], oneLock: new Map() };
+  private tables: Tables = { strings: [], frames: [], stacks: [], oneLock: new Map(), tids: new Map() };
 
   constructor(private readonly frameTable: FrameTable) {}
 
   receive(w: WireResult): ReceivedResult {
     if (w.gen !== this.gen) {
       this.gen = w.gen;
-      this.tables = { strings: [], frames: [], stacks: [], oneLock: new Map() };
+      this.tables = { strings: [], frames: [], stacks: [], oneLock: new Map(), tids: new Map() };
     }
     const { strings, frames, stacks } = this.tables;
     for (const s of w.newStrings) strings.push(s);
@@ -472,6 +505,17 @@ class WireReader {
     return this.nums[this.np++]!;
   }
 
+  tid(): string {
+    const n = this.nums[this.np++]!;
+    const tids = this.tables.tids;
+    let text = tids.get(n);
+    if (text === undefined) {
+      text = tidText(n);
+      if (tids.size < MAX_TID_TEXTS) tids.set(n, text);
+    }
+    return text;
+  }
+
   lockList(): LockLine[] {
     const n = this.int();
     if (n === 0) return NO_LOCKS;
@@ -538,7 +582,7 @@ export function decodeResult(received: ReceivedResult, lineOffset = 0): ParseRes
       const waitedCount = rd.optNum(2048);
       const waitedTimeMs = rd.optNum(4096);
       const carryingVirtualThread = rd.optNum(8192);
-      const tid = rd.optStr(0);
+      const tid = (rd.mask & TID_NUMBER) !== 0 ? rd.tid() : rd.optStr(0);
       const nidText = rd.optStr(1);
       const container = rd.optStr(2);
       const waitingOnText = rd.optStr(3);
