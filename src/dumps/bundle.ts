@@ -322,6 +322,9 @@ export interface Bundle {
  */
 export async function readBundle(dir: string): Promise<Bundle> {
   const abs = resolve(dir);
+  // Looked for synchronously: a plain folder is the common input, and the first asynchronous
+  // file operation of a process starts libuv's thread pool (~10 ms before parsing can start).
+  if (statSync(join(abs, MANIFEST_FILE), { throwIfNoEntry: false }) === undefined) return readPlainFolder(abs);
   let manifest: BundleManifest | undefined;
   try {
     manifest = await readManifest(abs);
@@ -383,7 +386,8 @@ async function readPlainFolder(abs: string): Promise<Bundle> {
   const entries = readdirSync(abs, { withFileTypes: true });
   const nodes: BundleNode[] = [];
   for (const e of entries.filter((x) => x.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
-    const files = readdirSync(join(abs, e.name), { withFileTypes: true })
+    const spec = join(abs, e.name);
+    const files = readdirSync(spec, { withFileTypes: true })
       .filter((f) => f.isFile() && !f.name.startsWith('.'))
       .map((f) => f.name)
       .sort(byLeadingNumber);
@@ -391,8 +395,9 @@ async function readPlainFolder(abs: string): Promise<Bundle> {
     nodes.push({
       name: e.name,
       kind: 'file',
-      spec: join(abs, e.name),
-      samples: files.map((f, i) => ({ node: e.name, round: i, file: join(abs, e.name, f), scheduledAt: NaN })),
+      spec,
+      // A listed name holds no separator and is neither . nor ..: join(spec, f) without its normalizing.
+      samples: files.map((f, i) => ({ node: e.name, round: i, file: spec + sep + f, scheduledAt: NaN })),
     });
   }
   if (nodes.length === 0)
