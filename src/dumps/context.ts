@@ -150,14 +150,18 @@ export class ThreadRecord implements ThreadDump {
     return this.frames;
   }
 
-  /** Lock lines attach to the frame printed last (frame index of the carrier or mounted stack). */
-  addLock(kind: LockKind, address: string, className: string): void {
-    const m = this.mountedVirtualThread;
-    if (m === undefined && (this.#owned & OWN_LOCKS) === 0) {
+  private ownLocks(): LockLine[] {
+    if ((this.#owned & OWN_LOCKS) === 0) {
       this.locks = this.locks.slice();
       this.#owned |= OWN_LOCKS;
     }
-    const locks = m?.locks ?? this.locks;
+    return this.locks;
+  }
+
+  /** Lock lines attach to the frame printed last (frame index of the carrier or mounted stack). */
+  addLock(kind: LockKind, address: string, className: string): void {
+    const m = this.mountedVirtualThread;
+    const locks = m?.locks ?? this.ownLocks();
     const frames = m?.frames ?? this.frames;
     if (locks.length < MAX_LOCKS_PER_THREAD)
       locks.push({ frame: Math.max(0, frames.length - 1), kind, address, className });
@@ -321,15 +325,6 @@ export function normalizeState(word: string): NormalizedState {
 }
 
 /** State implied by jstack's status words when there is no `java.lang.Thread.State:` line. */
-/**
- * A number read from a Float64Array, as a small integer when it is one: V8 keeps such a double
- * in an object as a heap box of its own, 16 bytes, even when it is integral (ids, priorities).
- * -0 stays a double.
- */
-export function smallNumber(v: number): number {
-  return v === (v | 0) && (v !== 0 || 1 / v > 0) ? v | 0 : v;
-}
-
 export function stateFromStatus(status: string): NormalizedState {
   if (status.startsWith('runnable')) return 'RUNNABLE';
   if (status.startsWith('waiting for monitor entry')) return 'BLOCKED';

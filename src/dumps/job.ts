@@ -42,7 +42,7 @@ export type ParseJobReply = ParseJobDone | ParseJobFailed;
  * Result buffers kept for reuse, at most. A fresh buffer costs page faults on first touch (more
  * than encoding into it); a result's buffer comes back once the receiver has decoded it.
  */
-const MAX_SPARE_BUFFERS = 64;
+export const MAX_SPARE_BUFFERS = 64;
 /** Result buffers are made at least this large (and in powers of two), so that spares fit the next results. */
 const MIN_RESULT_BUFFER_BYTES = 16 * 1024;
 

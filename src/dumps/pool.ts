@@ -4,7 +4,7 @@
 // TypeScript sources) or with `workers: 0`, jobs run in this thread through the same encoding.
 import { Worker } from 'node:worker_threads';
 import type { FrameTable } from './frames.js';
-import { JobRunner, type ParseJob, type ParseJobReply } from './job.js';
+import { JobRunner, MAX_SPARE_BUFFERS, type ParseJob, type ParseJobReply } from './job.js';
 import type { PartSeam } from './parse.js';
 import { WireDecoder, type ReceivedResult } from './wire.js';
 import { MAX_PARSE_WORKERS, takeStartedWorker, workerScript } from './worker-start.js';
@@ -29,14 +29,13 @@ interface WorkerSlot {
   decoder: WireDecoder;
   outstanding: number;
   failed?: Error;
-  /** Decoded results' buffers, to go back with the next job (bounded as the worker bounds its spares). */
+  /** Decoded results' buffers, to go back with the next job (as many as the worker keeps). */
   spares: ArrayBuffer[];
   /** Jobs posted to the worker and not answered yet, and jobs waiting to be posted. */
   posted: number;
   queued: ParseJob[];
 }
 
-const MAX_SPARES_RETURNED = 64;
 /**
  * Jobs posted to one worker ahead of its results, at most; the rest wait here. A few keep the
  * worker busy through a pause of this thread; more would only sit in its queue, and a job
@@ -140,7 +139,7 @@ export class ParsePool {
         received: slot.decoder.receive(reply.wire),
         seam: reply.seam,
         release: () => {
-          if (slot.spares.length < MAX_SPARES_RETURNED && slot.failed === undefined) slot.spares.push(buffer);
+          if (slot.spares.length < MAX_SPARE_BUFFERS && slot.failed === undefined) slot.spares.push(buffer);
         },
         ...(reply.input !== undefined ? { input: reply.input } : {}),
       });

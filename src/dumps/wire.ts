@@ -4,7 +4,7 @@
 // stack costs four bytes. The main thread rebuilds the same ThreadDump objects a parser in its
 // own thread would have made (same classes, same fields, frames interned in its FrameTable), so
 // nothing downstream can tell where a dump was parsed.
-import { smallNumber, ThreadRecord } from './context.js';
+import { ThreadRecord } from './context.js';
 import { detach, stackKeyOf, type FrameTable } from './frames.js';
 import {
   LOCK_KINDS,
@@ -465,9 +465,14 @@ export function decodeSummaries(
 }
 
 /**
- * The ParseResult a received message carries, with every input line number moved by
- * `lineOffset` (the lines before this part of the input).
+ * A number read from a Float64Array, as a small integer when it is one: V8 keeps such a double
+ * in an object as a heap box of its own, 16 bytes, even when it is integral (ids, priorities).
+ * -0 stays a double.
  */
+function smallNumber(v: number): number {
+  return v === (v | 0) && (v !== 0 || 1 / v > 0) ? v | 0 : v;
+}
+
 /**
  * One result's arrays, read in the encoder's order. Methods on one class, not closures over the
  * read positions: those positions would live in a context object, and the closures (called a
@@ -547,6 +552,10 @@ class WireReader {
   }
 }
 
+/**
+ * The ParseResult a received message carries, with every input line number moved by
+ * `lineOffset` (the lines before this part of the input).
+ */
 export function decodeResult(received: ReceivedResult, lineOffset = 0): ParseResult {
   const { tables, wire } = received;
   const { stacks } = tables;
